@@ -1,0 +1,68 @@
+//! Names of the environment variables that carry deployment settings to the functions.
+//!
+//! The generator writes them into each function's `Environment`; the binaries and the local
+//! server read them. Secrets are never among them: in Lambda the API key is read from the
+//! Secrets Manager secret whose ARN [`LLM_API_KEY_SECRET_ARN`] carries.
+
+/// Name of the DynamoDB connections table.
+pub const TABLE_NAME: &str = "STREAMGATE_TABLE";
+/// Seconds a connection record lives before DynamoDB's TTL may delete it.
+pub const CONNECTION_TTL_SECONDS: &str = "STREAMGATE_CONNECTION_TTL_SECONDS";
+/// The management endpoint (`https://{domain}/{stage}`), when it is not derived from the event.
+pub const MANAGEMENT_ENDPOINT: &str = "STREAMGATE_MANAGEMENT_ENDPOINT";
+/// LLM provider: `echo`, `openai` or `anthropic`.
+pub const LLM_PROVIDER: &str = "STREAMGATE_LLM_PROVIDER";
+/// Model name passed to the provider.
+pub const LLM_MODEL: &str = "STREAMGATE_LLM_MODEL";
+/// Base URL of the provider (empty: the provider's public endpoint).
+pub const LLM_BASE_URL: &str = "STREAMGATE_LLM_BASE_URL";
+/// ARN of the Secrets Manager secret holding the provider's API key (Lambda).
+pub const LLM_API_KEY_SECRET_ARN: &str = "STREAMGATE_LLM_API_KEY_SECRET_ARN";
+/// Name of the environment variable holding the provider's API key (local runs).
+pub const LLM_API_KEY_ENV: &str = "STREAMGATE_LLM_API_KEY_ENV";
+/// Maximum output tokens asked of the provider.
+pub const LLM_MAX_TOKENS: &str = "STREAMGATE_LLM_MAX_TOKENS";
+/// Coalescing window for chunk frames, in milliseconds.
+pub const CHUNK_WINDOW_MS: &str = "STREAMGATE_CHUNK_WINDOW_MS";
+/// Coalescing byte budget for chunk frames.
+pub const CHUNK_MAX_BYTES: &str = "STREAMGATE_CHUNK_MAX_BYTES";
+
+/// Default lifetime of a connection record: API Gateway's 2 h connection limit plus an hour.
+pub const DEFAULT_CONNECTION_TTL_SECONDS: u64 = 3 * 60 * 60;
+
+/// The LLM providers a deployment can choose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LlmProviderKind {
+    /// Built in: streams the input back word by word, no network, no key.
+    Echo,
+    /// OpenAI Chat Completions and compatible servers (vLLM, Ollama, llama.cpp, LM Studio).
+    OpenAi,
+    /// Anthropic Messages.
+    Anthropic,
+}
+
+impl LlmProviderKind {
+    /// Every provider.
+    pub const ALL: &'static [LlmProviderKind] = &[
+        LlmProviderKind::Echo,
+        LlmProviderKind::OpenAi,
+        LlmProviderKind::Anthropic,
+    ];
+
+    /// The configured name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LlmProviderKind::Echo => "echo",
+            LlmProviderKind::OpenAi => "openai",
+            LlmProviderKind::Anthropic => "anthropic",
+        }
+    }
+
+    /// Parses a configured name.
+    pub fn parse(s: &str) -> Option<LlmProviderKind> {
+        LlmProviderKind::ALL
+            .iter()
+            .copied()
+            .find(|p| p.as_str() == s)
+    }
+}

@@ -1,0 +1,23 @@
+//! The contract of the streamgate chat API.
+//!
+//! This crate is the single source of truth that the handlers, the CloudFormation generator
+//! and the local server all read:
+//!
+//! * [`routes`]: every route key, the function that serves it, and that function's settings
+//!   (binary, memory, timeout, what it may touch). A route key is written here and nowhere else.
+//! * [`wire`]: the JSON frames clients send and receive, with the stable error codes.
+//! * [`record`]: the connection record and its DynamoDB attribute names.
+//! * [`limits`]: API Gateway's WebSocket limits.
+//! * [`config`]: the names of the environment variables that carry deployment settings.
+//!
+//! Nothing here does I/O.
+
+pub mod config;
+pub mod limits;
+pub mod record;
+pub mod routes;
+pub mod wire;
+
+pub use record::{ApiKind, ConnectionRecord};
+pub use routes::{Function, FunctionSpec, Permission, Route, RouteKind};
+pub use wire::{ErrorCode, ErrorFrame, MessageRequest, ServerFrame, Usage};

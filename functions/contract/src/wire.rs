@@ -1,0 +1,363 @@
+//! The JSON frames of the chat API.
+//!
+//! Client to server: `{"action": "message", "data": "...", "requestId": "c-17"}`.
+//! Server to client: `chunk`*, then exactly one `done` or `error` per request.
+
+use serde::{Deserialize, Serialize};
+
+use crate::limits::MESSAGE_PAYLOAD_MAX_BYTES;
+use crate::routes::Route;
+
+/// Longest `requestId` a client may send.
+pub const REQUEST_ID_MAX_CHARS: usize = 128;
+
+/// Stable, machine-readable error codes of `error` frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request body is not what the route expects.
+    BadRequest,
+    /// The action names no route.
+    UnknownAction,
+    /// The request is larger than the 128 KB message limit.
+    PayloadTooLarge,
+    /// The model provider failed or could not be reached.
+    LlmUnavailable,
+    /// The model provider rate-limited us and retries did not help.
+    LlmRateLimited,
+    /// The model provider refused our credentials.
+    LlmAuth,
+    /// The model provider rejected the request (too long, bad model name, ...).
+    LlmRejected,
+    /// The model provider stopped sending before the answer was complete.
+    LlmTimeout,
+    /// Anything else; details are in the logs, never in the frame.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, for documentation and tests.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::BadRequest,
+        ErrorCode::UnknownAction,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::LlmUnavailable,
+        ErrorCode::LlmRateLimited,
+        ErrorCode::LlmAuth,
+        ErrorCode::LlmRejected,
+        ErrorCode::LlmTimeout,
+        ErrorCode::Internal,
+    ];
+
+    /// The code as it appears on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::UnknownAction => "unknown_action",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::LlmUnavailable => "llm_unavailable",
+            ErrorCode::LlmRateLimited => "llm_rate_limited",
+            ErrorCode::LlmAuth => "llm_auth",
+            ErrorCode::LlmRejected => "llm_rejected",
+            ErrorCode::LlmTimeout => "llm_timeout",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+/// Token counts reported by the provider.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Answer tokens.
+    pub output_tokens: u64,
+}
+
+/// An `error` frame.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorFrame {
+    /// The request the error ends, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Stable code.
+    pub code: ErrorCode,
+    /// A sentence for people: no stack traces, no secrets.
+    pub error: String,
+    /// The valid actions, on `unknown_action`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions: Option<Vec<String>>,
+}
+
+impl ErrorFrame {
+    /// An error frame with no request id and no action list.
+    pub fn new(code: ErrorCode, error: impl Into<String>) -> Self {
+        ErrorFrame {
+            request_id: None,
+            code,
+            error: error.into(),
+            actions: None,
+        }
+    }
+
+    /// The `unknown_action` frame, listing the contract's actions.
+    pub fn unknown_action(error: impl Into<String>) -> Self {
+        ErrorFrame {
+            actions: Some(Route::actions().map(str::to_owned).collect()),
+            ..ErrorFrame::new(ErrorCode::UnknownAction, error)
+        }
+    }
+
+    /// This frame with `request_id` set.
+    pub fn for_request(mut self, request_id: impl Into<String>) -> Self {
+        self.request_id = Some(request_id.into());
+        self
+    }
+}
+
+/// One frame from the server to a client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ServerFrame {
+    /// A piece of the answer.
+    #[serde(rename_all = "camelCase")]
+    Chunk {
+        /// The request this answers.
+        request_id: String,
+        /// Text to append.
+        content: String,
+    },
+    /// The answer is complete.
+    #[serde(rename_all = "camelCase")]
+    Done {
+        /// The request this answers.
+        request_id: String,
+        /// Token counts, when the provider reported them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        usage: Option<Usage>,
+    },
+    /// The request failed.
+    Error(ErrorFrame),
+}
+
+impl ServerFrame {
+    /// The frame as JSON text.
+    pub fn to_json(&self) -> String {
+        // Serializing these types cannot fail: no maps with non-string keys, no floats.
+        serde_json::to_string(self).expect("server frames always serialize")
+    }
+
+    /// Whether this frame ends a request.
+    pub fn is_terminal(&self) -> bool {
+        !matches!(self, ServerFrame::Chunk { .. })
+    }
+}
+
+/// A validated `message` request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageRequest {
+    /// The user's input (non-empty).
+    pub data: String,
+    /// The client's id for this request, if it sent one.
+    pub request_id: Option<String>,
+}
+
+impl MessageRequest {
+    /// Validates a `message` body. The error frame carries the client's `requestId` when it
+    /// could be read.
+    pub fn parse(body: Option<&str>) -> Result<MessageRequest, ErrorFrame> {
+        let body = body.unwrap_or("");
+        if body.len() > MESSAGE_PAYLOAD_MAX_BYTES {
+            return Err(ErrorFrame::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the message is larger than {MESSAGE_PAYLOAD_MAX_BYTES} bytes"),
+            ));
+        }
+        let value: serde_json::Value = serde_json::from_str(body).map_err(|_| {
+            ErrorFrame::new(ErrorCode::BadRequest, "the message is not a JSON object")
+        })?;
+        let Some(object) = value.as_object() else {
+            return Err(ErrorFrame::new(
+                ErrorCode::BadRequest,
+                "the message is not a JSON object",
+            ));
+        };
+        let request_id = match object.get("requestId") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(s))
+                if !s.is_empty() && s.chars().count() <= REQUEST_ID_MAX_CHARS =>
+            {
+                Some(s.clone())
+            }
+            Some(_) => {
+                return Err(ErrorFrame::new(
+                    ErrorCode::BadRequest,
+                    format!(
+                        "requestId must be a non-empty string of at most {REQUEST_ID_MAX_CHARS} characters"
+                    ),
+                ));
+            }
+        };
+        let fail = |error: &str| {
+            let frame = ErrorFrame::new(ErrorCode::BadRequest, error);
+            match &request_id {
+                Some(id) => frame.for_request(id.clone()),
+                None => frame,
+            }
+        };
+        let data = match object.get("data") {
+            None | Some(serde_json::Value::Null) => return Err(fail("data is required")),
+            Some(serde_json::Value::String(s)) => s,
+            Some(_) => return Err(fail("data must be a string")),
+        };
+        if data.trim().is_empty() {
+            return Err(fail("data must not be empty"));
+        }
+        Ok(MessageRequest {
+            data: data.clone(),
+            request_id,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn frames_have_the_documented_shape() {
+        let chunk = ServerFrame::Chunk {
+            request_id: "c-17".into(),
+            content: "Today we have".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&chunk).unwrap(),
+            json!({"type": "chunk", "requestId": "c-17", "content": "Today we have"})
+        );
+        let done = ServerFrame::Done {
+            request_id: "c-17".into(),
+            usage: Some(Usage {
+                input_tokens: 12,
+                output_tokens: 9,
+            }),
+        };
+        assert_eq!(
+            serde_json::to_value(&done).unwrap(),
+            json!({"type": "done", "requestId": "c-17", "usage": {"inputTokens": 12, "outputTokens": 9}})
+        );
+        let done_without_usage = ServerFrame::Done {
+            request_id: "r".into(),
+            usage: None,
+        };
+        assert_eq!(
+            done_without_usage.to_json(),
+            r#"{"type":"done","requestId":"r"}"#
+        );
+        let err = ServerFrame::Error(
+            ErrorFrame::new(ErrorCode::LlmUnavailable, "the model provider answered 503")
+                .for_request("c-17"),
+        );
+        assert_eq!(
+            serde_json::to_value(&err).unwrap(),
+            json!({"type": "error", "requestId": "c-17", "code": "llm_unavailable", "error": "the model provider answered 503"})
+        );
+        for f in [&chunk, &done, &err] {
+            let back: ServerFrame = serde_json::from_str(&f.to_json()).unwrap();
+            assert_eq!(&back, f);
+        }
+    }
+
+    #[test]
+    fn unknown_action_lists_the_contract_actions() {
+        let v = serde_json::to_value(ServerFrame::Error(ErrorFrame::unknown_action("no"))).unwrap();
+        assert_eq!(v["code"], "unknown_action");
+        assert_eq!(v["actions"], json!([Route::Message.key()]));
+    }
+
+    #[test]
+    fn error_codes_serialize_as_their_stable_names() {
+        for code in ErrorCode::ALL {
+            assert_eq!(
+                serde_json::to_value(code).unwrap(),
+                json!(code.as_str()),
+                "{code:?}"
+            );
+        }
+    }
+
+    fn parse(body: &str) -> Result<MessageRequest, ErrorFrame> {
+        MessageRequest::parse(Some(body))
+    }
+
+    #[test]
+    fn message_requests_are_validated() {
+        assert_eq!(
+            parse(r#"{"action":"message","data":"hi","requestId":"c-1"}"#).unwrap(),
+            MessageRequest {
+                data: "hi".into(),
+                request_id: Some("c-1".into())
+            }
+        );
+        assert_eq!(
+            parse(r#"{"data":"hi"}"#).unwrap().request_id,
+            None,
+            "requestId is optional"
+        );
+        let cases = [
+            ("", ErrorCode::BadRequest, "not a JSON object"),
+            ("[1]", ErrorCode::BadRequest, "not a JSON object"),
+            (
+                r#"{"action":"message"}"#,
+                ErrorCode::BadRequest,
+                "data is required",
+            ),
+            (
+                r#"{"data":null}"#,
+                ErrorCode::BadRequest,
+                "data is required",
+            ),
+            (r#"{"data":""}"#, ErrorCode::BadRequest, "must not be empty"),
+            (
+                r#"{"data":"  \n"}"#,
+                ErrorCode::BadRequest,
+                "must not be empty",
+            ),
+            (r#"{"data":42}"#, ErrorCode::BadRequest, "must be a string"),
+            (
+                r#"{"data":"x","requestId":7}"#,
+                ErrorCode::BadRequest,
+                "requestId",
+            ),
+        ];
+        for (body, code, needle) in cases {
+            let err = parse(body).unwrap_err();
+            assert_eq!(err.code, code, "{body}");
+            assert!(err.error.contains(needle), "{body}: {}", err.error);
+        }
+        assert_eq!(
+            MessageRequest::parse(None).unwrap_err().code,
+            ErrorCode::BadRequest
+        );
+        let err = parse(r#"{"data":3,"requestId":"c-9"}"#).unwrap_err();
+        assert_eq!(
+            err.request_id.as_deref(),
+            Some("c-9"),
+            "the client's id is echoed"
+        );
+    }
+
+    #[test]
+    fn oversize_messages_are_refused() {
+        let big = format!(r#"{{"data":"{}"}}"#, "a".repeat(MESSAGE_PAYLOAD_MAX_BYTES));
+        assert_eq!(parse(&big).unwrap_err().code, ErrorCode::PayloadTooLarge);
+        let fits = format!(
+            r#"{{"data":"{}"}}"#,
+            "a".repeat(MESSAGE_PAYLOAD_MAX_BYTES - 11)
+        );
+        assert_eq!(fits.len(), MESSAGE_PAYLOAD_MAX_BYTES);
+        assert!(parse(&fits).is_ok());
+    }
+}

@@ -1,0 +1,486 @@
+//! The streamgate stack, built from the contract.
+
+use sha2::{Digest, Sha256};
+use streamgate_contract::config::{self as env, LlmProviderKind};
+use streamgate_contract::limits::INTEGRATION_TIMEOUT;
+use streamgate_contract::record::attr;
+use streamgate_contract::routes::api;
+use streamgate_contract::{
+    Function as ContractFunction, Permission as Grant, Route as ContractRoute,
+};
+
+use crate::expr::{CondExpr, Expr, Pseudo, Sub};
+use crate::resources::*;
+use crate::template::{
+    Cond, ConditionRef, DataPolicy, Handle, Options, ParamRef, Parameter, Template,
+};
+
+/// Retention of every log group of the stack.
+pub const LOG_RETENTION: Retention = Retention::Days30;
+
+/// Where `just package` puts a function's artifact folder, relative to the template.
+pub fn artifact_folder(binary: &str) -> String {
+    format!("../target/lambda/{binary}")
+}
+
+/// The PascalCase stem of a route's logical ids (`$connect` → `Connect`, `send-message` →
+/// `SendMessage`).
+pub fn route_stem(route: ContractRoute) -> String {
+    pascal(route.key())
+}
+
+fn pascal(s: &str) -> String {
+    s.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut cs = w.chars();
+            let first = cs.next().map(|c| c.to_ascii_uppercase());
+            first.into_iter().chain(cs).collect::<String>()
+        })
+        .collect()
+}
+
+struct Params {
+    stage: ParamRef,
+    architecture: ParamRef,
+    provider: ParamRef,
+    model: ParamRef,
+    base_url: ParamRef,
+    secret_arn: ParamRef,
+    ttl: ParamRef,
+    has_secret: ConditionRef,
+}
+
+fn parameters(t: &mut Template) -> Params {
+    let providers: Vec<&str> = LlmProviderKind::ALL.iter().map(|p| p.as_str()).collect();
+    let stage = t.parameter(
+        "StageName",
+        Parameter::string("Name of the API stage (the last part of the wss:// URL).")
+            .default("dev")
+            .pattern(
+                "^[A-Za-z0-9_-]{1,128}$",
+                "letters, digits, _ and - (1 to 128)",
+            ),
+    );
+    let architecture = t.parameter(
+        "Architecture",
+        Parameter::string("CPU architecture of the functions; must match the packaged binaries.")
+            .default("arm64")
+            .allowed(&["arm64", "x86_64"]),
+    );
+    let provider = t.parameter(
+        "LlmProvider",
+        Parameter::string("LLM provider of the message function (echo needs no key or network).")
+            .default(LlmProviderKind::Echo.as_str())
+            .allowed(&providers),
+    );
+    let model = t.parameter(
+        "LlmModel",
+        Parameter::string("Model name passed to the provider (empty: the provider's default).")
+            .default(""),
+    );
+    let base_url = t.parameter(
+        "LlmBaseUrl",
+        Parameter::string(
+            "Base URL of an OpenAI-compatible or Anthropic server (empty: the public endpoint).",
+        )
+        .default("")
+        .pattern("^(https?://.+)?$", "empty, or an http(s):// URL"),
+    );
+    let secret_arn = t.parameter(
+        "LlmApiKeySecretArn",
+        Parameter::string(
+            "ARN of the Secrets Manager secret holding the provider's API key (empty: no key).",
+        )
+        .default("")
+        .pattern(
+            "^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+)?$",
+            "empty, or a Secrets Manager secret ARN",
+        ),
+    );
+    let ttl = t.parameter(
+        "ConnectionTtlSeconds",
+        Parameter::number(
+            "Seconds after which a connection record may be deleted by DynamoDB's TTL (connections last at most 2 h).",
+            7_200,
+            604_800,
+        )
+        .default(env::DEFAULT_CONNECTION_TTL_SECONDS.to_string()),
+    );
+    let has_secret = t.condition(
+        "HasLlmApiKeySecret",
+        CondExpr::Not(Box::new(CondExpr::Equals(
+            secret_arn.r#ref(),
+            Expr::lit(""),
+        ))),
+    );
+    Params {
+        stage,
+        architecture,
+        provider,
+        model,
+        base_url,
+        secret_arn,
+        ttl,
+        has_secret,
+    }
+}
+
+fn log_group(t: &mut Template, id: &str) -> Handle<LogGroup> {
+    t.add_with(
+        id,
+        LogGroup {
+            retention_in_days: LOG_RETENTION,
+        },
+        Options::new().data_policy(DataPolicy::Delete).skip_checkov(
+            "CKV_AWS_158",
+            "Logs hold no secrets; CloudWatch Logs encrypts them at rest with a service key.",
+        ),
+    )
+}
+
+fn role_for(
+    t: &mut Template,
+    f: ContractFunction,
+    stem: &str,
+    logs: &Handle<LogGroup>,
+    table: &Handle<Table>,
+    api_handle: &Handle<WebSocketApi>,
+    p: &Params,
+) -> Handle<Role> {
+    let mut statements = vec![Cond::Always(Statement::allow(
+        "WriteLogs",
+        &[Action::CreateLogStream, Action::PutLogEvents],
+        vec![logs.att(LogGroupAttr::Arn)],
+    ))];
+    let mut table_actions = Vec::new();
+    for grant in f.spec().permissions {
+        match grant {
+            Grant::PutConnection => table_actions.push(Action::PutItem),
+            Grant::GetConnection => table_actions.push(Action::GetItem),
+            Grant::DeleteConnection => table_actions.push(Action::DeleteItem),
+            Grant::PostToConnection => statements.push(Cond::Always(Statement::allow(
+                "PostToConnections",
+                &[Action::ManageConnections],
+                vec![
+                    Sub::new()
+                        .text("arn:")
+                        .pseudo(Pseudo::Partition)
+                        .text(":execute-api:")
+                        .pseudo(Pseudo::Region)
+                        .text(":")
+                        .pseudo(Pseudo::AccountId)
+                        .text(":")
+                        .expr(&api_handle.r#ref())
+                        .text("/")
+                        .expr(&p.stage.r#ref())
+                        .text("/POST/@connections/*")
+                        .build(),
+                ],
+            ))),
+            Grant::ReadLlmApiKey => statements.push(Cond::When(
+                p.has_secret.clone(),
+                Statement::allow(
+                    "ReadLlmApiKey",
+                    &[Action::GetSecretValue],
+                    vec![p.secret_arn.r#ref()],
+                ),
+            )),
+        }
+    }
+    if !table_actions.is_empty() {
+        table_actions.sort();
+        statements.insert(
+            1,
+            Cond::Always(Statement::allow(
+                "ConnectionsTable",
+                &table_actions,
+                vec![table.att(TableAttr::Arn)],
+            )),
+        );
+    }
+    t.add(
+        &format!("{stem}FunctionRole"),
+        Role::for_service(
+            "lambda.amazonaws.com",
+            &format!("Execution role of the {} function", f.name()),
+            vec![Policy {
+                policy_name: format!("{}-function", f.name()),
+                policy_document: PolicyDocument::new(statements),
+            }],
+        ),
+    )
+}
+
+fn function_environment(f: ContractFunction, table: &Handle<Table>, p: &Params) -> Environment {
+    let mut variables = std::collections::BTreeMap::new();
+    let grants = f.spec().permissions;
+    if grants.iter().any(|g| {
+        matches!(
+            g,
+            Grant::PutConnection | Grant::GetConnection | Grant::DeleteConnection
+        )
+    }) {
+        variables.insert(env::TABLE_NAME.to_owned(), table.r#ref());
+    }
+    if f.may(Grant::PutConnection) {
+        variables.insert(env::CONNECTION_TTL_SECONDS.to_owned(), p.ttl.r#ref());
+    }
+    if f.spec().uses_llm {
+        variables.insert(env::LLM_PROVIDER.to_owned(), p.provider.r#ref());
+        variables.insert(env::LLM_MODEL.to_owned(), p.model.r#ref());
+        variables.insert(env::LLM_BASE_URL.to_owned(), p.base_url.r#ref());
+        variables.insert(env::LLM_API_KEY_SECRET_ARN.to_owned(), p.secret_arn.r#ref());
+    }
+    Environment { variables }
+}
+
+fn function_options() -> Options {
+    Options::new()
+        // W3002 warns that a local `Code` path needs `aws cloudformation package`: that is
+        // exactly how `just deploy` ships the packaged binaries.
+        .ignore_cfn_lint("W3002")
+        .skip_checkov(
+            "CKV_AWS_116",
+            "Invoked synchronously by API Gateway; a dead-letter queue only serves asynchronous invocations.",
+        )
+        .skip_checkov(
+            "CKV_AWS_117",
+            "Calls only AWS APIs and the model provider; a VPC would add NAT and endpoints for no isolation gain.",
+        )
+        .skip_checkov(
+            "CKV_AWS_115",
+            "Stage throttling bounds concurrency; reserving it takes from the account pool and fails on low-limit accounts.",
+        )
+        .skip_checkov(
+            "CKV_AWS_173",
+            "The environment holds no secrets (the API key is read from Secrets Manager); Lambda encrypts it at rest.",
+        )
+}
+
+/// The whole stack.
+pub fn build() -> Template {
+    let mut t = Template::new(
+        "streamgate: a WebSocket API that streams LLM answers (API Gateway WebSocket + Lambda + DynamoDB). Generated by infra-gen from the route contract; do not edit.",
+    );
+    let p = parameters(&mut t);
+
+    let table = t.add_with(
+        "ConnectionsTable",
+        Table::on_demand(attr::CONNECTION_ID, KeyType::S, attr::TTL),
+        Options::new().data_policy(DataPolicy::Delete).skip_checkov(
+            "CKV_AWS_119",
+            "Rows hold only connection metadata; encrypted with the AWS-managed DynamoDB key.",
+        ),
+    );
+    let chat_api = t.add(
+        "ChatApi",
+        WebSocketApi {
+            name: Sub::new().pseudo(Pseudo::StackName).text("-chat").build(),
+            description: "streamgate chat API: streams LLM answers over WebSocket".into(),
+            protocol_type: WebSocketProtocol,
+            route_selection_expression: api::ROUTE_SELECTION_EXPRESSION.into(),
+        },
+    );
+    let source_arn = |route_key: &str| {
+        Sub::new()
+            .text("arn:")
+            .pseudo(Pseudo::Partition)
+            .text(":execute-api:")
+            .pseudo(Pseudo::Region)
+            .text(":")
+            .pseudo(Pseudo::AccountId)
+            .text(":")
+            .expr(&chat_api.r#ref())
+            .text("/")
+            .expr(&p.stage.r#ref())
+            .text("/")
+            .text(route_key)
+            .build()
+    };
+    let timeout = IntegrationTimeout::from_millis(INTEGRATION_TIMEOUT.as_millis() as u32)
+        .expect("API Gateway's own limit is a valid integration timeout");
+
+    let mut routes = Vec::new();
+    let mut deployment_hash = Sha256::new();
+    for f in ContractFunction::ALL.iter().copied() {
+        let spec = f.spec();
+        let stem = pascal(f.name());
+        let logs = log_group(&mut t, &format!("{stem}FunctionLogGroup"));
+        let role = role_for(&mut t, f, &stem, &logs, &table, &chat_api, &p);
+        let function = t.add_with(
+            &format!("{stem}Function"),
+            Function {
+                description: format!("streamgate {} function", f.name()),
+                code: Code::LocalFolder(artifact_folder(spec.binary)),
+                handler: "bootstrap",
+                runtime: Runtime::ProvidedAl2023,
+                architectures: vec![p.architecture.r#ref()],
+                memory_size: spec.memory_mb,
+                timeout: spec.timeout_seconds,
+                role: role.att(RoleAttr::Arn),
+                environment: function_environment(f, &table, &p),
+                logging_config: LoggingConfig {
+                    log_format: LogFormat::Json,
+                    log_group: logs.r#ref(),
+                },
+            },
+            function_options(),
+        );
+        for route in f.routes() {
+            let rstem = route_stem(route);
+            let integration = t.add(
+                &format!("{rstem}Integration"),
+                Integration::lambda_proxy(
+                    &chat_api,
+                    &function,
+                    &format!("{} → {} function", route.key(), f.name()),
+                    timeout,
+                ),
+            );
+            let r = t.add(
+                &format!("{rstem}Route"),
+                Route::new(
+                    &chat_api,
+                    route.key(),
+                    &rstem,
+                    Authorization::None,
+                    &integration,
+                ),
+            );
+            t.add(
+                &format!("{rstem}Permission"),
+                Permission::api_gateway_invoke(&function, source_arn(route.key())),
+            );
+            deployment_hash.update(route.key().as_bytes());
+            deployment_hash.update([0]);
+            deployment_hash.update(integration.id().as_bytes());
+            deployment_hash.update([0]);
+            routes.push(r);
+        }
+    }
+
+    // A deployment is only re-created when its logical id changes, so the id carries a hash
+    // of the routes: changing a route makes a new deployment and the stage picks it up.
+    let digest = deployment_hash.finalize();
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let mut deployment_options = Options::new();
+    for r in &routes {
+        deployment_options = deployment_options.depends_on(r);
+    }
+    let deployment = t.add_with(
+        &format!("Deployment{hex}"),
+        Deployment::new(&chat_api, "Routes of the contract"),
+        deployment_options,
+    );
+    let access_logs = log_group(&mut t, "AccessLogGroup");
+    t.add(
+        "Stage",
+        Stage::new(
+            &chat_api,
+            p.stage.r#ref(),
+            "The chat API's stage",
+            &deployment,
+            AccessLogSettings::json_to(
+                &access_logs,
+                &[
+                    ("requestTime", "$context.requestTime"),
+                    ("connectionId", "$context.connectionId"),
+                    ("eventType", "$context.eventType"),
+                    ("routeKey", "$context.routeKey"),
+                    ("status", "$context.status"),
+                    ("sourceIp", "$context.identity.sourceIp"),
+                    ("integrationError", "$context.integrationErrorMessage"),
+                ],
+            ),
+            RouteSettings {
+                detailed_metrics_enabled: false,
+                throttling_burst_limit: api::THROTTLE_BURST_LIMIT,
+                throttling_rate_limit: api::THROTTLE_RATE_LIMIT,
+            },
+        ),
+    );
+
+    t.output(
+        "WebSocketUrl",
+        "The URL clients connect to",
+        Sub::new()
+            .expr(&chat_api.att(ApiAttr::ApiEndpoint))
+            .text("/")
+            .expr(&p.stage.r#ref())
+            .build(),
+    );
+    t.output(
+        "ManagementEndpoint",
+        "The @connections management endpoint",
+        Sub::new()
+            .text("https://")
+            .expr(&chat_api.r#ref())
+            .text(".execute-api.")
+            .pseudo(Pseudo::Region)
+            .text(".")
+            .pseudo(Pseudo::UrlSuffix)
+            .text("/")
+            .expr(&p.stage.r#ref())
+            .build(),
+    );
+    t.output(
+        "ConnectionsTableName",
+        "The connections table",
+        table.r#ref(),
+    );
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logical_id_stems_are_pascal_case() {
+        assert_eq!(pascal(ContractRoute::Connect.key()), "Connect");
+        assert_eq!(pascal("send-message"), "SendMessage");
+        assert_eq!(pascal("$x_y"), "XY");
+    }
+
+    #[test]
+    fn output_is_deterministic() {
+        assert_eq!(build().to_yaml(), build().to_yaml());
+    }
+
+    #[test]
+    fn every_contract_route_gets_route_integration_and_permission() {
+        let t = build().to_json();
+        for r in ContractRoute::ALL {
+            let stem = route_stem(*r);
+            for suffix in ["Route", "Integration", "Permission"] {
+                assert!(
+                    t["Resources"].get(format!("{stem}{suffix}")).is_some(),
+                    "{stem}{suffix}"
+                );
+            }
+            assert_eq!(
+                t["Resources"][format!("{stem}Route")]["Properties"]["RouteKey"],
+                r.key()
+            );
+        }
+    }
+
+    #[test]
+    fn deployment_id_hashes_the_routes() {
+        let t = build().to_json();
+        let deployments: Vec<&String> = t["Resources"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(_, r)| r["Type"] == "AWS::ApiGatewayV2::Deployment")
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(deployments.len(), 1);
+        assert_eq!(deployments[0].len(), "Deployment".len() + 12);
+        let deps = t["Resources"][deployments[0]]["DependsOn"]
+            .as_array()
+            .unwrap();
+        assert_eq!(deps.len(), ContractRoute::ALL.len());
+    }
+}

@@ -1,0 +1,454 @@
+//! A CloudFormation template under construction, and the typed handles that name its parts.
+
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+
+use crate::expr::{CondExpr, Expr};
+
+/// A CloudFormation resource type with typed properties.
+pub trait Resource: Serialize {
+    /// `AWS::Service::Thing`.
+    const TYPE: &'static str;
+    /// The attributes `Fn::GetAtt` may read.
+    type Attr: Attribute;
+}
+
+/// The attributes of a resource type.
+pub trait Attribute: Copy + 'static {
+    /// Every attribute of the type.
+    const ALL: &'static [Self];
+    /// The attribute's name.
+    fn name(self) -> &'static str;
+}
+
+/// A resource type with no `Fn::GetAtt` attributes.
+#[derive(Clone, Copy, Debug)]
+pub enum NoAttr {}
+
+impl Attribute for NoAttr {
+    const ALL: &'static [Self] = &[];
+    fn name(self) -> &'static str {
+        match self {}
+    }
+}
+
+/// A resource added to a template. Only [`Template::add`] makes one, so a handle always
+/// names a resource that exists, of the type it says.
+pub struct Handle<R> {
+    id: String,
+    _type: PhantomData<fn() -> R>,
+}
+
+impl<R> Clone for Handle<R> {
+    fn clone(&self) -> Self {
+        Handle {
+            id: self.id.clone(),
+            _type: PhantomData,
+        }
+    }
+}
+
+impl<R: Resource> Handle<R> {
+    /// The logical id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// `{"Ref": id}`
+    pub fn r#ref(&self) -> Expr {
+        Expr::logical_ref(&self.id)
+    }
+
+    /// `{"Fn::GetAtt": [id, attr]}`
+    pub fn att(&self, attr: R::Attr) -> Expr {
+        Expr::get_att(&self.id, attr.name())
+    }
+}
+
+/// Something a resource may depend on.
+pub trait Dependency {
+    /// The logical id.
+    fn logical_id(&self) -> &str;
+}
+
+impl<R: Resource> Dependency for Handle<R> {
+    fn logical_id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// A parameter of the template.
+#[derive(Clone, Debug)]
+pub struct ParamRef {
+    id: String,
+}
+
+impl ParamRef {
+    /// The parameter's name.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// `{"Ref": name}`
+    pub fn r#ref(&self) -> Expr {
+        Expr::logical_ref(&self.id)
+    }
+}
+
+/// A condition of the template.
+#[derive(Clone, Debug)]
+pub struct ConditionRef {
+    id: String,
+}
+
+impl ConditionRef {
+    /// The condition's name.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// `{"Fn::If": [cond, then, else]}`
+    pub fn if_else(&self, then: Expr, otherwise: Expr) -> Expr {
+        Expr::if_else(&self.id, then, otherwise)
+    }
+}
+
+/// A value that is present always, or only when a condition holds
+/// (`{"Fn::If": [cond, value, {"Ref": "AWS::NoValue"}]}`).
+#[derive(Clone, Debug)]
+pub enum Cond<T> {
+    /// Always present.
+    Always(T),
+    /// Present when the condition holds.
+    When(ConditionRef, T),
+}
+
+impl<T: Serialize> Serialize for Cond<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Cond::Always(v) => v.serialize(s),
+            Cond::When(c, v) => {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry("Fn::If", &(c.id.as_str(), v, &Expr::no_value()))?;
+                map.end()
+            }
+        }
+    }
+}
+
+/// The type of a parameter.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub enum ParamType {
+    /// A string.
+    String,
+    /// A number.
+    Number,
+}
+
+/// A template parameter.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Parameter {
+    /// String or Number.
+    #[serde(rename = "Type")]
+    pub kind: ParamType,
+    /// What it is for.
+    pub description: String,
+    /// The default value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    /// The values allowed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_values: Vec<String>,
+    /// A regular expression the value must match.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_pattern: Option<String>,
+    /// Smallest number allowed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_value: Option<u64>,
+    /// Largest number allowed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_value: Option<u64>,
+    /// Message shown when the value is refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub constraint_description: Option<String>,
+}
+
+impl Parameter {
+    /// A string parameter.
+    pub fn string(description: impl Into<String>) -> Parameter {
+        Parameter {
+            kind: ParamType::String,
+            description: description.into(),
+            default: None,
+            allowed_values: Vec::new(),
+            allowed_pattern: None,
+            min_value: None,
+            max_value: None,
+            constraint_description: None,
+        }
+    }
+
+    /// A number parameter within `min..=max`.
+    pub fn number(description: impl Into<String>, min: u64, max: u64) -> Parameter {
+        Parameter {
+            kind: ParamType::Number,
+            min_value: Some(min),
+            max_value: Some(max),
+            ..Parameter::string(description)
+        }
+    }
+
+    /// With a default value.
+    pub fn default(mut self, v: impl Into<String>) -> Parameter {
+        self.default = Some(v.into());
+        self
+    }
+
+    /// Only these values.
+    pub fn allowed(mut self, values: &[&str]) -> Parameter {
+        self.allowed_values = values.iter().map(|v| v.to_string()).collect();
+        self
+    }
+
+    /// Must match `pattern`; `why` is shown when it does not.
+    pub fn pattern(mut self, pattern: &str, why: &str) -> Parameter {
+        self.allowed_pattern = Some(pattern.into());
+        self.constraint_description = Some(why.into());
+        self
+    }
+}
+
+/// What CloudFormation does with a resource's data when it is deleted or replaced.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub enum DataPolicy {
+    /// Delete it.
+    Delete,
+    /// Keep it.
+    Retain,
+    /// Snapshot it, then delete.
+    Snapshot,
+}
+
+/// A checkov check that does not fit a resource, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckovSkip {
+    /// The check (`CKV_AWS_117`).
+    pub id: &'static str,
+    /// One line: why it does not fit.
+    pub comment: &'static str,
+}
+
+/// Options of a resource beyond its properties.
+#[derive(Default)]
+pub struct Options {
+    depends_on: Vec<String>,
+    deletion: Option<DataPolicy>,
+    checkov_skips: Vec<CheckovSkip>,
+    cfn_lint_ignores: Vec<&'static str>,
+}
+
+impl Options {
+    /// No options.
+    pub fn new() -> Options {
+        Options::default()
+    }
+
+    /// `DependsOn` a resource it does not otherwise reference.
+    pub fn depends_on(mut self, d: &dyn Dependency) -> Options {
+        self.depends_on.push(d.logical_id().to_owned());
+        self
+    }
+
+    /// `DeletionPolicy` and `UpdateReplacePolicy`.
+    pub fn data_policy(mut self, p: DataPolicy) -> Options {
+        self.deletion = Some(p);
+        self
+    }
+
+    /// Suppress a checkov check on this resource, with its reason.
+    pub fn skip_checkov(mut self, id: &'static str, comment: &'static str) -> Options {
+        self.checkov_skips.push(CheckovSkip { id, comment });
+        self
+    }
+
+    /// Suppress a cfn-lint rule on this resource. cfn-lint's metadata has no place for a
+    /// reason, so the caller says why in a comment next to the call.
+    pub fn ignore_cfn_lint(mut self, rule: &'static str) -> Options {
+        self.cfn_lint_ignores.push(rule);
+        self
+    }
+}
+
+#[derive(Serialize)]
+struct CheckovMetadata {
+    skip: Vec<CheckovSkip>,
+}
+
+#[derive(Serialize)]
+struct CfnLintConfig {
+    ignore_checks: Vec<&'static str>,
+}
+
+#[derive(Serialize)]
+struct CfnLintMetadata {
+    config: CfnLintConfig,
+}
+
+#[derive(Serialize)]
+struct Metadata {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checkov: Option<CheckovMetadata>,
+    #[serde(rename = "cfn-lint", skip_serializing_if = "Option::is_none")]
+    cfn_lint: Option<CfnLintMetadata>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Entry {
+    #[serde(rename = "Type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deletion_policy: Option<DataPolicy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    update_replace_policy: Option<DataPolicy>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    depends_on: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<Metadata>,
+    properties: serde_json::Value,
+}
+
+/// A template output.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Output {
+    description: String,
+    value: Expr,
+}
+
+/// A template under construction.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Template {
+    #[serde(rename = "AWSTemplateFormatVersion")]
+    format_version: &'static str,
+    description: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    parameters: BTreeMap<String, Parameter>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    conditions: BTreeMap<String, CondExpr>,
+    resources: BTreeMap<String, Entry>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    outputs: BTreeMap<String, Output>,
+}
+
+fn check_id(id: &str) {
+    assert!(
+        !id.is_empty() && id.len() <= 255 && id.chars().all(|c| c.is_ascii_alphanumeric()),
+        "logical id {id:?} must be 1 to 255 ASCII letters and digits"
+    );
+}
+
+impl Template {
+    /// An empty template.
+    pub fn new(description: impl Into<String>) -> Template {
+        Template {
+            format_version: "2010-09-09",
+            description: description.into(),
+            parameters: BTreeMap::new(),
+            conditions: BTreeMap::new(),
+            resources: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+        }
+    }
+
+    fn claim(&self, id: &str) {
+        check_id(id);
+        assert!(
+            !self.parameters.contains_key(id)
+                && !self.conditions.contains_key(id)
+                && !self.resources.contains_key(id),
+            "logical id {id} is used twice"
+        );
+    }
+
+    /// Adds a parameter.
+    pub fn parameter(&mut self, id: &str, p: Parameter) -> ParamRef {
+        self.claim(id);
+        self.parameters.insert(id.to_owned(), p);
+        ParamRef { id: id.to_owned() }
+    }
+
+    /// Adds a condition.
+    pub fn condition(&mut self, id: &str, c: CondExpr) -> ConditionRef {
+        self.claim(id);
+        self.conditions.insert(id.to_owned(), c);
+        ConditionRef { id: id.to_owned() }
+    }
+
+    /// Adds a resource with no options.
+    pub fn add<R: Resource>(&mut self, id: &str, r: R) -> Handle<R> {
+        self.add_with(id, r, Options::new())
+    }
+
+    /// Adds a resource.
+    ///
+    /// # Panics
+    /// On a logical id used twice or not alphanumeric: a bug in the stack module.
+    pub fn add_with<R: Resource>(&mut self, id: &str, r: R, options: Options) -> Handle<R> {
+        self.claim(id);
+        let properties = serde_json::to_value(&r).expect("resource properties serialize");
+        let checkov = (!options.checkov_skips.is_empty()).then(|| CheckovMetadata {
+            skip: options.checkov_skips,
+        });
+        let cfn_lint = (!options.cfn_lint_ignores.is_empty()).then(|| CfnLintMetadata {
+            config: CfnLintConfig {
+                ignore_checks: options.cfn_lint_ignores,
+            },
+        });
+        let metadata =
+            (checkov.is_some() || cfn_lint.is_some()).then_some(Metadata { checkov, cfn_lint });
+        self.resources.insert(
+            id.to_owned(),
+            Entry {
+                kind: R::TYPE,
+                deletion_policy: options.deletion,
+                update_replace_policy: options.deletion,
+                depends_on: options.depends_on,
+                metadata,
+                properties,
+            },
+        );
+        Handle {
+            id: id.to_owned(),
+            _type: PhantomData,
+        }
+    }
+
+    /// Adds an output.
+    pub fn output(&mut self, id: &str, description: impl Into<String>, value: Expr) {
+        check_id(id);
+        let previous = self.outputs.insert(
+            id.to_owned(),
+            Output {
+                description: description.into(),
+                value,
+            },
+        );
+        assert!(previous.is_none(), "output {id} is defined twice");
+    }
+
+    /// The template as a JSON value.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("templates serialize")
+    }
+
+    /// The template as YAML text.
+    pub fn to_yaml(&self) -> String {
+        serde_yaml_ng::to_string(self).expect("templates serialize")
+    }
+}

@@ -1,0 +1,44 @@
+# streamgate tasks. `just --list` shows them all.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# List the recipes.
+default:
+    @just --list
+
+# Install what the tests need: validators (Python venv in .venv).
+setup: setup-python
+
+# The validators of the generated template, pinned in tests/requirements.txt.
+setup-python:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    stamp=".venv/.installed-$(sha256sum tests/requirements.txt | cut -c1-16)"
+    if [ ! -f "$stamp" ]; then
+        python3 -m venv .venv
+        .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+        touch "$stamp"
+    fi
+
+# Regenerate generated/template.yaml from the route contract.
+synth:
+    cargo run --quiet -p infra-gen --bin synth
+
+# Fail if generated/template.yaml is stale.
+synth-check:
+    cargo run --quiet -p infra-gen --bin synth -- --check
+
+# Run cfn-lint and checkov on the generated template.
+lint: setup-python synth-check
+    .venv/bin/cfn-lint generated/template.yaml
+    BC_SKIP_MAPPING=TRUE .venv/bin/checkov -f generated/template.yaml --framework cloudformation --compact --quiet --skip-download
+
+# Run every test (installs what the tests need first).
+test: setup
+    cargo test --workspace --all-targets
+    cargo test --workspace --doc
+
+# Format and lint the Rust code.
+check:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,46 @@
+//! Harness for the workspace-level tests: where the workspace is, and the real tools the
+//! tests drive (validators from the project's Python environment, DynamoDB Local, mock
+//! upstreams). A tool that is missing is an error that names the setup step: tests never
+//! skip silently.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate lives in the workspace")
+        .to_path_buf()
+}
+
+/// A command-line tool installed by `just setup` into the project's Python environment.
+///
+/// # Panics
+/// When the tool is not installed, with the command that installs it.
+pub fn python_tool(name: &str) -> PathBuf {
+    let path = workspace_root().join(".venv").join("bin").join(name);
+    assert!(
+        path.is_file(),
+        "{name} is not installed at {}: run `just setup` (it creates .venv from tests/requirements.txt)",
+        path.display()
+    );
+    path
+}
+
+/// Runs a command to completion, with its output captured.
+///
+/// # Panics
+/// When the command cannot be started.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// The generated template file, parsed into JSON values.
+pub fn committed_template() -> serde_json::Value {
+    let path = workspace_root().join(infra_gen::TEMPLATE_PATH);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e} (run `just synth`)", path.display()));
+    serde_yaml_ng::from_str(&text).expect("the generated template is valid YAML")
+}
