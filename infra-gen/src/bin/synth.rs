@@ -27,9 +27,9 @@ fn main() -> ExitCode {
         }
     }
     let path = path.unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join(infra_gen::TEMPLATE_PATH)
+        let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let workspace = crate_dir.parent().unwrap_or(&crate_dir);
+        workspace.join(infra_gen::TEMPLATE_PATH)
     });
     let template = infra_gen::stack::build();
     let text = infra_gen::render(&template);
