@@ -1,1 +1,166 @@
-//! placeholder
+//! LLM providers behind [`streamgate_core::LlmProvider`]: OpenAI-compatible Chat
+//! Completions, Anthropic Messages, and the built-in echo.
+//!
+//! Each provider makes one attempt per call; retrying (only before anything reached the
+//! client) is the handler's decision. Providers take a base URL and do not know whether it
+//! is the public service, a self-hosted server or a test's mock.
+
+pub mod anthropic;
+pub mod echo;
+pub mod http;
+pub mod openai;
+pub mod sse;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use streamgate_contract::config::LlmProviderKind;
+use streamgate_core::{ApiKey, LlmProvider};
+
+pub use anthropic::AnthropicProvider;
+pub use echo::EchoProvider;
+pub use http::Timeouts;
+pub use openai::OpenAiProvider;
+
+/// What a provider is built from.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// Which provider.
+    pub kind: LlmProviderKind,
+    /// Base URL (`None`: the public endpoint).
+    pub base_url: Option<String>,
+    /// Model name (required but for echo).
+    pub model: Option<String>,
+    /// API key, if the server needs one.
+    pub api_key: Option<ApiKey>,
+    /// Timeouts.
+    pub timeouts: Timeouts,
+    /// Delay between echoed words.
+    pub echo_delay: Duration,
+}
+
+impl ProviderConfig {
+    /// The echo provider with default settings.
+    pub fn echo() -> ProviderConfig {
+        ProviderConfig {
+            kind: LlmProviderKind::Echo,
+            base_url: None,
+            model: None,
+            api_key: None,
+            timeouts: Timeouts::default(),
+            echo_delay: Duration::from_millis(20),
+        }
+    }
+}
+
+/// A provider cannot be built from its configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A model name is required.
+    #[error("the {0} provider needs a model name (set {1})")]
+    MissingModel(&'static str, &'static str),
+    /// The base URL is not http(s).
+    #[error("the base URL {0:?} is not an http:// or https:// URL")]
+    BadBaseUrl(String),
+    /// The HTTP client cannot be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}
+
+/// What the HTTP providers are built from, checked.
+struct HttpParts<'a> {
+    http: reqwest::Client,
+    base: &'a str,
+    model: &'a str,
+}
+
+fn http_parts<'a>(
+    config: &'a ProviderConfig,
+    default_base: &'a str,
+    name: &'static str,
+) -> Result<HttpParts<'a>, ConfigError> {
+    let base = config
+        .base_url
+        .as_deref()
+        .filter(|b| !b.trim().is_empty())
+        .unwrap_or(default_base);
+    if !(base.starts_with("http://") || base.starts_with("https://")) {
+        return Err(ConfigError::BadBaseUrl(base.to_owned()));
+    }
+    let model = config
+        .model
+        .as_deref()
+        .filter(|m| !m.trim().is_empty())
+        .ok_or(ConfigError::MissingModel(
+            name,
+            streamgate_contract::config::LLM_MODEL,
+        ))?;
+    let http = reqwest::Client::builder()
+        .connect_timeout(config.timeouts.connect)
+        .build()
+        .map_err(|e| ConfigError::Client(e.to_string()))?;
+    Ok(HttpParts { http, base, model })
+}
+
+/// Builds the configured provider.
+pub fn build(config: &ProviderConfig) -> Result<Arc<dyn LlmProvider>, ConfigError> {
+    let key = config.api_key.clone();
+    Ok(match config.kind {
+        LlmProviderKind::Echo => Arc::new(EchoProvider::new(config.echo_delay)),
+        LlmProviderKind::OpenAi => {
+            let p = http_parts(config, openai::DEFAULT_BASE_URL, "openai")?;
+            Arc::new(OpenAiProvider::new(
+                p.http,
+                p.base,
+                p.model,
+                key,
+                config.timeouts,
+            ))
+        }
+        LlmProviderKind::Anthropic => {
+            let p = http_parts(config, anthropic::DEFAULT_BASE_URL, "anthropic")?;
+            Arc::new(AnthropicProvider::new(
+                p.http,
+                p.base,
+                p.model,
+                key,
+                config.timeouts,
+            ))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_errors_are_clear() {
+        let mut c = ProviderConfig::echo();
+        assert_eq!(build(&c).unwrap().name(), "echo");
+        c.kind = LlmProviderKind::OpenAi;
+        let e = build(&c).err().unwrap();
+        assert!(
+            e.to_string()
+                .contains(streamgate_contract::config::LLM_MODEL),
+            "{e}"
+        );
+        c.model = Some("m".into());
+        c.base_url = Some("ftp://x".into());
+        assert!(matches!(
+            build(&c).err().unwrap(),
+            ConfigError::BadBaseUrl(_)
+        ));
+        c.base_url = Some("http://127.0.0.1:1".into());
+        assert_eq!(build(&c).unwrap().name(), "openai");
+    }
+
+    #[test]
+    fn keys_never_show_in_debug_output() {
+        let c = ProviderConfig {
+            api_key: ApiKey::new("sk-very-secret"),
+            ..ProviderConfig::echo()
+        };
+        assert!(!format!("{c:?}").contains("sk-very-secret"));
+    }
+}

@@ -1,0 +1,48 @@
+//! Reading what handlers need from API Gateway WebSocket events.
+
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use aws_lambda_events::encodings::Body;
+
+use crate::ports::Target;
+
+/// The event type handlers receive.
+pub type WsEvent = ApiGatewayWebsocketProxyRequest;
+/// The response handlers return (its status decides `$connect`; other routes discard it).
+pub type WsResponse = ApiGatewayProxyResponse;
+
+/// A field the handler needs is missing from the event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the event has no requestContext.{0}")]
+pub struct MissingField(pub &'static str);
+
+/// The connection the event came from, and its management endpoint.
+pub fn target(event: &WsEvent) -> Result<Target, MissingField> {
+    let ctx = &event.request_context;
+    Ok(Target {
+        connection_id: ctx
+            .connection_id
+            .clone()
+            .ok_or(MissingField("connectionId"))?,
+        domain_name: ctx.domain_name.clone().ok_or(MissingField("domainName"))?,
+        stage: ctx.stage.clone().ok_or(MissingField("stage"))?,
+    })
+}
+
+/// API Gateway's id of this request.
+pub fn request_id(event: &WsEvent) -> Option<&str> {
+    event.request_context.request_id.as_deref()
+}
+
+/// A response with this status and no body.
+pub fn status(code: u16) -> WsResponse {
+    let mut r = WsResponse::default();
+    r.status_code = i64::from(code);
+    r
+}
+
+/// A response with this status and a text body.
+pub fn status_with_body(code: u16, body: impl Into<String>) -> WsResponse {
+    let mut r = status(code);
+    r.body = Some(Body::Text(body.into()));
+    r
+}
