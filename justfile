@@ -44,10 +44,21 @@ lint: setup-python synth-check
     .venv/bin/cfn-lint generated/template.yaml
     BC_SKIP_MAPPING=TRUE .venv/bin/checkov -f generated/template.yaml --framework cloudformation --compact --quiet --skip-download
 
-# Run every test (installs what the tests need first).
+# Run every test (installs what the tests need first), then print one summary line.
 test: setup
-    cargo test --workspace --all-targets
-    cargo test --workspace --doc
+    #!/usr/bin/env bash
+    set -uo pipefail
+    log=$(mktemp)
+    status=0
+    cargo test --workspace --doc 2>&1 | tee "$log" || status=1
+    cargo test --workspace --all-targets 2>&1 | tee -a "$log" || status=1
+    awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f }' "$log"
+    rm -f "$log"
+    exit $status
+
+# Benchmarks (release build): writes figures to stdout.
+bench:
+    cargo run --release --quiet -p streamgate-tests --bin first-chunk-latency -- 500
 
 # Format and lint the Rust code.
 check:

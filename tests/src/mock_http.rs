@@ -123,6 +123,7 @@ struct State {
     fallback: Option<Reply>,
     received: Vec<Received>,
     closed_early: usize,
+    sent_at: Vec<Vec<std::time::Instant>>,
 }
 
 /// A running mock server; it stops when dropped.
@@ -157,6 +158,8 @@ impl MockServer {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
+                // Like real servers: no Nagle delay between small SSE writes.
+                let _ = stream.set_nodelay(true);
                 let (st, cl) = (st.clone(), cl.clone());
                 tokio::spawn(async move {
                     let service = service_fn(move |req| handle(req, st.clone(), cl.clone()));
@@ -187,6 +190,23 @@ impl MockServer {
     /// What the server received so far.
     pub fn received(&self) -> Vec<Received> {
         self.state.lock().unwrap().received.clone()
+    }
+
+    /// When the server handed each body piece of the answer to request `index` (0-based, in
+    /// arrival order) to its connection.
+    pub fn sent_at(&self, index: usize) -> Vec<std::time::Instant> {
+        self.state
+            .lock()
+            .unwrap()
+            .sent_at
+            .get(index)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Queues more scripted replies.
+    pub fn push_script(&self, script: Vec<Reply>) {
+        self.state.lock().unwrap().script.extend(script);
     }
 
     /// How many streaming responses the client closed before their end.
@@ -233,18 +253,22 @@ async fn handle(
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
-    let reply = {
+    let (index, reply) = {
         let mut s = state.lock().unwrap();
+        let index = s.received.len();
+        s.sent_at.push(Vec::new());
         s.received.push(Received {
             method,
             path,
             headers,
             body,
         });
-        s.script
+        let reply = s
+            .script
             .pop_front()
             .or_else(|| s.fallback.clone())
-            .unwrap_or_else(|| Reply::status(404))
+            .unwrap_or_else(|| Reply::status(404));
+        (index, reply)
     };
     let (tx, rx) = mpsc::channel::<Bytes>(1);
     let parts = reply.body.clone();
@@ -253,7 +277,9 @@ async fn handle(
         for part in parts {
             match part {
                 Part::Bytes(b) => {
-                    if tx.send(b).await.is_err() {
+                    let sent = tx.send(b).await;
+                    state.lock().unwrap().sent_at[index].push(std::time::Instant::now());
+                    if sent.is_err() {
                         early = true;
                         break;
                     }

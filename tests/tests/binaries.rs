@@ -16,7 +16,11 @@ fn every_contract_function_has_its_binary() {
         let field = |key: &str| {
             table
                 .lines()
-                .find_map(|l| l.trim().strip_prefix(key).and_then(|r| r.trim().strip_prefix('=')))
+                .find_map(|l| {
+                    l.trim()
+                        .strip_prefix(key)
+                        .and_then(|r| r.trim().strip_prefix('='))
+                })
                 .map(|v| v.trim().trim_matches('"').to_owned())
                 .unwrap_or_else(|| panic!("a [[bin]] without {key}"))
         };
@@ -24,10 +28,14 @@ fn every_contract_function_has_its_binary() {
     }
     let declared: BTreeSet<&str> = bins.iter().map(|(n, _)| n.as_str()).collect();
     let expected: BTreeSet<&str> = Function::ALL.iter().map(|f| f.spec().binary).collect();
-    assert_eq!(declared, expected, "binaries of functions/lambda vs the contract");
+    assert_eq!(
+        declared, expected,
+        "binaries of functions/lambda vs the contract"
+    );
     for (name, path) in &bins {
         let function = Function::from_binary(name).unwrap();
-        let source = std::fs::read_to_string(workspace_root().join("functions/lambda").join(path)).unwrap();
+        let source =
+            std::fs::read_to_string(workspace_root().join("functions/lambda").join(path)).unwrap();
         let variant = format!("Function::{function:?}");
         assert!(source.contains(&variant), "{path} serves {variant}");
     }

@@ -41,17 +41,34 @@ async fn records_round_trip_with_the_right_attribute_types() {
     let raw: HashMap<String, AttributeValue> = client
         .get_item()
         .table_name("connections")
-        .key(attr::CONNECTION_ID, AttributeValue::S(r.connection_id.clone()))
+        .key(
+            attr::CONNECTION_ID,
+            AttributeValue::S(r.connection_id.clone()),
+        )
         .send()
         .await
         .unwrap()
         .item
         .unwrap();
-    assert_eq!(raw[attr::TTL], AttributeValue::N("1705762497".into()), "ttl is a number of epoch seconds");
-    assert_eq!(raw[attr::CONNECTED_AT], AttributeValue::N("1705751697419".into()), "connectedAt is epoch ms");
-    assert_eq!(raw[attr::CONNECTION_ID], AttributeValue::S(r.connection_id.clone()));
+    assert_eq!(
+        raw[attr::TTL],
+        AttributeValue::N("1705762497".into()),
+        "ttl is a number of epoch seconds"
+    );
+    assert_eq!(
+        raw[attr::CONNECTED_AT],
+        AttributeValue::N("1705751697419".into()),
+        "connectedAt is epoch ms"
+    );
+    assert_eq!(
+        raw[attr::CONNECTION_ID],
+        AttributeValue::S(r.connection_id.clone())
+    );
     assert_eq!(raw[attr::API], AttributeValue::S("chat".into()));
-    assert!(!raw.contains_key(attr::RESTAURANT_ID), "absent optional attributes are not written");
+    assert!(
+        !raw.contains_key(attr::RESTAURANT_ID),
+        "absent optional attributes are not written"
+    );
 
     // The realtime attributes round-trip too.
     let mut rt = record("rt-1");
@@ -83,7 +100,10 @@ async fn a_missing_table_is_a_clear_error() {
     let err = store.put(&record("a")).await.unwrap_err();
     assert_eq!(err, StoreError::TableNotFound("no-such-table".into()));
     assert!(err.to_string().contains("no-such-table"), "{err}");
-    assert_eq!(store.get("a").await.unwrap_err(), StoreError::TableNotFound("no-such-table".into()));
+    assert_eq!(
+        store.get("a").await.unwrap_err(),
+        StoreError::TableNotFound("no-such-table".into())
+    );
 }
 
 #[tokio::test]
@@ -97,7 +117,12 @@ async fn connect_and_disconnect_handlers_on_dynamodb() {
         ..ChatSettings::default()
     };
     let event = fixture_event("connect");
-    assert_eq!(handlers::connect(&event, &store, &settings).await.status_code, 200);
+    assert_eq!(
+        handlers::connect(&event, &store, &settings)
+            .await
+            .status_code,
+        200
+    );
     let stored = store.get("asdfasdf=").await.unwrap().expect("written");
     assert_eq!(stored.ttl_epoch_seconds, 1_645_556_857 + 7200);
     let mut bye = fixture_event("disconnect");
@@ -107,5 +132,10 @@ async fn connect_and_disconnect_handlers_on_dynamodb() {
 
     // A store failure answers 500 and writes nothing.
     let broken = DynamoStore::new(db.client(), "missing");
-    assert_eq!(handlers::connect(&event, &broken, &settings).await.status_code, 500);
+    assert_eq!(
+        handlers::connect(&event, &broken, &settings)
+            .await
+            .status_code,
+        500
+    );
 }

@@ -165,13 +165,9 @@ async fn message_validates_the_body_with_error_frames() {
     let llm = EchoProvider::new(Duration::ZERO);
     let cases = [
         (r#"{"a": 1}"#, ErrorCode::BadRequest, "data is required"),
+        (r#"{"data":""}"#, ErrorCode::BadRequest, "must not be empty"),
         (
-            r#"{"action":"message","data":""}"#,
-            ErrorCode::BadRequest,
-            "must not be empty",
-        ),
-        (
-            r#"{"action":"message","data":{"x":1}}"#,
+            r#"{"data":{"x":1}}"#,
             ErrorCode::BadRequest,
             "must be a string",
         ),
@@ -227,9 +223,7 @@ async fn message_streams_the_echo_answer() {
     let push = RecordingPush::new(PushBehaviour::Accept);
     let store = GuardedStore::new(Function::Message);
     let mut event = fixture_event("message");
-    event.body = Some(
-        r#"{"action":"message","data":"what is on the menu today","requestId":"c-17"}"#.into(),
-    );
+    event.body = Some(r#"{"data":"what is on the menu today","requestId":"c-17"}"#.into());
     let llm = EchoProvider::new(Duration::from_millis(1));
     handlers::message(
         &event,

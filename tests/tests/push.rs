@@ -15,7 +15,10 @@ fn target(server: &MockServer) -> Target {
 }
 
 fn push() -> ApiGatewayPush {
-    ApiGatewayPush::new(local_sdk_config(), EndpointMode::FromEvent { scheme: "http" })
+    ApiGatewayPush::new(
+        local_sdk_config(),
+        EndpointMode::FromEvent { scheme: "http" },
+    )
 }
 
 #[tokio::test]
@@ -29,7 +32,10 @@ async fn posts_the_exact_bytes_to_the_stage_path_with_the_id_encoded() {
     assert_eq!(req.body.as_ref(), frame.as_bytes());
     let auth = req.header("authorization").expect("a SigV4 signature");
     assert!(auth.starts_with("AWS4-HMAC-SHA256 "), "{auth}");
-    assert!(auth.contains("/us-east-1/execute-api/aws4_request"), "{auth}");
+    assert!(
+        auth.contains("/us-east-1/execute-api/aws4_request"),
+        "{auth}"
+    );
 }
 
 #[tokio::test]
@@ -48,7 +54,10 @@ async fn errors_map_by_error_type_header() {
     };
     let cases = [
         (typed(410, "GoneException"), PushError::Gone),
-        (typed(413, "PayloadTooLargeException"), PushError::PayloadTooLarge),
+        (
+            typed(413, "PayloadTooLargeException"),
+            PushError::PayloadTooLarge,
+        ),
         (typed(429, "LimitExceededException"), PushError::Throttled),
         (typed(403, "ForbiddenException"), PushError::Forbidden),
         (typed(400, "BadRequestException"), PushError::BadRequest),
@@ -65,9 +74,15 @@ async fn errors_map_by_error_type_header() {
 #[tokio::test]
 async fn a_fixed_endpoint_overrides_the_event_domain() {
     let server = MockServer::start(vec![Reply::status(200)]).await;
-    let p = ApiGatewayPush::new(local_sdk_config(), EndpointMode::Fixed(format!("{}/live/", server.url())));
+    let p = ApiGatewayPush::new(
+        local_sdk_config(),
+        EndpointMode::Fixed(format!("{}/live/", server.url())),
+    );
     let mut t = target(&server);
     t.domain_name = "chat.example.com".into();
     p.post(&t, "x").await.unwrap();
-    assert_eq!(server.received()[0].path, "/live/@connections/R1kmxc2VNjMCFIA%3D");
+    assert_eq!(
+        server.received()[0].path,
+        "/live/@connections/R1kmxc2VNjMCFIA%3D"
+    );
 }

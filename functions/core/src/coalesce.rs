@@ -70,21 +70,22 @@ impl Coalescer {
         self.buffer.len() >= self.settings.frame_limit
     }
 
-    /// When the waiting text is due (`None` when nothing waits).
-    pub fn due_at(&self) -> Option<Instant> {
+    /// When the waiting text is due, seen at `now` (`None` when nothing waits; `now` when
+    /// it is due at once).
+    pub fn due_at(&self, now: Instant) -> Option<Instant> {
         if self.buffer.is_empty() {
             return None;
         }
         match self.last_frame {
-            None => Some(Instant::now()),
-            Some(_) if self.buffer.len() >= self.settings.max_bytes => Some(Instant::now()),
+            None => Some(now),
+            Some(_) if self.buffer.len() >= self.settings.max_bytes => Some(now),
             Some(t) => Some(t + self.settings.window),
         }
     }
 
     /// Whether a frame is due at `now`.
     pub fn is_due(&self, now: Instant) -> bool {
-        self.due_at().is_some_and(|t| t <= now)
+        self.due_at(now).is_some_and(|t| t <= now)
     }
 
     /// Takes the next frame's content (at most `frame_limit` bytes, cut on a character
@@ -121,7 +122,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn first_text_goes_out_at_once_then_waits_for_the_window() {
         let mut c = Coalescer::new(settings());
-        assert_eq!(c.due_at(), None);
+        assert_eq!(c.due_at(Instant::now()), None);
         c.push("a");
         let t0 = Instant::now();
         assert!(c.is_due(t0));
@@ -129,7 +130,7 @@ mod tests {
         c.push("b");
         c.push("c");
         assert!(!c.is_due(t0 + Duration::from_millis(49)));
-        assert_eq!(c.due_at(), Some(t0 + Duration::from_millis(50)));
+        assert_eq!(c.due_at(t0), Some(t0 + Duration::from_millis(50)));
         assert!(c.is_due(t0 + Duration::from_millis(50)));
         assert_eq!(
             c.take(t0 + Duration::from_millis(50)).as_deref(),

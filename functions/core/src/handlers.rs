@@ -426,7 +426,15 @@ async fn stream_answer(
             },
         };
         loop {
-            let due = coalescer.due_at();
+            let now = Instant::now();
+            if in_flight.is_none() && coalescer.is_due(now) {
+                // Due now: post without a trip through the timer.
+                if let Some(content) = coalescer.take(now) {
+                    let frame = chunk(content);
+                    in_flight = Some(Box::pin(async move { out.post(&frame).await }));
+                }
+            }
+            let due = coalescer.due_at(now);
             tokio::select! {
                 biased;
                 result = async { in_flight.as_mut().expect("guarded").await }, if in_flight.is_some() => {

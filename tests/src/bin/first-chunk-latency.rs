@@ -1,0 +1,64 @@
+//! Benchmark: time from the first upstream token to the first `chunk` frame, through the
+//! real OpenAI-compatible provider and the `message` handler, against a loopback mock.
+//!
+//! `cargo run --release -p streamgate-tests --bin first-chunk-latency [RUNS]`
+
+use streamgate_core::handlers;
+use streamgate_core::{ChatSettings, memory::MemoryStore};
+use streamgate_llm::{OpenAiProvider, Timeouts};
+use streamgate_tests::doubles::{PushBehaviour, RecordingPush};
+use streamgate_tests::fixture_event;
+use streamgate_tests::mock_http::{MockServer, Reply, pause, text};
+
+fn reply() -> Reply {
+    let chunk = |c: &str| {
+        format!(
+            "data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{c}\"}},\"finish_reason\":null}}]}}\n\n"
+        )
+    };
+    let mut parts = vec![text(": keep-alive\n\n"), pause(20), text(&chunk("Hello"))];
+    for _ in 0..20 {
+        parts.push(text(&chunk(" word")));
+    }
+    parts.push(text("data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n"));
+    Reply::sse(parts)
+}
+
+#[tokio::main]
+async fn main() {
+    let runs: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(200);
+    let server = MockServer::start(vec![]).await;
+    let provider = OpenAiProvider::new(
+        reqwest::Client::new(),
+        &server.url(),
+        "m",
+        None,
+        Timeouts::default(),
+    );
+    let store = MemoryStore::new();
+    let settings = ChatSettings::default();
+    let mut event = fixture_event("message");
+    event.body = Some(r#"{"data":"hi"}"#.into());
+    let mut samples = Vec::with_capacity(runs);
+    for run in 0..runs {
+        // The keep-alive comment opens the body; the first token follows 20 ms later.
+        server.push_script(vec![reply()]);
+        let push = RecordingPush::new(PushBehaviour::Accept);
+        handlers::message(&event, push.as_ref(), &store, &provider, &settings).await;
+        // Piece 0 is the comment; piece 1 the first token.
+        let token_at = server.sent_at(run)[1];
+        let first_post = push.first_post_at().expect("a chunk was posted").into_std();
+        samples.push(first_post.saturating_duration_since(token_at));
+    }
+    samples.sort();
+    let pct = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];
+    println!(
+        "first upstream token -> first chunk frame over {runs} runs: p50 {:?}, p99 {:?}, max {:?}",
+        pct(0.5),
+        pct(0.99),
+        samples.last().unwrap()
+    );
+}
