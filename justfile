@@ -31,6 +31,11 @@ setup-node:
         touch "$stamp"
     fi
 
+# Serve the chat API locally (ws://localhost:3000, test page at http://localhost:3000/).
+# Extra flags go to the server, e.g. `just local --provider openai --model gpt-4o-mini`.
+local *ARGS:
+    cargo run --quiet -p streamgate-server -- {{ARGS}}
+
 # Regenerate generated/template.yaml from the route contract.
 synth:
     cargo run --quiet -p infra-gen --bin synth

@@ -5,6 +5,7 @@
 
 pub mod doubles;
 pub mod dynamodb_local;
+pub mod local;
 pub mod mock_http;
 
 use std::path::{Path, PathBuf};

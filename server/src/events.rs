@@ -1,0 +1,151 @@
+//! The events API Gateway delivers to a proxy integration, built in one place for all three
+//! kinds. They are written as JSON, as API Gateway sends them, then deserialized into
+//! `aws_lambda_events` types, so a field the Rust handlers need cannot go missing.
+
+use serde_json::{Map, Value, json};
+use streamgate_core::event::WsEvent;
+
+use crate::clock;
+use crate::ids;
+
+/// What every event of a connection carries.
+#[derive(Debug, Clone)]
+pub struct ConnectionInfo {
+    /// API Gateway's connection id.
+    pub connection_id: String,
+    /// Epoch ms of the connection.
+    pub connected_at: i64,
+    /// The API's id.
+    pub api_id: String,
+    /// The stage.
+    pub stage: String,
+    /// The host the client connected to (and the management endpoint's).
+    pub domain_name: String,
+    /// Client address.
+    pub source_ip: String,
+    /// Client user agent, if sent.
+    pub user_agent: Option<String>,
+    /// The authorizer's principal and context, copied to every event after `$connect`.
+    pub authorizer: Option<Map<String, Value>>,
+}
+
+fn request_context(
+    info: &ConnectionInfo,
+    route_key: &str,
+    event_type: &str,
+    now_ms: i64,
+) -> Map<String, Value> {
+    let request_id = ids::new_id();
+    let mut identity = Map::new();
+    identity.insert("sourceIp".into(), json!(info.source_ip));
+    if let Some(ua) = &info.user_agent {
+        identity.insert("userAgent".into(), json!(ua));
+    }
+    let mut ctx = Map::new();
+    ctx.insert("routeKey".into(), json!(route_key));
+    ctx.insert("eventType".into(), json!(event_type));
+    ctx.insert("extendedRequestId".into(), json!(request_id));
+    ctx.insert("requestTime".into(), json!(clock::clf(now_ms)));
+    ctx.insert("messageDirection".into(), json!("IN"));
+    ctx.insert("stage".into(), json!(info.stage));
+    ctx.insert("connectedAt".into(), json!(info.connected_at));
+    ctx.insert("requestTimeEpoch".into(), json!(now_ms));
+    ctx.insert("identity".into(), Value::Object(identity));
+    ctx.insert("requestId".into(), json!(request_id));
+    ctx.insert("domainName".into(), json!(info.domain_name));
+    ctx.insert("connectionId".into(), json!(info.connection_id));
+    ctx.insert("apiId".into(), json!(info.api_id));
+    if let Some(auth) = &info.authorizer {
+        ctx.insert("authorizer".into(), Value::Object(auth.clone()));
+    }
+    ctx
+}
+
+fn header_maps(headers: &[(String, String)]) -> (Map<String, Value>, Map<String, Value>) {
+    let mut single = Map::new();
+    let mut multi: Map<String, Value> = Map::new();
+    for (name, value) in headers {
+        single.insert(name.clone(), json!(value));
+        match multi.get_mut(name) {
+            Some(Value::Array(values)) => values.push(json!(value)),
+            _ => {
+                multi.insert(name.clone(), json!([value]));
+            }
+        }
+    }
+    (single, multi)
+}
+
+/// A CONNECT event. `query` is `None` when the URL had no query string (the maps are then
+/// absent, as in API Gateway).
+pub fn connect(
+    info: &ConnectionInfo,
+    route_key: &str,
+    headers: &[(String, String)],
+    query: Option<&[(String, String)]>,
+    now_ms: i64,
+) -> Value {
+    let (single, multi) = header_maps(headers);
+    let mut event = Map::new();
+    event.insert("headers".into(), Value::Object(single));
+    event.insert("multiValueHeaders".into(), Value::Object(multi));
+    if let Some(query) = query {
+        let (single, multi) = header_maps(query);
+        event.insert("queryStringParameters".into(), Value::Object(single));
+        event.insert(
+            "multiValueQueryStringParameters".into(),
+            Value::Object(multi),
+        );
+    }
+    event.insert(
+        "requestContext".into(),
+        Value::Object(request_context(info, route_key, "CONNECT", now_ms)),
+    );
+    event.insert("isBase64Encoded".into(), json!(false));
+    Value::Object(event)
+}
+
+/// A MESSAGE event: `messageId` and `body`, no headers.
+pub fn message(info: &ConnectionInfo, route_key: &str, body: &str, now_ms: i64) -> Value {
+    let mut ctx = request_context(info, route_key, "MESSAGE", now_ms);
+    ctx.insert("messageId".into(), json!(ids::new_id()));
+    json!({
+        "requestContext": ctx,
+        "body": body,
+        "isBase64Encoded": false,
+    })
+}
+
+/// A DISCONNECT event, with the close code and reason and API Gateway's fixed dummy headers.
+pub fn disconnect(
+    info: &ConnectionInfo,
+    route_key: &str,
+    status: u16,
+    reason: &str,
+    now_ms: i64,
+) -> Value {
+    let mut ctx = request_context(info, route_key, "DISCONNECT", now_ms);
+    ctx.insert("disconnectStatusCode".into(), json!(status));
+    ctx.insert("disconnectReason".into(), json!(reason));
+    let headers = [
+        ("Host".to_owned(), info.domain_name.clone()),
+        ("x-api-key".to_owned(), String::new()),
+        ("X-Forwarded-For".to_owned(), String::new()),
+        ("x-restapi".to_owned(), String::new()),
+    ];
+    let (single, multi) = header_maps(&headers);
+    json!({
+        "headers": single,
+        "multiValueHeaders": multi,
+        "requestContext": ctx,
+        "isBase64Encoded": false,
+    })
+}
+
+/// The typed event the handlers take.
+///
+/// # Panics
+/// If an event built here does not deserialize: a bug, caught by the tests.
+pub fn typed(event: Value) -> WsEvent {
+    serde_json::from_value(event).expect("events built by the server deserialize")
+}

@@ -1,0 +1,26 @@
+//! The persistent streamgate server: a faithful emulator of API Gateway's WebSocket APIs
+//! that hosts the chat handlers, with the `@connections` management API on the same port
+//! and a browser test page.
+//!
+//! * [`gateway`]: handshake and `$connect`, routing, integrations, limits, `$disconnect`,
+//!   management API, shutdown.
+//! * [`events`]: the CONNECT / MESSAGE / DISCONNECT events, built in one place.
+//! * [`routing`]: `$request.body.action` route selection.
+//! * [`registry`]: the live connections and the `@connections` operations on them.
+//! * [`integration`]: what a route invokes, and the authorizer hook.
+//! * [`push`]: the handlers' in-process push.
+//! * [`page`]: the test page.
+
+pub mod clock;
+pub mod events;
+pub mod gateway;
+pub mod ids;
+pub mod integration;
+pub mod page;
+pub mod push;
+pub mod registry;
+pub mod routing;
+
+pub use gateway::{Gateway, GatewayConfig};
+pub use integration::{AuthDecision, Authorizer, ChatIntegration, Integration};
+pub use registry::Registry;

@@ -1,0 +1,288 @@
+//! `streamgate-server`: serves the chat API locally (or on any host), faithful to API
+//! Gateway's WebSocket behaviour, with the same handlers that run in Lambda.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use streamgate_aws::{ApiGatewayPush, DynamoStore, EndpointMode};
+use streamgate_contract::config as env;
+use streamgate_core::memory::MemoryStore;
+use streamgate_core::{ApiKey, ChatApp, ChatSettings, ClientPush, ConnectionStore};
+use streamgate_llm::{ProviderConfig, Timeouts};
+use streamgate_server::push::LocalPush;
+use streamgate_server::{ChatIntegration, Gateway, GatewayConfig, Registry};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum StoreKind {
+    /// Records in memory (lost on exit).
+    Memory,
+    /// The DynamoDB table named by --table (DynamoDB Local with --dynamodb-endpoint).
+    Dynamodb,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum PushKind {
+    /// Frames go straight to the sockets.
+    InProcess,
+    /// Frames go through this server's @connections API with the AWS SDK, as in Lambda.
+    Sdk,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Serve the streamgate chat API like API Gateway does, with the same handlers as Lambda.
+///
+/// Every LLM setting can also come from the environment (STREAMGATE_LLM_PROVIDER,
+/// STREAMGATE_LLM_MODEL, STREAMGATE_LLM_BASE_URL, STREAMGATE_LLM_API_KEY_ENV, ...); the
+/// API key itself is read from the variable the provider uses (OPENAI_API_KEY,
+/// ANTHROPIC_API_KEY) or the one STREAMGATE_LLM_API_KEY_ENV names.
+#[derive(Parser, Debug)]
+#[command(name = "streamgate-server", version)]
+struct Cli {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1", env = "STREAMGATE_HOST")]
+    host: String,
+    /// Port to listen on.
+    #[arg(long, default_value_t = 3000, env = "STREAMGATE_PORT")]
+    port: u16,
+    /// Stage name (ws://host:port/STAGE; ws://host:port/ works too).
+    #[arg(long, default_value = "dev", env = "STREAMGATE_STAGE")]
+    stage: String,
+    /// Where connection records live.
+    #[arg(long, value_enum, default_value = "memory", env = "STREAMGATE_STORE")]
+    store: StoreKind,
+    /// DynamoDB endpoint (e.g. DynamoDB Local at http://localhost:8000); default: AWS.
+    #[arg(long, env = "STREAMGATE_DYNAMODB_ENDPOINT")]
+    dynamodb_endpoint: Option<String>,
+    /// DynamoDB table for --store dynamodb.
+    #[arg(
+        long,
+        default_value = "streamgate-connections",
+        env = "STREAMGATE_TABLE"
+    )]
+    table: String,
+    /// How handlers reach clients.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "in-process",
+        env = "STREAMGATE_PUSH"
+    )]
+    push: PushKind,
+    /// LLM provider: echo, openai or anthropic.
+    #[arg(long)]
+    provider: Option<String>,
+    /// Model name.
+    #[arg(long)]
+    model: Option<String>,
+    /// Provider base URL (vLLM, Ollama, llama.cpp, a proxy...).
+    #[arg(long)]
+    base_url: Option<String>,
+    /// Name of the environment variable that holds the API key.
+    #[arg(long)]
+    api_key_env: Option<String>,
+    /// Delay between words of the echo provider, in ms.
+    #[arg(long, default_value_t = 20)]
+    echo_delay_ms: u64,
+    /// API Gateway's integration timeout, in ms (50 to 29000).
+    #[arg(long, default_value_t = 29_000, value_parser = clap::value_parser!(u64).range(50..=29_000))]
+    integration_timeout_ms: u64,
+    /// Idle timeout, in seconds.
+    #[arg(long, default_value_t = 600)]
+    idle_timeout_s: u64,
+    /// Longest connection, in seconds.
+    #[arg(long, default_value_t = 7200)]
+    max_lifetime_s: u64,
+    /// @connections posts per second (default: unlimited).
+    #[arg(long)]
+    management_rate_limit: Option<u32>,
+    /// Log format.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        env = "STREAMGATE_LOG_FORMAT"
+    )]
+    log_format: LogFormat,
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    if format == LogFormat::Json {
+        builder.json().with_current_span(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn store(cli: &Cli) -> Arc<dyn ConnectionStore> {
+    match cli.store {
+        StoreKind::Memory => Arc::new(MemoryStore::new()),
+        StoreKind::Dynamodb => {
+            let sdk = aws_config::load_from_env().await;
+            let mut conf = aws_sdk_dynamodb::config::Builder::from(&sdk);
+            if let Some(endpoint) = &cli.dynamodb_endpoint {
+                conf = conf.endpoint_url(endpoint);
+            }
+            Arc::new(DynamoStore::new(
+                aws_sdk_dynamodb::Client::from_conf(conf.build()),
+                &cli.table,
+            ))
+        }
+    }
+}
+
+fn push(cli: &Cli, registry: &Arc<Registry>) -> Arc<dyn ClientPush> {
+    match cli.push {
+        PushKind::InProcess => Arc::new(LocalPush(registry.clone())),
+        PushKind::Sdk => {
+            // This server's own @connections API, which accepts any signature.
+            let credentials = aws_credential_types::Credentials::new(
+                "local",
+                "local",
+                None,
+                None,
+                "streamgate-local",
+            );
+            let sdk = aws_config::SdkConfig::builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .credentials_provider(
+                    aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
+                )
+                .build();
+            Arc::new(ApiGatewayPush::new(
+                sdk,
+                EndpointMode::FromEvent { scheme: "http" },
+            ))
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    // Flags win over the environment; both feed the same lookups the Lambda functions use.
+    let mut overrides: HashMap<&str, String> = HashMap::new();
+    let flags = [
+        (env::LLM_PROVIDER, &cli.provider),
+        (env::LLM_MODEL, &cli.model),
+        (env::LLM_BASE_URL, &cli.base_url),
+        (env::LLM_API_KEY_ENV, &cli.api_key_env),
+    ];
+    for (name, value) in flags {
+        if let Some(v) = value {
+            overrides.insert(name, v.clone());
+        }
+    }
+    let lookup = |name: &str| {
+        overrides
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+    };
+    let settings = ChatSettings::from_lookup(&lookup).map_err(|e| e.to_string())?;
+    let mut provider = ProviderConfig::from_lookup(&lookup).map_err(|e| e.to_string())?;
+    provider.echo_delay = Duration::from_millis(cli.echo_delay_ms);
+    provider.timeouts = Timeouts::default();
+    let key_var = streamgate_llm::api_key_variable(provider.kind, &lookup);
+    provider.api_key = key_var
+        .as_deref()
+        .and_then(|v| std::env::var(v).ok())
+        .and_then(ApiKey::new);
+    if let (Some(var), None) = (&key_var, &provider.api_key) {
+        tracing::warn!(
+            "{var} is not set: the {} provider will answer llm_auth unless the server needs no key",
+            provider.kind.as_str()
+        );
+    }
+    let llm = streamgate_llm::build(&provider).map_err(|e| e.to_string())?;
+
+    let registry = Arc::new(Registry::new(cli.management_rate_limit));
+    let app = ChatApp {
+        store: store(&cli).await,
+        push: push(&cli, &registry),
+        llm,
+        settings,
+    };
+    let config = GatewayConfig {
+        stage: cli.stage.clone(),
+        integration_timeout: Duration::from_millis(cli.integration_timeout_ms),
+        idle_timeout: Duration::from_secs(cli.idle_timeout_s),
+        max_lifetime: Duration::from_secs(cli.max_lifetime_s),
+        management_rate_limit: cli.management_rate_limit,
+        ..GatewayConfig::default()
+    };
+    let gateway = Gateway::new(config, Arc::new(ChatIntegration(app)), registry, None);
+    let addr: SocketAddr = format!("{}:{}", cli.host, cli.port)
+        .parse()
+        .map_err(|e| format!("bad --host/--port: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let shown = if cli.host == "127.0.0.1" || cli.host == "0.0.0.0" {
+        "localhost".to_owned()
+    } else {
+        cli.host.clone()
+    };
+    let (port, stage) = (cli.port, &cli.stage);
+    println!("streamgate: chat API (API Gateway WebSocket emulation)");
+    println!("  WebSocket:       ws://{shown}:{port}/{stage}   (or ws://{shown}:{port})");
+    println!("  @connections:    http://{shown}:{port}/{stage}/@connections/{{connectionId}}");
+    println!("  test page:       http://{shown}:{port}/");
+    println!(
+        "  provider: {}   store: {:?}   push: {:?}   (Ctrl-C stops; sockets close with 1001)",
+        provider.kind.as_str(),
+        cli.store,
+        cli.push
+    );
+    let server = tokio::spawn(gateway.clone().serve(listener));
+    shutdown_signal().await;
+    tracing::info!("shutting down: closing every socket with 1001 and running $disconnect");
+    gateway.shutdown();
+    match tokio::time::timeout(Duration::from_secs(35), server).await {
+        Ok(_) => Ok(()),
+        Err(_) => Err("some connections did not close within 35 s".into()),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logs(cli.log_format);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("streamgate-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
