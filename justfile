@@ -76,9 +76,22 @@ test: setup
     rm -f "$log"
     exit $status
 
-# Benchmarks (release build): writes figures to stdout.
+# Benchmarks (release build): the local server against serverless-offline, written to
+# BENCH.md, and the handler's first-chunk latency. Not part of `just test`.
 bench:
-    cargo run --release --quiet -p streamgate-tests --bin first-chunk-latency -- 500
+    #!/usr/bin/env bash
+    set -euo pipefail
+    stamp="bench/node/node_modules/.installed-$(cat bench/node/package.json bench/node/package-lock.json | sha256sum | cut -c1-16)"
+    if [ ! -f "$stamp" ]; then
+        npm ci --prefix bench/node --no-audit --no-fund --loglevel=error
+        touch "$stamp"
+    fi
+    cargo build --release --quiet -p streamgate-server -p streamgate-bench -p streamgate-tests --bin streamgate-server --bin streamgate-bench --bin first-chunk-latency
+    ulimit -n "$(ulimit -Hn)"
+    target/release/streamgate-bench --server target/release/streamgate-server --baseline bench/node --out BENCH.md
+    latency=$(target/release/first-chunk-latency 500)
+    printf '\n## Handler latency\n\n`first-chunk-latency` (the message handler with the OpenAI-compatible provider against a loopback mock): %s.\n' "$latency" >> BENCH.md
+    echo "$latency"
 
 # Format and lint the Rust code.
 check:

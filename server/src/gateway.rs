@@ -167,10 +167,15 @@ fn gateway_frame(message: &str, connection_id: &str, request_id: &str) -> String
     json!({"message": message, "connectionId": connection_id, "requestId": request_id}).to_string()
 }
 
+/// API Gateway's frame and message limits, and small per-socket buffers: an idle
+/// connection costs a few KB, not the 2 × 128 KB of tungstenite's defaults.
 fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .max_frame_size(Some(limits::FRAME_MAX_BYTES))
         .max_message_size(Some(limits::MESSAGE_PAYLOAD_MAX_BYTES))
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(2 * limits::MESSAGE_PAYLOAD_MAX_BYTES)
 }
 
 /// How a connection ended: the `$disconnect` status code and reason.
