@@ -9,7 +9,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::{SinkExt, StreamExt};
+use std::panic::AssertUnwindSafe;
+
+use futures::future::BoxFuture;
+use futures::{FutureExt, SinkExt, StreamExt};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -20,6 +23,7 @@ use serde_json::json;
 use streamgate_contract::limits::{self, close};
 use streamgate_contract::{Route, RouteKind};
 use streamgate_core::PushError;
+use streamgate_core::event::{WsEvent, WsResponse};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Instant;
@@ -35,6 +39,8 @@ use crate::events::{self, ConnectionInfo};
 use crate::ids;
 use crate::integration::{AuthDecision, Authorizer, SharedIntegration};
 use crate::page;
+use crate::realtime::RealtimeService;
+use crate::realtime::session::Refusal;
 use crate::registry::{CLIENT_BUFFER_FRAMES, Outgoing, Registry};
 use crate::routing;
 
@@ -81,6 +87,7 @@ pub struct Gateway {
     registry: Arc<Registry>,
     integration: SharedIntegration,
     authorizer: Option<Arc<dyn Authorizer>>,
+    realtime: Option<Arc<RealtimeService>>,
     shutdown: watch::Sender<bool>,
     tasks: TaskTracker,
 }
@@ -192,6 +199,17 @@ impl Gateway {
         registry: Arc<Registry>,
         authorizer: Option<Arc<dyn Authorizer>>,
     ) -> Arc<Gateway> {
+        Gateway::with_realtime(config, integration, registry, authorizer, None)
+    }
+
+    /// A gateway that also serves the voice relay on `/realtime`.
+    pub fn with_realtime(
+        config: GatewayConfig,
+        integration: SharedIntegration,
+        registry: Arc<Registry>,
+        authorizer: Option<Arc<dyn Authorizer>>,
+        realtime: Option<Arc<RealtimeService>>,
+    ) -> Arc<Gateway> {
         let (shutdown, _) = watch::channel(false);
         Arc::new(Gateway {
             config,
@@ -199,6 +217,7 @@ impl Gateway {
             registry,
             integration,
             authorizer,
+            realtime,
             shutdown,
             tasks: TaskTracker::new(),
         })
@@ -283,6 +302,10 @@ impl Gateway {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
         match segments.as_slice() {
+            ["realtime"] if is_upgrade && self.realtime.is_some() => {
+                let service = self.realtime.clone().expect("checked");
+                self.realtime_handshake(req, peer, service).await
+            }
             [stage, "@connections", id] if *stage == self.config.stage => {
                 let id = (*id).to_owned();
                 self.management(req, &id).await
@@ -376,20 +399,14 @@ impl Gateway {
         mut req: Request<Incoming>,
         peer: SocketAddr,
     ) -> Response<Body> {
-        let headers = req.headers();
-        let key = headers
-            .get("sec-websocket-key")
-            .map(|k| k.as_bytes().to_vec());
-        let version_ok = headers
-            .get("sec-websocket-version")
-            .is_some_and(|v| v.as_bytes() == b"13");
-        let Some(key) = key.filter(|_| version_ok && req.method() == Method::GET) else {
+        let Some(key) = websocket_key(&req) else {
             return respond(
                 StatusCode::BAD_REQUEST,
                 "text/plain",
                 "bad WebSocket handshake",
             );
         };
+        let headers = req.headers();
         let host = headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
@@ -478,13 +495,11 @@ impl Gateway {
         let mut subprotocol = None;
         if let Some(route) = self.route(RouteKind::Connect) {
             let event = events::typed(connect_event(&info));
-            let integration = self.integration.clone();
-            let mut invocation =
-                tokio::spawn(async move { integration.invoke(route, event).await });
+            let mut invocation = self.invoke(route, event);
             let outcome =
                 tokio::time::timeout(self.config.integration_timeout, &mut invocation).await;
             match outcome {
-                Ok(Ok(Ok(response))) => {
+                Ok(Ok(response)) => {
                     let status = u16::try_from(response.status_code).unwrap_or(500);
                     if !(200..300).contains(&status) {
                         let status = StatusCode::from_u16(status)
@@ -497,14 +512,17 @@ impl Gateway {
                         .and_then(|v| v.to_str().ok())
                         .map(str::to_owned);
                 }
-                Ok(Ok(Err(_))) | Ok(Err(_)) => {
+                Ok(Err(_)) => {
                     return refuse(StatusCode::BAD_GATEWAY, &self, &info.connection_id);
                 }
-                Err(_) => return refuse(StatusCode::GATEWAY_TIMEOUT, &self, &info.connection_id),
+                Err(_) => {
+                    // The function runs on, as in Lambda; the handshake is refused.
+                    self.tasks.spawn(invocation);
+                    return refuse(StatusCode::GATEWAY_TIMEOUT, &self, &info.connection_id);
+                }
             }
         }
 
-        let accept = tungstenite::handshake::derive_accept_key(&key);
         let upgrade = hyper::upgrade::on(&mut req);
         let gw = self.clone();
         let conn_info = info.clone();
@@ -525,19 +543,76 @@ impl Gateway {
                 }
             }
         });
-        let mut response = Response::new(Full::new(Bytes::new()));
-        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-        let h = response.headers_mut();
-        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-        if let Ok(v) = HeaderValue::from_str(&accept) {
-            h.insert("sec-websocket-accept", v);
-        }
-        if let Some(p) = subprotocol.and_then(|p| HeaderValue::from_str(&p).ok()) {
-            h.insert("sec-websocket-protocol", p);
-        }
         info!(connection_id = %info.connection_id, "connected");
-        response
+        switching_protocols(&key, subprotocol)
+    }
+
+    // ------------------------------------------------------------ the voice relay
+
+    async fn realtime_handshake(
+        self: Arc<Gateway>,
+        mut req: Request<Incoming>,
+        peer: SocketAddr,
+        service: Arc<RealtimeService>,
+    ) -> Response<Body> {
+        let Some(key) = websocket_key(&req) else {
+            return respond(
+                StatusCode::BAD_REQUEST,
+                "text/plain",
+                "bad WebSocket handshake",
+            );
+        };
+        let query = req.uri().query().map(query_pairs).unwrap_or_default();
+        let (restaurant, language) = match service.admit(&query) {
+            Ok(admitted) => admitted,
+            Err(Refusal::MissingRestaurant) => {
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    json!({"message": "restaurantId is required"}),
+                );
+            }
+            Err(Refusal::UnknownRestaurant(id)) => {
+                return json_response(
+                    StatusCode::NOT_FOUND,
+                    json!({"message": format!("no restaurant {id:?}")}),
+                );
+            }
+        };
+        let headers = req.headers();
+        let info = ConnectionInfo {
+            connection_id: ids::new_id(),
+            connected_at: clock::now_ms(),
+            api_id: self.api_id.clone(),
+            stage: self.config.stage.clone(),
+            domain_name: headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost")
+                .to_owned(),
+            source_ip: peer.ip().to_string(),
+            user_agent: headers
+                .get(header::USER_AGENT)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned),
+            authorizer: None,
+        };
+        let upgrade = hyper::upgrade::on(&mut req);
+        let stop = self.shutdown.subscribe();
+        self.tasks.spawn(async move {
+            match upgrade.await {
+                Ok(upgraded) => {
+                    let ws = WebSocketStream::from_raw_socket(
+                        TokioIo::new(upgraded),
+                        Role::Server,
+                        Some(ws_config()),
+                    )
+                    .await;
+                    service.run(ws, info, restaurant, language, stop).await;
+                }
+                Err(e) => warn!(error = %e, "the upgrade failed"),
+            }
+        });
+        switching_protocols(&key, None)
     }
 
     // ------------------------------------------------------------ the open connection
@@ -664,15 +739,28 @@ impl Gateway {
                 &ending.reason,
                 clock::now_ms(),
             ));
-            let integration = self.integration.clone();
-            let invocation = tokio::spawn(async move { integration.invoke(route, event).await });
-            if tokio::time::timeout(self.config.integration_timeout, invocation)
+            if tokio::time::timeout(self.config.integration_timeout, self.invoke(route, event))
                 .await
                 .is_err()
             {
                 warn!(connection_id = %id, "$disconnect timed out");
             }
         }
+    }
+
+    /// One invocation of a route's integration; a panic is a crash, as a Lambda error is.
+    fn invoke(
+        &self,
+        route: Route,
+        event: WsEvent,
+    ) -> BoxFuture<'static, Result<WsResponse, String>> {
+        let integration = self.integration.clone();
+        Box::pin(async move {
+            AssertUnwindSafe(integration.invoke(route, event))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| Err("the integration panicked".to_owned()))
+        })
     }
 
     async fn on_message(&self, info: &ConnectionInfo, text: &str) {
@@ -688,10 +776,9 @@ impl Gateway {
             .unwrap_or("")
             .to_owned();
         let event = events::typed(event_json);
-        let integration = self.integration.clone();
-        let mut invocation = tokio::spawn(async move { integration.invoke(route, event).await });
+        let mut invocation = self.invoke(route, event);
         match tokio::time::timeout(self.config.integration_timeout, &mut invocation).await {
-            Ok(Ok(Ok(response))) => {
+            Ok(Ok(response)) => {
                 if self.config.two_way_routes.contains(&route) {
                     if let Some(body) = response.body {
                         let text = match body {
@@ -705,7 +792,7 @@ impl Gateway {
                     }
                 }
             }
-            Ok(Ok(Err(_))) | Ok(Err(_)) => {
+            Ok(Err(_)) => {
                 self.registry
                     .send_raw(id, gateway_frame("Internal server error", id, &request_id));
             }
@@ -719,6 +806,34 @@ impl Gateway {
             }
         }
     }
+}
+
+/// The client's `Sec-WebSocket-Key`, if the request is a valid version-13 upgrade.
+fn websocket_key<B>(req: &Request<B>) -> Option<Vec<u8>> {
+    let headers = req.headers();
+    let version_ok = headers
+        .get("sec-websocket-version")
+        .is_some_and(|v| v.as_bytes() == b"13");
+    headers
+        .get("sec-websocket-key")
+        .map(|k| k.as_bytes().to_vec())
+        .filter(|_| version_ok && req.method() == Method::GET)
+}
+
+/// The 101 that completes a handshake.
+fn switching_protocols(key: &[u8], subprotocol: Option<String>) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = response.headers_mut();
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(v) = HeaderValue::from_str(&tungstenite::handshake::derive_accept_key(key)) {
+        h.insert("sec-websocket-accept", v);
+    }
+    if let Some(p) = subprotocol.and_then(|p| HeaderValue::from_str(&p).ok()) {
+        h.insert("sec-websocket-protocol", p);
+    }
+    response
 }
 
 /// `sec-websocket-key` → `Sec-WebSocket-Key`, as API Gateway presents header names.

@@ -18,6 +18,7 @@ pub mod ids;
 pub mod integration;
 pub mod page;
 pub mod push;
+pub mod realtime;
 pub mod registry;
 pub mod routing;
 

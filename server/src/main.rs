@@ -14,6 +14,7 @@ use streamgate_core::memory::MemoryStore;
 use streamgate_core::{ApiKey, ChatApp, ChatSettings, ClientPush, ConnectionStore};
 use streamgate_llm::{ProviderConfig, Timeouts};
 use streamgate_server::push::LocalPush;
+use streamgate_server::realtime::{Catalog, RealtimeConfig, RealtimeService};
 use streamgate_server::{ChatIntegration, Gateway, GatewayConfig, Registry};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -104,6 +105,33 @@ struct Cli {
     /// @connections posts per second (default: unlimited).
     #[arg(long)]
     management_rate_limit: Option<u32>,
+    /// Restaurant catalog of the voice relay (JSON); default: the shipped sample.
+    #[arg(long, env = "STREAMGATE_CATALOG")]
+    catalog: Option<String>,
+    /// Realtime endpoint of the voice relay.
+    #[arg(
+        long,
+        default_value = "wss://api.openai.com/v1/realtime",
+        env = "STREAMGATE_REALTIME_URL"
+    )]
+    realtime_url: String,
+    /// Realtime model.
+    #[arg(
+        long,
+        default_value = "gpt-realtime",
+        env = "STREAMGATE_REALTIME_MODEL"
+    )]
+    realtime_model: String,
+    /// The waiter's voice.
+    #[arg(long, default_value = "marin", env = "STREAMGATE_REALTIME_VOICE")]
+    realtime_voice: String,
+    /// Environment variable holding the Realtime API key.
+    #[arg(
+        long,
+        default_value = "OPENAI_API_KEY",
+        env = "STREAMGATE_REALTIME_KEY_ENV"
+    )]
+    realtime_key_env: String,
     /// Log format.
     #[arg(
         long,
@@ -223,7 +251,35 @@ async fn run(cli: Cli) -> Result<(), String> {
         management_rate_limit: cli.management_rate_limit,
         ..GatewayConfig::default()
     };
-    let gateway = Gateway::new(config, Arc::new(ChatIntegration(app)), registry, None);
+    let catalog = match &cli.catalog {
+        Some(path) => Catalog::load(path).map_err(|e| e.to_string())?,
+        None => Catalog::sample(),
+    };
+    let restaurants = catalog.restaurants.len();
+    let first_restaurant = catalog
+        .restaurants
+        .first()
+        .map(|r| r.id.clone())
+        .unwrap_or_default();
+    let mut realtime = RealtimeConfig::new(
+        catalog,
+        std::env::var(&cli.realtime_key_env)
+            .ok()
+            .and_then(ApiKey::new),
+    );
+    realtime.base_url = cli.realtime_url.clone();
+    realtime.model = cli.realtime_model.clone();
+    realtime.voice = cli.realtime_voice.clone();
+    realtime.api_key_var = cli.realtime_key_env.clone();
+    let voice_ready = realtime.api_key.is_some();
+    let realtime = RealtimeService::new(realtime, app.store.clone());
+    let gateway = Gateway::with_realtime(
+        config,
+        Arc::new(ChatIntegration(app)),
+        registry,
+        None,
+        Some(realtime),
+    );
     let addr: SocketAddr = format!("{}:{}", cli.host, cli.port)
         .parse()
         .map_err(|e| format!("bad --host/--port: {e}"))?;
@@ -240,6 +296,14 @@ async fn run(cli: Cli) -> Result<(), String> {
     println!("  WebSocket:       ws://{shown}:{port}/{stage}   (or ws://{shown}:{port})");
     println!("  @connections:    http://{shown}:{port}/{stage}/@connections/{{connectionId}}");
     println!("  test page:       http://{shown}:{port}/");
+    println!(
+        "  voice relay:     ws://{shown}:{port}/realtime?restaurantId={first_restaurant}   ({restaurants} restaurants; page http://{shown}:{port}/voice{})",
+        if voice_ready {
+            String::new()
+        } else {
+            format!("; set {} to talk to the model", cli.realtime_key_env)
+        }
+    );
     println!(
         "  provider: {}   store: {:?}   push: {:?}   (Ctrl-C stops; sockets close with 1001)",
         provider.kind.as_str(),

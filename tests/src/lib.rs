@@ -7,6 +7,7 @@ pub mod doubles;
 pub mod dynamodb_local;
 pub mod local;
 pub mod mock_http;
+pub mod mock_realtime;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -229,3 +229,32 @@ pub async fn closed(ws: &mut Client) -> Option<CloseFrame> {
 pub async fn send(ws: &mut Client, text: &str) {
     ws.send(Message::text(text)).await.expect("send");
 }
+
+/// A server with the voice relay over `realtime`, writing records to `store`.
+pub async fn start_voice(
+    realtime: streamgate_server::realtime::RealtimeConfig,
+    store: Arc<dyn streamgate_core::ConnectionStore>,
+) -> (
+    LocalServer,
+    Arc<streamgate_server::realtime::RealtimeService>,
+) {
+    let service = streamgate_server::realtime::RealtimeService::new(realtime, store);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let gateway = Gateway::with_realtime(
+        GatewayConfig::default(),
+        Recorder::ok(),
+        Arc::new(Registry::new(None)),
+        None,
+        Some(service.clone()),
+    );
+    let task = tokio::spawn(gateway.clone().serve(listener));
+    (
+        LocalServer {
+            gateway,
+            addr,
+            task,
+        },
+        service,
+    )
+}

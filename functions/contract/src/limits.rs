@@ -31,4 +31,6 @@ pub mod close {
     pub const NO_STATUS: u16 = 1005;
     /// Message too big: frame over 32 KB or message over 128 KB.
     pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// The server met a condition that stops it serving the connection.
+    pub const INTERNAL_ERROR: u16 = 1011;
 }

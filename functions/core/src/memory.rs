@@ -25,6 +25,11 @@ impl MemoryStore {
         self.lock().len()
     }
 
+    /// Every record (in no particular order).
+    pub fn all(&self) -> Vec<ConnectionRecord> {
+        self.lock().values().cloned().collect()
+    }
+
     /// Whether it holds no record.
     pub fn is_empty(&self) -> bool {
         self.lock().is_empty()

@@ -1,0 +1,11 @@
+//! The live voice relay (the AI waiter): clients speak the seed's protocol on `/realtime`;
+//! each session holds one upstream OpenAI Realtime (GA) socket for its whole life. It runs
+//! here, in the persistent server, because a Lambda instance cannot hold that socket between
+//! invocations.
+
+pub mod catalog;
+pub mod protocol;
+pub mod session;
+
+pub use catalog::Catalog;
+pub use session::{RealtimeConfig, RealtimeService};
