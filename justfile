@@ -37,19 +37,22 @@ setup-node:
 local *ARGS:
     cargo run --quiet -p streamgate-server -- {{ARGS}}
 
-# Debian's Chromium for the browser tests (playwright-core never downloads a browser).
+# Debian's Chromium for the browser tests (playwright-core never downloads a browser), and
+# espeak-ng, which speaks the voice test's fake microphone input.
 setup-browser:
     #!/usr/bin/env bash
     set -euo pipefail
-    if [ -n "${CHROMIUM:-}" ] && [ -x "$CHROMIUM" ]; then exit 0; fi
-    if [ -x /usr/bin/chromium ]; then exit 0; fi
+    packages=()
+    if [ -z "${CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then packages+=(chromium); fi
+    if ! command -v espeak-ng >/dev/null; then packages+=(espeak-ng); fi
+    if [ ${#packages[@]} -eq 0 ]; then exit 0; fi
     sudo=""
     if [ "$(id -u)" != 0 ]; then
-        command -v sudo >/dev/null || { echo "install Debian's chromium package (apt-get install chromium), or set CHROMIUM to a Chromium binary" >&2; exit 1; }
+        command -v sudo >/dev/null || { echo "install Debian's packages: apt-get install ${packages[*]}" >&2; exit 1; }
         sudo=sudo
     fi
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}" >/dev/null
 
 # Regenerate generated/template.yaml from the route contract.
 synth:

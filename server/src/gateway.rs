@@ -324,6 +324,23 @@ impl Gateway {
             [] if req.method() == Method::GET => {
                 respond(StatusCode::OK, "text/html; charset=utf-8", page::HTML)
             }
+            ["voice"] if req.method() == Method::GET && self.realtime.is_some() => {
+                respond(StatusCode::OK, "text/html; charset=utf-8", page::VOICE_HTML)
+            }
+            ["restaurants.json"] if req.method() == Method::GET && self.realtime.is_some() => {
+                let list: Vec<serde_json::Value> = self
+                    .realtime
+                    .as_ref()
+                    .map(|r| {
+                        r.catalog()
+                            .restaurants
+                            .iter()
+                            .map(|r| json!({"id": r.id, "name": r.name}))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                json_response(StatusCode::OK, serde_json::Value::Array(list))
+            }
             ["streamgate.json"] if req.method() == Method::GET => {
                 let host = req
                     .headers()

@@ -28,7 +28,7 @@ pub enum Out {
 struct State {
     received: Vec<Value>,
     headers: Vec<Vec<(String, String)>>,
-    audio_bytes: usize,
+    audio: Vec<u8>,
     problems: Vec<String>,
     closed_by_client: usize,
     connections: usize,
@@ -169,7 +169,7 @@ impl MockRealtime {
                                         }
                                         Some("input_audio_buffer.append") => {
                                             match e["audio"].as_str().map(|a| base64::engine::general_purpose::STANDARD.decode(a)) {
-                                                Some(Ok(bytes)) if bytes.len() % 2 == 0 => s.audio_bytes += bytes.len(),
+                                                Some(Ok(bytes)) if bytes.len() % 2 == 0 => s.audio.extend_from_slice(&bytes),
                                                 _ => s.problems.push("audio is not base64 PCM16".into()),
                                             }
                                         }
@@ -246,7 +246,12 @@ impl MockRealtime {
 
     /// PCM16 bytes received in `input_audio_buffer.append`.
     pub fn audio_bytes(&self) -> usize {
-        self.state.lock().unwrap().audio_bytes
+        self.state.lock().unwrap().audio.len()
+    }
+
+    /// The PCM16 audio received, decoded, in order.
+    pub fn audio(&self) -> Vec<u8> {
+        self.state.lock().unwrap().audio.clone()
     }
 
     /// What it found wrong in what it received.

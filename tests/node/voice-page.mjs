@@ -1,0 +1,54 @@
+// Drives the voice page in Debian's Chromium with a fake microphone that plays a WAV file.
+//
+//   node tests/node/voice-page.mjs PAGE_URL WAV_FILE ITEM ARTIFACT_DIR
+//
+// Starts a session for restaurant r-123, lets the microphone stream, and waits until the
+// page shows a user transcript and ITEM in the cart, plays the answer, and stops playing
+// it on barge-in (the test's mock Realtime service sends all that). Exits 0 on success; on
+// failure keeps a screenshot in ARTIFACT_DIR and exits 1.
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const [pageUrl, wav, item, artifacts] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+    `--use-file-for-fake-audio-capture=${wav}%noloop`, "--autoplay-policy=no-user-gesture-required",
+  ],
+});
+const context = await browser.newContext({ viewport: { width: 1100, height: 700 }, permissions: ["microphone"] });
+const page = await context.newPage();
+const shot = async (name) => {
+  mkdirSync(artifacts, { recursive: true });
+  const path = join(artifacts, name);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+};
+let failed = false;
+try {
+  await page.goto(pageUrl);
+  await page.waitForSelector("body[data-ready=true]", { timeout: 10_000 });
+  await page.selectOption("#restaurant", "r-123");
+  await page.click("#start");
+  await page.waitForFunction(() => document.querySelector("#status").textContent === "listening", null, { timeout: 10_000 });
+  await page.waitForSelector(".line.user", { timeout: 30_000 });
+  await page.waitForSelector(`#cart li[data-item="${item}"]`, { timeout: 30_000 });
+  await page.waitForFunction(() => window.voiceStats.receivedAudio > 0, null, { timeout: 10_000 });
+  // The mock then signals that the guest speaks again: queued playback must stop.
+  await page.waitForFunction(() => window.voiceStats.interrupted > 0, null, { timeout: 10_000 });
+  const stats = await page.evaluate(() => window.voiceStats);
+  console.log(`ok: transcript and cart shown; page sent ${stats.sentChunks} chunks, played ${stats.receivedAudio}; screenshot ${await shot("voice-ok.png")}`);
+  await page.click("#stop");
+} catch (e) {
+  failed = true;
+  let where = "";
+  try { where = ` (screenshot ${await shot("voice-failure.png")})`; } catch { /* page gone */ }
+  console.error(`voice page test failed: ${e.message}${where}`);
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);
