@@ -89,12 +89,14 @@ bench:
         npm ci --prefix bench/node --no-audit --no-fund --loglevel=error
         touch "$stamp"
     fi
-    cargo build --release --quiet -p streamgate-server -p streamgate-bench -p streamgate-tests --bin streamgate-server --bin streamgate-bench --bin first-chunk-latency
+    cargo build --release --quiet -p streamgate-server -p streamgate-bench -p streamgate-tests --bin streamgate-server --bin streamgate-bench --bin first-chunk-latency --bin relay-latency
     ulimit -n "$(ulimit -Hn)"
     target/release/streamgate-bench --server target/release/streamgate-server --baseline bench/node --out BENCH.md
     latency=$(target/release/first-chunk-latency 500)
-    printf '\n## Handler latency\n\n`first-chunk-latency` (the message handler with the OpenAI-compatible provider against a loopback mock): %s.\n' "$latency" >> BENCH.md
+    relay=$(target/release/relay-latency 1000)
+    printf '\n## Latency\n\n- `first-chunk-latency` (the message handler with the OpenAI-compatible provider against a loopback mock): %s.\n- `relay-latency`: %s.\n' "$latency" "$relay" >> BENCH.md
     echo "$latency"
+    echo "$relay"
 
 # Format and lint the Rust code.
 check:
