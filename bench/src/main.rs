@@ -357,7 +357,10 @@ async fn measure(target: &Target, plan: Plan) -> Figures {
         tree_rss(target.pid()) as f64 / 1e6,
         String::new(),
     ));
-    for (kind, label) in [(Kind::Default, "$default"), (Kind::Message, "message")] {
+    for (kind, label) in [
+        (Kind::Default, Route::Default.key()),
+        (Kind::Message, Route::Message.key()),
+    ] {
         for connections in [1usize, 64] {
             eprintln!(
                 "  {}: {label} over {connections} connection(s)",

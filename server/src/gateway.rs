@@ -467,9 +467,12 @@ impl Gateway {
             user_agent,
             authorizer: None,
         };
-        let connect_key = self
-            .route(RouteKind::Connect)
-            .map_or("$connect", |r| r.key());
+        // The CONNECT event names the contract's `$connect` route even when this API has none
+        // (an authorizer still sees it).
+        let connect_key = Route::ALL
+            .iter()
+            .find(|r| r.kind() == RouteKind::Connect)
+            .map_or("", |r| r.key());
         let connect_event = |info: &ConnectionInfo| {
             events::connect(
                 info,
