@@ -1,0 +1,271 @@
+//! The Lambda binaries themselves, run as processes against a mock Lambda Runtime API, with
+//! DynamoDB Local as the table and a loopback `@connections` endpoint: what runs in AWS runs
+//! here, start-up and JSON logs included.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use streamgate_contract::{Function, config as env};
+use streamgate_tests::dynamodb_local::{DynamoDbLocal, create_connections_table};
+use streamgate_tests::mock_http::{MockServer, Part, Reply};
+use streamgate_tests::{fixture_json, workspace_root};
+
+/// The debug build of a function's binary (built on demand when `cargo test` did not).
+fn binary(function: Function) -> PathBuf {
+    let path = workspace_root()
+        .join("target/debug")
+        .join(function.spec().binary);
+    if !path.is_file() {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "streamgate-lambda",
+                "--bin",
+                function.spec().binary,
+            ])
+            .current_dir(workspace_root())
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "cannot build {}", function.spec().binary);
+    }
+    path
+}
+
+/// The runtime API: one invocation with `event`, then a long poll that never answers.
+async fn runtime_api(event: &Value) -> MockServer {
+    let deadline = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 60_000)
+        .to_string();
+    MockServer::start(vec![
+        Reply::json(200, event.clone())
+            .header("Lambda-Runtime-Aws-Request-Id", "invocation-1")
+            .header("Lambda-Runtime-Deadline-Ms", &deadline)
+            .header(
+                "Lambda-Runtime-Invoked-Function-Arn",
+                "arn:aws:lambda:us-east-1:123456789012:function:streamgate",
+            )
+            .header(
+                "Lambda-Runtime-Trace-Id",
+                "Root=1-00000000-000000000000000000000000",
+            ),
+        Reply::status(202),
+        Reply::sse(vec![Part::Stall]),
+    ])
+    .await
+}
+
+struct Run {
+    response: Value,
+    logs: Vec<Value>,
+}
+
+/// Runs `function`'s binary for one invocation.
+async fn invoke(function: Function, event: Value, vars: &[(&str, String)]) -> Run {
+    let api = runtime_api(&event).await;
+    let mut cmd = tokio::process::Command::new(binary(function));
+    cmd.env_clear()
+        .env(
+            "AWS_LAMBDA_RUNTIME_API",
+            api.url().trim_start_matches("http://"),
+        )
+        .env("AWS_LAMBDA_FUNCTION_NAME", function.name())
+        .env(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            function.spec().memory_mb.to_string(),
+        )
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
+        .env("AWS_SECRET_ACCESS_KEY", "local-secret")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("the binary starts");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let response = loop {
+        if let Some(r) = api.received().iter().find(|r| r.method == "POST") {
+            break r.clone();
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let out = child.wait_with_output().await.unwrap();
+            panic!(
+                "{} exited ({status}): {}{}",
+                function.name(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no response from {} within 30 s",
+            function.name()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        response.path, "/2018-06-01/runtime/invocation/invocation-1/response",
+        "the invocation succeeded"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    child.start_kill().unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    let logs = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l)
+                .unwrap_or_else(|_| panic!("a log line that is not JSON: {l}"))
+        })
+        .collect();
+    Run {
+        response: response.json(),
+        logs,
+    }
+}
+
+#[tokio::test]
+async fn connect_and_message_binaries_serve_real_events() {
+    let db = DynamoDbLocal::start();
+    let client = db.client();
+    create_connections_table(&client, "connections").await;
+    let table = vec![
+        (env::TABLE_NAME, "connections".to_owned()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", db.endpoint()),
+    ];
+
+    // $connect: the record lands in the table; logs are JSON with the ids.
+    let run = invoke(Function::Connect, fixture_json("connect"), &table).await;
+    assert_eq!(run.response["statusCode"], 200);
+    let item = client
+        .get_item()
+        .table_name("connections")
+        .key(
+            "connectionId",
+            aws_sdk_dynamodb::types::AttributeValue::S("asdfasdf=".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the record was written");
+    assert!(item.contains_key("ttl"));
+    let connected = run
+        .logs
+        .iter()
+        .find(|l| l["fields"]["message"] == "connected")
+        .expect("a 'connected' log line");
+    assert_eq!(connected["span"]["connection_id"], "asdfasdf=");
+    assert_eq!(connected["span"]["request_id"], "asdf=");
+
+    // message: the echo answer is posted to the management endpoint.
+    let connections = MockServer::start(vec![]).await;
+    connections.otherwise(Reply::status(200));
+    let mut event = fixture_json("message");
+    event["body"] = serde_json::json!({"action": streamgate_contract::Route::Message.key(), "data": "hello from lambda", "requestId": "l-1"}).to_string().into();
+    let mut vars = table.clone();
+    vars.push((
+        env::MANAGEMENT_ENDPOINT,
+        format!("{}/prod", connections.url()),
+    ));
+    vars.push((env::LLM_PROVIDER, "echo".into()));
+    let run = invoke(Function::Message, event, &vars).await;
+    assert_eq!(run.response["statusCode"], 200);
+    let posts = connections.received();
+    assert!(
+        posts
+            .iter()
+            .all(|p| p.path == "/prod/@connections/R1kmxc2VNjMCFIA%3D")
+    );
+    let frames: Vec<Value> = posts.iter().map(|p| p.json()).collect();
+    let answer: String = frames
+        .iter()
+        .filter(|f| f["type"] == "chunk")
+        .map(|f| f["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(answer, "hello from lambda");
+    assert_eq!(frames.last().unwrap()["type"], "done");
+    assert!(
+        run.logs
+            .iter()
+            .any(|l| l["fields"]["message"] == "answer finished")
+    );
+}
+
+#[tokio::test]
+async fn a_function_without_its_table_fails_at_start_with_a_clear_error() {
+    let api = runtime_api(&fixture_json("connect")).await;
+    let out = tokio::process::Command::new(binary(Function::Connect))
+        .env_clear()
+        .env(
+            "AWS_LAMBDA_RUNTIME_API",
+            api.url().trim_start_matches("http://"),
+        )
+        .env("AWS_LAMBDA_FUNCTION_NAME", "connect")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let logs = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        logs.contains(env::TABLE_NAME) && logs.contains("is not set"),
+        "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn the_api_key_never_reaches_logs_or_frames() {
+    const KEY: &str = "sk-live-do-not-print-0123456789";
+    let db = DynamoDbLocal::start();
+    create_connections_table(&db.client(), "connections").await;
+    // The provider refuses the key and quotes it back, as OpenAI does (partly masked).
+    let provider = MockServer::start(vec![]).await;
+    provider.otherwise(Reply::json(
+        401,
+        serde_json::json!({"error": {"message": format!("Incorrect API key provided: {KEY}."), "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}),
+    ));
+    let connections = MockServer::start(vec![]).await;
+    connections.otherwise(Reply::status(200));
+    let mut event = fixture_json("message");
+    event["body"] = serde_json::json!({"data": "hi"}).to_string().into();
+    let vars = vec![
+        (env::TABLE_NAME, "connections".to_owned()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", db.endpoint()),
+        (
+            env::MANAGEMENT_ENDPOINT,
+            format!("{}/prod", connections.url()),
+        ),
+        (env::LLM_PROVIDER, "openai".into()),
+        (env::LLM_MODEL, "gpt-test".into()),
+        (env::LLM_BASE_URL, provider.url()),
+        ("OPENAI_API_KEY", KEY.into()),
+        ("RUST_LOG", "trace".into()),
+    ];
+    let run = invoke(Function::Message, event, &vars).await;
+    assert_eq!(
+        provider.received()[0].header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+    let frames: Vec<Value> = connections.received().iter().map(|p| p.json()).collect();
+    assert_eq!(frames.len(), 1);
+    assert_eq!(frames[0]["code"], "llm_auth");
+    let everything = format!("{:?}{:?}", run.logs, frames);
+    assert!(!everything.contains(KEY), "the key leaked: {everything}");
+    assert!(
+        run.logs
+            .iter()
+            .any(|l| l.to_string().contains("[redacted]")),
+        "the upstream message is logged, redacted"
+    );
+}
