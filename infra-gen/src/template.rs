@@ -402,10 +402,10 @@ impl Template {
     pub fn add_with<R: Resource>(&mut self, id: &str, r: R, options: Options) -> Handle<R> {
         self.claim(id);
         let properties = serde_json::to_value(&r).expect("resource properties serialize");
-        let checkov = (!options.checkov_skips.is_empty()).then(|| CheckovMetadata {
+        let checkov = (!options.checkov_skips.is_empty()).then_some(CheckovMetadata {
             skip: options.checkov_skips,
         });
-        let cfn_lint = (!options.cfn_lint_ignores.is_empty()).then(|| CfnLintMetadata {
+        let cfn_lint = (!options.cfn_lint_ignores.is_empty()).then_some(CfnLintMetadata {
             config: CfnLintConfig {
                 ignore_checks: options.cfn_lint_ignores,
             },

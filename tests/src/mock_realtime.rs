@@ -103,6 +103,7 @@ impl MockRealtime {
                 let (st, expected) = (st.clone(), expected.clone());
                 tokio::spawn(async move {
                     let mut headers = Vec::new();
+                    #[allow(clippy::result_large_err)] // tungstenite's callback signature
                     let callback = |req: &Request, resp: Response| {
                         headers = req
                             .headers()

@@ -548,6 +548,11 @@ impl ChatSettings {
     }
 }
 
+/// A 500 response, for a function started without what its handler needs.
+pub fn status_internal() -> WsResponse {
+    event::status(500)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -594,9 +599,4 @@ mod tests {
         let f = unknown_action_frame(Some(r#"{"data": "x"}"#));
         assert!(f.error.contains("no \"action\""), "{}", f.error);
     }
-}
-
-/// A 500 response, for a function started without what its handler needs.
-pub fn status_internal() -> WsResponse {
-    event::status(500)
 }
