@@ -126,6 +126,24 @@ fn parameters(t: &mut Template) -> Params {
     }
 }
 
+/// `arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${Api}/${Stage}/{rest}`
+fn execute_api_arn(api: &Handle<WebSocketApi>, stage: &ParamRef, rest: &str) -> Expr {
+    Sub::new()
+        .text("arn:")
+        .pseudo(Pseudo::Partition)
+        .text(":execute-api:")
+        .pseudo(Pseudo::Region)
+        .text(":")
+        .pseudo(Pseudo::AccountId)
+        .text(":")
+        .expr(&api.r#ref())
+        .text("/")
+        .expr(&stage.r#ref())
+        .text("/")
+        .text(rest)
+        .build()
+}
+
 fn log_group(t: &mut Template, id: &str) -> Handle<LogGroup> {
     t.add_with(
         id,
@@ -162,21 +180,7 @@ fn role_for(
             Grant::PostToConnection => statements.push(Cond::Always(Statement::allow(
                 "PostToConnections",
                 &[Action::ManageConnections],
-                vec![
-                    Sub::new()
-                        .text("arn:")
-                        .pseudo(Pseudo::Partition)
-                        .text(":execute-api:")
-                        .pseudo(Pseudo::Region)
-                        .text(":")
-                        .pseudo(Pseudo::AccountId)
-                        .text(":")
-                        .expr(&api_handle.r#ref())
-                        .text("/")
-                        .expr(&p.stage.r#ref())
-                        .text("/POST/@connections/*")
-                        .build(),
-                ],
+                vec![execute_api_arn(api_handle, &p.stage, "POST/@connections/*")],
             ))),
             Grant::ReadLlmApiKey => statements.push(Cond::When(
                 p.has_secret.clone(),
@@ -282,22 +286,7 @@ pub fn build() -> Template {
             route_selection_expression: api::ROUTE_SELECTION_EXPRESSION.into(),
         },
     );
-    let source_arn = |route_key: &str| {
-        Sub::new()
-            .text("arn:")
-            .pseudo(Pseudo::Partition)
-            .text(":execute-api:")
-            .pseudo(Pseudo::Region)
-            .text(":")
-            .pseudo(Pseudo::AccountId)
-            .text(":")
-            .expr(&chat_api.r#ref())
-            .text("/")
-            .expr(&p.stage.r#ref())
-            .text("/")
-            .text(route_key)
-            .build()
-    };
+    let source_arn = |route_key: &str| execute_api_arn(&chat_api, &p.stage, route_key);
     let timeout = IntegrationTimeout::from_millis(INTEGRATION_TIMEOUT.as_millis() as u32)
         .expect("API Gateway's own limit is a valid integration timeout");
 

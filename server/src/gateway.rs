@@ -424,16 +424,7 @@ impl Gateway {
             );
         };
         let headers = req.headers();
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost")
-            .to_owned();
-        let user_agent = headers
-            .get(header::USER_AGENT)
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_owned);
-        let source_ip = peer.ip().to_string();
+        let mut info = self.connection_info(headers, peer);
         let mut event_headers: Vec<(String, String)> = headers
             .iter()
             .filter(|(n, _)| !matches!(n.as_str(), "connection" | "upgrade"))
@@ -452,21 +443,11 @@ impl Gateway {
                 ids::new_api_id()
             ),
         ));
-        event_headers.push(("X-Forwarded-For".into(), source_ip.clone()));
+        event_headers.push(("X-Forwarded-For".into(), info.source_ip.clone()));
         event_headers.push(("X-Forwarded-Port".into(), peer.port().to_string()));
         event_headers.push(("X-Forwarded-Proto".into(), "http".into()));
         let query = req.uri().query().map(query_pairs);
 
-        let mut info = ConnectionInfo {
-            connection_id: ids::new_id(),
-            connected_at: clock::now_ms(),
-            api_id: self.api_id.clone(),
-            stage: self.config.stage.clone(),
-            domain_name: host,
-            source_ip,
-            user_agent,
-            authorizer: None,
-        };
         // The CONNECT event names the contract's `$connect` route even when this API has none
         // (an authorizer still sees it).
         let connect_key = Route::ALL
@@ -567,6 +548,21 @@ impl Gateway {
         switching_protocols(&key, subprotocol)
     }
 
+    /// A new connection's id, time and identity, from its handshake.
+    fn connection_info(&self, headers: &http::HeaderMap, peer: SocketAddr) -> ConnectionInfo {
+        let header = |name: header::HeaderName| headers.get(name).and_then(|h| h.to_str().ok());
+        ConnectionInfo {
+            connection_id: ids::new_id(),
+            connected_at: clock::now_ms(),
+            api_id: self.api_id.clone(),
+            stage: self.config.stage.clone(),
+            domain_name: header(header::HOST).unwrap_or("localhost").to_owned(),
+            source_ip: peer.ip().to_string(),
+            user_agent: header(header::USER_AGENT).map(str::to_owned),
+            authorizer: None,
+        }
+    }
+
     // ------------------------------------------------------------ the voice relay
 
     async fn realtime_handshake(
@@ -598,24 +594,7 @@ impl Gateway {
                 );
             }
         };
-        let headers = req.headers();
-        let info = ConnectionInfo {
-            connection_id: ids::new_id(),
-            connected_at: clock::now_ms(),
-            api_id: self.api_id.clone(),
-            stage: self.config.stage.clone(),
-            domain_name: headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("localhost")
-                .to_owned(),
-            source_ip: peer.ip().to_string(),
-            user_agent: headers
-                .get(header::USER_AGENT)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned),
-            authorizer: None,
-        };
+        let info = self.connection_info(req.headers(), peer);
         let upgrade = hyper::upgrade::on(&mut req);
         let stop = self.shutdown.subscribe();
         self.tasks.spawn(async move {

@@ -74,6 +74,21 @@ pub fn python_tool(name: &str) -> PathBuf {
     path
 }
 
+/// The debug build of one of the workspace's binaries, built on demand when `cargo test`
+/// did not build it (as when one test target runs alone).
+pub fn workspace_binary(package: &str, binary: &str) -> PathBuf {
+    let path = workspace_root().join("target/debug").join(binary);
+    if !path.is_file() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", package, "--bin", binary])
+            .current_dir(workspace_root())
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "cannot build {binary}");
+    }
+    path
+}
+
 /// Runs a command to completion, with its output captured.
 ///
 /// # Panics

@@ -9,30 +9,11 @@ use std::time::Duration;
 use serde_json::Value;
 use streamgate_contract::{Function, config as env};
 use streamgate_tests::dynamodb_local::{DynamoDbLocal, create_connections_table};
+use streamgate_tests::fixture_json;
 use streamgate_tests::mock_http::{MockServer, Part, Reply};
-use streamgate_tests::{fixture_json, workspace_root};
 
-/// The debug build of a function's binary (built on demand when `cargo test` did not).
 fn binary(function: Function) -> PathBuf {
-    let path = workspace_root()
-        .join("target/debug")
-        .join(function.spec().binary);
-    if !path.is_file() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "streamgate-lambda",
-                "--bin",
-                function.spec().binary,
-            ])
-            .current_dir(workspace_root())
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "cannot build {}", function.spec().binary);
-    }
-    path
+    streamgate_tests::workspace_binary("streamgate-lambda", function.spec().binary)
 }
 
 /// The runtime API: one invocation with `event`, then a long poll that never answers.

@@ -9,28 +9,11 @@ use serde_json::json;
 use streamgate_contract::Route;
 use streamgate_tests::dynamodb_local::{DynamoDbLocal, create_connections_table};
 use streamgate_tests::local::{closed, connect, next_json, send};
-use streamgate_tests::workspace_root;
 use tokio::io::AsyncBufReadExt;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 fn server_binary() -> std::path::PathBuf {
-    let path = workspace_root().join("target/debug/streamgate-server");
-    if !path.is_file() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "streamgate-server",
-                "--bin",
-                "streamgate-server",
-            ])
-            .current_dir(workspace_root())
-            .status()
-            .expect("cargo runs");
-        assert!(status.success());
-    }
-    path
+    streamgate_tests::workspace_binary("streamgate-server", "streamgate-server")
 }
 
 async fn count(client: &aws_sdk_dynamodb::Client) -> i32 {
