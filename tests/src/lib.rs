@@ -74,18 +74,19 @@ pub fn python_tool(name: &str) -> PathBuf {
     path
 }
 
-/// The debug build of one of the workspace's binaries, built on demand when `cargo test`
-/// did not build it (as when one test target runs alone).
-pub fn workspace_binary(package: &str, binary: &str) -> PathBuf {
+/// The debug build of one of the workspace's binaries. `cargo test` does not build other
+/// packages' binaries (and a nested `cargo build` would wait forever on its lock), so
+/// `just test` builds them first.
+///
+/// # Panics
+/// When the binary is missing, with the command that builds it.
+pub fn workspace_binary(binary: &str) -> PathBuf {
     let path = workspace_root().join("target/debug").join(binary);
-    if !path.is_file() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", package, "--bin", binary])
-            .current_dir(workspace_root())
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "cannot build {binary}");
-    }
+    assert!(
+        path.is_file(),
+        "{} is not built: run `cargo build --workspace --bins` first (`just test` does)",
+        path.display()
+    );
     path
 }
 

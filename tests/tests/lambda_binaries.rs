@@ -13,7 +13,7 @@ use streamgate_tests::fixture_json;
 use streamgate_tests::mock_http::{MockServer, Part, Reply};
 
 fn binary(function: Function) -> PathBuf {
-    streamgate_tests::workspace_binary("streamgate-lambda", function.spec().binary)
+    streamgate_tests::workspace_binary(function.spec().binary)
 }
 
 /// The runtime API: one invocation with `event`, then a long poll that never answers.

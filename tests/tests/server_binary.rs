@@ -13,7 +13,7 @@ use tokio::io::AsyncBufReadExt;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 fn server_binary() -> std::path::PathBuf {
-    streamgate_tests::workspace_binary("streamgate-server", "streamgate-server")
+    streamgate_tests::workspace_binary("streamgate-server")
 }
 
 async fn count(client: &aws_sdk_dynamodb::Client) -> i32 {
