@@ -524,28 +524,44 @@ impl Gateway {
             }
         }
 
-        let upgrade = hyper::upgrade::on(&mut req);
         let gw = self.clone();
         let conn_info = info.clone();
-        self.tasks.spawn(async move {
-            match upgrade.await {
-                Ok(upgraded) => {
-                    let ws = WebSocketStream::from_raw_socket(
-                        TokioIo::new(upgraded),
-                        Role::Server,
-                        Some(ws_config()),
-                    )
-                    .await;
-                    gw.run_connection(ws, conn_info, last_active).await;
-                }
-                Err(e) => {
-                    warn!(error = %e, "the upgrade failed");
-                    gw.registry.remove(&conn_info.connection_id);
-                }
+        self.on_upgrade(&mut req, move |ws| async move {
+            match ws {
+                Some(ws) => gw.run_connection(ws, conn_info, last_active).await,
+                None => gw.registry.remove(&conn_info.connection_id),
             }
         });
         info!(connection_id = %info.connection_id, "connected");
         switching_protocols(&key, subprotocol)
+    }
+
+    /// Runs `serve` on the socket once the 101 has gone out (`None` when the upgrade failed).
+    fn on_upgrade<F, Fut>(&self, req: &mut Request<Incoming>, serve: F)
+    where
+        F: FnOnce(Option<WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>>) -> Fut
+            + Send
+            + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let upgrade = hyper::upgrade::on(req);
+        self.tasks.spawn(async move {
+            let ws = match upgrade.await {
+                Ok(upgraded) => Some(
+                    WebSocketStream::from_raw_socket(
+                        TokioIo::new(upgraded),
+                        Role::Server,
+                        Some(ws_config()),
+                    )
+                    .await,
+                ),
+                Err(e) => {
+                    warn!(error = %e, "the upgrade failed");
+                    None
+                }
+            };
+            serve(ws).await;
+        });
     }
 
     /// A new connection's id, time and identity, from its handshake.
@@ -595,20 +611,10 @@ impl Gateway {
             }
         };
         let info = self.connection_info(req.headers(), peer);
-        let upgrade = hyper::upgrade::on(&mut req);
         let stop = self.shutdown.subscribe();
-        self.tasks.spawn(async move {
-            match upgrade.await {
-                Ok(upgraded) => {
-                    let ws = WebSocketStream::from_raw_socket(
-                        TokioIo::new(upgraded),
-                        Role::Server,
-                        Some(ws_config()),
-                    )
-                    .await;
-                    service.run(ws, info, restaurant, language, stop).await;
-                }
-                Err(e) => warn!(error = %e, "the upgrade failed"),
+        self.on_upgrade(&mut req, move |ws| async move {
+            if let Some(ws) = ws {
+                service.run(ws, info, restaurant, language, stop).await;
             }
         });
         switching_protocols(&key, None)

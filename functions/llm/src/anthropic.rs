@@ -72,15 +72,13 @@ impl LlmProvider for AnthropicProvider {
         if let Some(key) = &self.key {
             builder = builder.header("x-api-key", key.expose());
         }
-        let response = http::send(builder, self.timeouts.idle).await?;
-        if !response.status().is_success() {
-            return Err(http::response_error(response, self.key.as_ref()).await);
-        }
-        Ok(http::sse_stream(
-            response,
-            EventDecoder::default(),
+        http::open_stream(
+            builder,
+            self.key.as_ref(),
             self.timeouts.idle,
-        ))
+            EventDecoder::default(),
+        )
+        .await
     }
 }
 

@@ -221,6 +221,21 @@ pub fn sse_stream<D: Decoder>(
     .boxed()
 }
 
+/// Sends a streaming request and returns its answer stream, or the typed error of a failed
+/// response.
+pub async fn open_stream<D: Decoder>(
+    request: reqwest::RequestBuilder,
+    key: Option<&ApiKey>,
+    idle: Duration,
+    decoder: D,
+) -> Result<LlmStream, LlmError> {
+    let response = send(request, idle).await?;
+    if !response.status().is_success() {
+        return Err(response_error(response, key).await);
+    }
+    Ok(sse_stream(response, decoder, idle))
+}
+
 /// Sends a request, waiting at most `idle` for the response headers.
 pub async fn send(
     request: reqwest::RequestBuilder,

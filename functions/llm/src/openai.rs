@@ -73,15 +73,13 @@ impl LlmProvider for OpenAiProvider {
         if let Some(key) = &self.key {
             builder = builder.bearer_auth(key.expose());
         }
-        let response = http::send(builder, self.timeouts.idle).await?;
-        if !response.status().is_success() {
-            return Err(http::response_error(response, self.key.as_ref()).await);
-        }
-        Ok(http::sse_stream(
-            response,
-            ChunkDecoder::default(),
+        http::open_stream(
+            builder,
+            self.key.as_ref(),
             self.timeouts.idle,
-        ))
+            ChunkDecoder::default(),
+        )
+        .await
     }
 }
 
