@@ -50,6 +50,22 @@ impl Target {
     }
 }
 
+/// Target processes run in their own process group (so `Target::stop` reaches their
+/// children), with no terminal and no output.
+trait QuietGroup {
+    fn quiet_group(&mut self) -> &mut Self;
+}
+
+impl QuietGroup for Command {
+    fn quiet_group(&mut self) -> &mut Self {
+        self.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .kill_on_drop(true)
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -77,11 +93,7 @@ async fn start_streamgate(bin: &Path) -> Result<Target, String> {
     let mut child = Command::new(bin)
         .args(["--port", &port.to_string(), "--echo-delay-ms", "0"])
         .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .kill_on_drop(true)
+        .quiet_group()
         .spawn()
         .map_err(|e| {
             format!(
@@ -118,11 +130,7 @@ async fn start_baseline(dir: &Path) -> Result<Target, String> {
         .env("BASELINE_LAMBDA_PORT", free_port().to_string())
         .env("SLS_TELEMETRY_DISABLED", "1")
         .env("SLS_NOTIFICATIONS_MODE", "off")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .kill_on_drop(true)
+        .quiet_group()
         .spawn()
         .map_err(|e| format!("cannot start serverless-offline: {e}"))?;
     wait_for_port(&mut child, port, Duration::from_secs(90)).await?;

@@ -258,3 +258,49 @@ pub async fn start_voice(
         service,
     )
 }
+
+impl LocalServer {
+    /// A server hosting the real chat handlers with the echo provider (`echo_delay` between
+    /// words) and an in-memory store; `push` is how handlers reach clients (`None`: the
+    /// server's in-process push).
+    pub async fn chat(
+        push: Option<Arc<dyn streamgate_core::ClientPush>>,
+        echo_delay: Duration,
+    ) -> LocalServer {
+        let registry = Arc::new(Registry::new(None));
+        let push =
+            push.unwrap_or_else(|| Arc::new(streamgate_server::push::LocalPush(registry.clone())));
+        let app = streamgate_core::ChatApp {
+            store: Arc::new(streamgate_core::memory::MemoryStore::new()),
+            push,
+            llm: Arc::new(streamgate_llm::EchoProvider::new(echo_delay)),
+            settings: streamgate_core::ChatSettings::default(),
+        };
+        LocalServer::start(
+            GatewayConfig::default(),
+            Arc::new(streamgate_server::ChatIntegration(app)),
+            registry,
+            None,
+        )
+        .await
+    }
+}
+
+/// Debian's Chromium (or `$CHROMIUM`) and playwright-core, as the browser tests need them.
+///
+/// # Panics
+/// When either is missing, with the setup step that installs it.
+pub fn browser_tools() -> String {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).is_file(),
+        "Chromium is not installed at {chromium}: run `just setup` (it installs Debian's chromium package)"
+    );
+    assert!(
+        crate::workspace_root()
+            .join("tests/node/node_modules/playwright-core")
+            .is_dir(),
+        "playwright-core is not installed: run `just setup`"
+    );
+    chromium
+}

@@ -46,6 +46,15 @@ fn management(method: reqwest::Method, url: String) -> reqwest::RequestBuilder {
     )
 }
 
+/// The contract's routes but the one of `kind`.
+fn routes_without(kind: RouteKind) -> Vec<Route> {
+    Route::ALL
+        .iter()
+        .copied()
+        .filter(|r| r.kind() != kind)
+        .collect()
+}
+
 /// A connection id as it goes in a URL path.
 fn encode_id(id: &str) -> String {
     id.replace('+', "%2B")
@@ -103,11 +112,7 @@ async fn p1_connect_status_decides_the_upgrade() {
 async fn p2_works_without_a_connect_route() {
     let recorder = Recorder::ok();
     let config = GatewayConfig {
-        routes: Route::ALL
-            .iter()
-            .copied()
-            .filter(|r| r.kind() != RouteKind::Connect)
-            .collect(),
+        routes: routes_without(RouteKind::Connect),
         ..GatewayConfig::default()
     };
     let server = LocalServer::with_recorder(config, &recorder).await;
@@ -302,27 +307,12 @@ fn p6_event_key_sets_match_the_real_events() {
 #[tokio::test]
 async fn p7_the_management_endpoint_works_with_the_unmodified_sdk() {
     use streamgate_aws::{ApiGatewayPush, EndpointMode};
-    use streamgate_core::memory::MemoryStore;
-    use streamgate_core::{ChatApp, ChatSettings};
-    use streamgate_server::ChatIntegration;
     // The message handler posts through the AWS SDK to `http://{domainName}/{stage}`.
-    let registry = Arc::new(Registry::new(None));
-    let app = ChatApp {
-        store: Arc::new(MemoryStore::new()),
-        push: Arc::new(ApiGatewayPush::new(
-            streamgate_tests::local_sdk_config(),
-            EndpointMode::FromEvent { scheme: "http" },
-        )),
-        llm: Arc::new(streamgate_llm::EchoProvider::new(Duration::from_millis(1))),
-        settings: ChatSettings::default(),
-    };
-    let server = LocalServer::start(
-        GatewayConfig::default(),
-        Arc::new(ChatIntegration(app)),
-        registry,
-        None,
-    )
-    .await;
+    let sdk_push = ApiGatewayPush::new(
+        streamgate_tests::local_sdk_config(),
+        EndpointMode::FromEvent { scheme: "http" },
+    );
+    let server = LocalServer::chat(Some(Arc::new(sdk_push)), Duration::from_millis(1)).await;
     let mut ws = connect(&server.ws_url()).await;
     send(
         &mut ws,
@@ -373,11 +363,7 @@ async fn p9_non_json_goes_to_default_and_without_default_the_forbidden_frame() {
 
     let recorder = Recorder::ok();
     let config = GatewayConfig {
-        routes: Route::ALL
-            .iter()
-            .copied()
-            .filter(|r| r.kind() != RouteKind::Default)
-            .collect(),
+        routes: routes_without(RouteKind::Default),
         ..GatewayConfig::default()
     };
     let server = LocalServer::with_recorder(config, &recorder).await;

@@ -9,7 +9,7 @@ use serde_json::json;
 use streamgate_core::ApiKey;
 use streamgate_core::memory::MemoryStore;
 use streamgate_server::realtime::{Catalog, RealtimeConfig};
-use streamgate_tests::local::start_voice;
+use streamgate_tests::local::{browser_tools, start_voice};
 use streamgate_tests::mock_realtime::MockRealtime;
 use streamgate_tests::workspace_root;
 
@@ -48,11 +48,7 @@ fn voiced_span(samples: &[i16], rate: u32) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_voice_page_streams_the_microphone_and_shows_transcript_and_cart() {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        Path::new(&chromium).is_file(),
-        "Chromium is not installed at {chromium}: run `just setup`"
-    );
+    let chromium = browser_tools();
     let root = workspace_root();
     let artifacts = root.join("tests/artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();

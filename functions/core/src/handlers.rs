@@ -20,6 +20,9 @@ use crate::ports::{
 };
 use crate::retry::RetryPolicy;
 
+/// Attempts at a throttled `@connections` post, unless configured.
+pub const DEFAULT_POST_ATTEMPTS: u32 = 3;
+
 /// Settings of the handlers.
 #[derive(Debug, Clone)]
 pub struct ChatSettings {
@@ -45,7 +48,7 @@ impl Default for ChatSettings {
             retry: RetryPolicy::default(),
             system_prompt: None,
             max_tokens: 1024,
-            post_attempts: 3,
+            post_attempts: DEFAULT_POST_ATTEMPTS,
         }
     }
 }
@@ -229,7 +232,8 @@ pub async fn default(
             push,
             store,
             target: &target,
-            attempts: 3,
+            // `$default` takes no settings: it posts one frame.
+            attempts: DEFAULT_POST_ATTEMPTS,
         };
         match out.post(&frame.to_json()).await {
             Ok(()) => {}

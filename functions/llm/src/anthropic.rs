@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use streamgate_contract::Usage;
 use streamgate_core::{ApiKey, LlmError, LlmEvent, LlmProvider, LlmRequest, LlmStream};
 
-use crate::http::{self, Decoded, Decoder, Timeouts};
+use crate::http::{self, Decoded, Decoder, Endpoint, KeyHeader, Timeouts};
 use crate::sse::SseEvent;
 
 /// The public endpoint.
@@ -16,11 +16,8 @@ pub const API_VERSION: &str = "2023-06-01";
 /// An Anthropic provider.
 #[derive(Debug, Clone)]
 pub struct AnthropicProvider {
-    http: reqwest::Client,
-    url: String,
+    endpoint: Endpoint,
     model: String,
-    key: Option<ApiKey>,
-    timeouts: Timeouts,
 }
 
 impl AnthropicProvider {
@@ -33,11 +30,15 @@ impl AnthropicProvider {
         timeouts: Timeouts,
     ) -> AnthropicProvider {
         AnthropicProvider {
-            http,
-            url: http::endpoint(base_url, "messages"),
+            endpoint: Endpoint::new(
+                http,
+                base_url,
+                "messages",
+                key,
+                KeyHeader::Named("x-api-key"),
+                timeouts,
+            ),
             model: model.to_owned(),
-            key,
-            timeouts,
         }
     }
 
@@ -63,22 +64,13 @@ impl LlmProvider for AnthropicProvider {
     }
 
     async fn stream(&self, request: &LlmRequest) -> Result<LlmStream, LlmError> {
-        let mut builder = self
-            .http
-            .post(&self.url)
-            .header("anthropic-version", API_VERSION)
-            .header("accept", "text/event-stream")
-            .json(&self.body(request));
-        if let Some(key) = &self.key {
-            builder = builder.header("x-api-key", key.expose());
-        }
-        http::open_stream(
-            builder,
-            self.key.as_ref(),
-            self.timeouts.idle,
-            EventDecoder::default(),
-        )
-        .await
+        self.endpoint
+            .stream(
+                &self.body(request),
+                &[("anthropic-version", API_VERSION)],
+                EventDecoder::default(),
+            )
+            .await
     }
 }
 

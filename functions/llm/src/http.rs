@@ -221,19 +221,72 @@ pub fn sse_stream<D: Decoder>(
     .boxed()
 }
 
-/// Sends a streaming request and returns its answer stream, or the typed error of a failed
-/// response.
-pub async fn open_stream<D: Decoder>(
-    request: reqwest::RequestBuilder,
-    key: Option<&ApiKey>,
-    idle: Duration,
-    decoder: D,
-) -> Result<LlmStream, LlmError> {
-    let response = send(request, idle).await?;
-    if !response.status().is_success() {
-        return Err(response_error(response, key).await);
+/// How a provider carries its API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyHeader {
+    /// `Authorization: Bearer KEY`.
+    Bearer,
+    /// A header of its own (`x-api-key: KEY`).
+    Named(&'static str),
+}
+
+/// A provider's streaming endpoint: the client, the URL, the key and the timeouts.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    http: reqwest::Client,
+    url: String,
+    key: Option<ApiKey>,
+    key_header: KeyHeader,
+    timeouts: Timeouts,
+}
+
+impl Endpoint {
+    /// `{base}/v1/{path_after_v1}` (the base may end in `/v1`).
+    pub fn new(
+        http: reqwest::Client,
+        base_url: &str,
+        path_after_v1: &str,
+        key: Option<ApiKey>,
+        key_header: KeyHeader,
+        timeouts: Timeouts,
+    ) -> Endpoint {
+        Endpoint {
+            http,
+            url: endpoint(base_url, path_after_v1),
+            key,
+            key_header,
+            timeouts,
+        }
     }
-    Ok(sse_stream(response, decoder, idle))
+
+    /// Posts `body` with `headers` and returns the answer stream, or the typed error of a
+    /// failed response.
+    pub async fn stream<D: Decoder>(
+        &self,
+        body: &serde_json::Value,
+        headers: &[(&str, &str)],
+        decoder: D,
+    ) -> Result<LlmStream, LlmError> {
+        let mut request = self
+            .http
+            .post(&self.url)
+            .header("accept", "text/event-stream")
+            .json(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(key) = &self.key {
+            request = match self.key_header {
+                KeyHeader::Bearer => request.bearer_auth(key.expose()),
+                KeyHeader::Named(name) => request.header(name, key.expose()),
+            };
+        }
+        let response = send(request, self.timeouts.idle).await?;
+        if !response.status().is_success() {
+            return Err(response_error(response, self.key.as_ref()).await);
+        }
+        Ok(sse_stream(response, decoder, self.timeouts.idle))
+    }
 }
 
 /// Sends a request, waiting at most `idle` for the response headers.

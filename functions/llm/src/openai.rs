@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use streamgate_contract::Usage;
 use streamgate_core::{ApiKey, LlmError, LlmEvent, LlmProvider, LlmRequest, LlmStream};
 
-use crate::http::{self, Decoded, Decoder, Timeouts};
+use crate::http::{self, Decoded, Decoder, Endpoint, KeyHeader, Timeouts};
 use crate::sse::SseEvent;
 
 /// The public endpoint.
@@ -15,11 +15,8 @@ pub const DEFAULT_BASE_URL: &str = "https://api.openai.com";
 /// An OpenAI-compatible provider.
 #[derive(Debug, Clone)]
 pub struct OpenAiProvider {
-    http: reqwest::Client,
-    url: String,
+    endpoint: Endpoint,
     model: String,
-    key: Option<ApiKey>,
-    timeouts: Timeouts,
 }
 
 impl OpenAiProvider {
@@ -33,11 +30,15 @@ impl OpenAiProvider {
         timeouts: Timeouts,
     ) -> OpenAiProvider {
         OpenAiProvider {
-            http,
-            url: http::endpoint(base_url, "chat/completions"),
+            endpoint: Endpoint::new(
+                http,
+                base_url,
+                "chat/completions",
+                key,
+                KeyHeader::Bearer,
+                timeouts,
+            ),
             model: model.to_owned(),
-            key,
-            timeouts,
         }
     }
 
@@ -65,21 +66,9 @@ impl LlmProvider for OpenAiProvider {
     }
 
     async fn stream(&self, request: &LlmRequest) -> Result<LlmStream, LlmError> {
-        let mut builder = self
-            .http
-            .post(&self.url)
-            .header("accept", "text/event-stream")
-            .json(&self.body(request));
-        if let Some(key) = &self.key {
-            builder = builder.bearer_auth(key.expose());
-        }
-        http::open_stream(
-            builder,
-            self.key.as_ref(),
-            self.timeouts.idle,
-            ChunkDecoder::default(),
-        )
-        .await
+        self.endpoint
+            .stream(&self.body(request), &[], ChunkDecoder::default())
+            .await
     }
 }
 
