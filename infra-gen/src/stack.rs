@@ -5,9 +5,7 @@ use streamgate_contract::config::{self as env, LlmProviderKind};
 use streamgate_contract::limits::INTEGRATION_TIMEOUT;
 use streamgate_contract::record::attr;
 use streamgate_contract::routes::api;
-use streamgate_contract::{
-    Function as ContractFunction, Permission as Grant, Route as ContractRoute,
-};
+use streamgate_contract::{Function, Permission, Route};
 
 use crate::expr::{CondExpr, Expr, Pseudo, Sub};
 use crate::resources::*;
@@ -25,7 +23,7 @@ pub fn artifact_folder(binary: &str) -> String {
 
 /// The PascalCase stem of a route's logical ids (`$connect` → `Connect`, `send-message` →
 /// `SendMessage`).
-pub fn route_stem(route: ContractRoute) -> String {
+pub fn route_stem(route: Route) -> String {
     pascal(route.key())
 }
 
@@ -159,7 +157,7 @@ fn log_group(t: &mut Template, id: &str) -> Handle<LogGroup> {
 
 fn role_for(
     t: &mut Template,
-    f: ContractFunction,
+    f: Function,
     stem: &str,
     logs: &Handle<LogGroup>,
     table: &Handle<Table>,
@@ -174,15 +172,15 @@ fn role_for(
     let mut table_actions = Vec::new();
     for grant in f.spec().permissions {
         match grant {
-            Grant::PutConnection => table_actions.push(Action::PutItem),
-            Grant::GetConnection => table_actions.push(Action::GetItem),
-            Grant::DeleteConnection => table_actions.push(Action::DeleteItem),
-            Grant::PostToConnection => statements.push(Cond::Always(Statement::allow(
+            Permission::PutConnection => table_actions.push(Action::PutItem),
+            Permission::GetConnection => table_actions.push(Action::GetItem),
+            Permission::DeleteConnection => table_actions.push(Action::DeleteItem),
+            Permission::PostToConnection => statements.push(Cond::Always(Statement::allow(
                 "PostToConnections",
                 &[Action::ManageConnections],
                 vec![execute_api_arn(api_handle, &p.stage, "POST/@connections/*")],
             ))),
-            Grant::ReadLlmApiKey => statements.push(Cond::When(
+            Permission::ReadLlmApiKey => statements.push(Cond::When(
                 p.has_secret.clone(),
                 Statement::allow(
                     "ReadLlmApiKey",
@@ -216,18 +214,18 @@ fn role_for(
     )
 }
 
-fn function_environment(f: ContractFunction, table: &Handle<Table>, p: &Params) -> Environment {
+fn function_environment(f: Function, table: &Handle<Table>, p: &Params) -> Environment {
     let mut variables = std::collections::BTreeMap::new();
     let grants = f.spec().permissions;
     if grants.iter().any(|g| {
         matches!(
             g,
-            Grant::PutConnection | Grant::GetConnection | Grant::DeleteConnection
+            Permission::PutConnection | Permission::GetConnection | Permission::DeleteConnection
         )
     }) {
         variables.insert(env::TABLE_NAME.to_owned(), table.r#ref());
     }
-    if f.may(Grant::PutConnection) {
+    if f.may(Permission::PutConnection) {
         variables.insert(env::CONNECTION_TTL_SECONDS.to_owned(), p.ttl.r#ref());
     }
     if f.spec().uses_llm {
@@ -292,14 +290,14 @@ pub fn build() -> Template {
 
     let mut routes = Vec::new();
     let mut deployment_hash = Sha256::new();
-    for f in ContractFunction::ALL.iter().copied() {
+    for f in Function::ALL.iter().copied() {
         let spec = f.spec();
         let stem = pascal(f.name());
         let logs = log_group(&mut t, &format!("{stem}FunctionLogGroup"));
         let role = role_for(&mut t, f, &stem, &logs, &table, &chat_api, &p);
         let function = t.add_with(
             &format!("{stem}Function"),
-            Function {
+            LambdaFunction {
                 description: format!("streamgate {} function", f.name()),
                 code: Code::LocalFolder(artifact_folder(spec.binary)),
                 handler: "bootstrap",
@@ -329,7 +327,7 @@ pub fn build() -> Template {
             );
             let r = t.add(
                 &format!("{rstem}Route"),
-                Route::new(
+                ApiRoute::new(
                     &chat_api,
                     route.key(),
                     &rstem,
@@ -339,7 +337,7 @@ pub fn build() -> Template {
             );
             t.add(
                 &format!("{rstem}Permission"),
-                Permission::api_gateway_invoke(&function, source_arn(route.key())),
+                LambdaPermission::api_gateway_invoke(&function, source_arn(route.key())),
             );
             deployment_hash.update(route.key().as_bytes());
             deployment_hash.update([0]);
@@ -427,7 +425,7 @@ mod tests {
 
     #[test]
     fn logical_id_stems_are_pascal_case() {
-        assert_eq!(pascal(ContractRoute::Connect.key()), "Connect");
+        assert_eq!(pascal(Route::Connect.key()), "Connect");
         assert_eq!(pascal("send-message"), "SendMessage");
         assert_eq!(pascal("$x_y"), "XY");
     }
@@ -440,7 +438,7 @@ mod tests {
     #[test]
     fn every_contract_route_gets_route_integration_and_permission() {
         let t = build().to_json();
-        for r in ContractRoute::ALL {
+        for r in Route::ALL {
             let stem = route_stem(*r);
             for suffix in ["Route", "Integration", "Permission"] {
                 assert!(
@@ -470,6 +468,6 @@ mod tests {
         let deps = t["Resources"][deployments[0]]["DependsOn"]
             .as_array()
             .unwrap();
-        assert_eq!(deps.len(), ContractRoute::ALL.len());
+        assert_eq!(deps.len(), Route::ALL.len());
     }
 }

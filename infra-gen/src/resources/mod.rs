@@ -1,0 +1,62 @@
+//! Typed properties of exactly the CloudFormation resource types the stack uses.
+//!
+//! Values that CloudFormation or the validators would only reject at deploy time, or not at
+//! all, are made impossible here: the API's `ProtocolType` is always `WEBSOCKET`, a stage
+//! cannot be built without a deployment, a log group's retention is one of the allowed
+//! values, IAM actions are an enum with no wildcard, and a table's attribute definitions are
+//! derived from its key.
+
+//! One module per AWS service; the names do not repeat the contract's (`ApiRoute`, not
+//! `Route`), so the stack can use both without renaming on import.
+
+macro_rules! attributes {
+    ($name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        /// `Fn::GetAtt` attributes.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum $name {
+            $(#[doc = $text] $variant),+
+        }
+
+        impl $crate::template::Attribute for $name {
+            const ALL: &'static [Self] = &[$($name::$variant),+];
+            fn name(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+    };
+}
+
+mod apigateway;
+mod dynamodb;
+mod iam;
+mod lambda;
+mod logs;
+
+pub use apigateway::*;
+pub use dynamodb::*;
+pub use iam::*;
+pub use lambda::*;
+pub use logs::*;
+
+use crate::template::{Attribute, Resource};
+
+/// Every resource type the generator can emit, with its `Fn::GetAtt` attributes.
+pub fn registry() -> Vec<(&'static str, Vec<&'static str>)> {
+    fn entry<R: Resource>() -> (&'static str, Vec<&'static str>) {
+        (R::TYPE, R::Attr::ALL.iter().map(|a| a.name()).collect())
+    }
+    vec![
+        entry::<WebSocketApi>(),
+        entry::<ApiRoute>(),
+        entry::<Integration>(),
+        entry::<Deployment>(),
+        entry::<Stage>(),
+        entry::<LambdaFunction>(),
+        entry::<LambdaPermission>(),
+        entry::<Role>(),
+        entry::<Table>(),
+        entry::<LogGroup>(),
+    ]
+}
