@@ -1,5 +1,7 @@
 //! The connection record kept in the connections table (partition key `connectionId`).
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 /// DynamoDB attribute names of the connection record.
@@ -78,4 +80,76 @@ pub struct ConnectionRecord {
     pub restaurant_id: Option<String>,
     /// Realtime only.
     pub language: Option<String>,
+}
+
+impl ConnectionRecord {
+    /// The record of a connection made at `connected_at_ms` (epoch milliseconds) to the
+    /// management endpoint `domain_name`/`stage`, which the table may forget `ttl` later. The
+    /// TTL arithmetic lives here only: DynamoDB's TTL attribute is in epoch **seconds**.
+    pub fn new(
+        api: ApiKind,
+        connection_id: String,
+        domain_name: String,
+        stage: String,
+        connected_at_ms: i64,
+        ttl: Duration,
+    ) -> ConnectionRecord {
+        let ttl_secs = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        ConnectionRecord {
+            connection_id,
+            connected_at_ms,
+            ttl_epoch_seconds: connected_at_ms.div_euclid(1000).saturating_add(ttl_secs),
+            domain_name,
+            stage,
+            source_ip: None,
+            user_agent: None,
+            api,
+            restaurant_id: None,
+            language: None,
+        }
+    }
+
+    /// The same record with the client's address and user agent.
+    pub fn from_client(mut self, source_ip: Option<String>, user_agent: Option<String>) -> Self {
+        self.source_ip = source_ip;
+        self.user_agent = user_agent;
+        self
+    }
+
+    /// The same record with a voice session's restaurant and language.
+    pub fn for_restaurant(mut self, restaurant_id: String, language: String) -> Self {
+        self.restaurant_id = Some(restaurant_id);
+        self.language = Some(language);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ttl_is_in_epoch_seconds_after_the_connection() {
+        let r = ConnectionRecord::new(
+            ApiKind::Chat,
+            "id".into(),
+            "example.com".into(),
+            "dev".into(),
+            1_700_000_000_999,
+            Duration::from_secs(7200),
+        );
+        assert_eq!(r.ttl_epoch_seconds, 1_700_000_000 + 7200);
+        let far = ConnectionRecord::new(
+            ApiKind::Realtime,
+            "id".into(),
+            "d".into(),
+            "s".into(),
+            i64::MAX,
+            Duration::MAX,
+        );
+        assert!(
+            far.ttl_epoch_seconds > far.connected_at_ms / 1000,
+            "saturates instead of wrapping"
+        );
+    }
 }

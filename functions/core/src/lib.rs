@@ -11,11 +11,14 @@ pub mod coalesce;
 pub mod event;
 pub mod handlers;
 pub mod memory;
+mod outbox;
 pub mod ports;
 pub mod retry;
+pub mod settings;
 
-pub use handlers::{ChatApp, ChatSettings};
+pub use handlers::ChatApp;
 pub use ports::{
     ApiKey, ClientPush, ConnectionStore, LlmError, LlmEvent, LlmProvider, LlmRequest, LlmStream,
-    PushError, StoreError, Target,
+    NotGranted, PushError, StoreError, Target,
 };
+pub use settings::{ChatSettings, SettingError};

@@ -202,3 +202,37 @@ pub trait LlmProvider: Send + Sync {
     /// [`crate::retry`]), because only the caller knows whether anything reached the client.
     async fn stream(&self, request: &LlmRequest) -> Result<LlmStream, LlmError>;
 }
+
+// ------------------------------------------------------------------ not granted
+
+/// What a function holds in place of a dependency its contract does not grant (a `connect`
+/// function has no `@connections` access and no model key). Calls fail as they would in AWS
+/// without the IAM grant: pushes with [`PushError::Forbidden`], the model with
+/// [`LlmError::Auth`]. [`crate::ChatApp::handle`] never routes a function to a handler that
+/// needs more than its contract grants, so in a correct build these calls never happen.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NotGranted;
+
+#[async_trait]
+impl ClientPush for NotGranted {
+    async fn post(&self, _to: &Target, _data: &str) -> Result<(), PushError> {
+        Err(PushError::Forbidden)
+    }
+
+    async fn disconnect(&self, _to: &Target) -> Result<(), PushError> {
+        Err(PushError::Forbidden)
+    }
+}
+
+#[async_trait]
+impl LlmProvider for NotGranted {
+    fn name(&self) -> &'static str {
+        "not-granted"
+    }
+
+    async fn stream(&self, _request: &LlmRequest) -> Result<LlmStream, LlmError> {
+        Err(LlmError::Auth(
+            "this function is not granted the model provider's key".into(),
+        ))
+    }
+}

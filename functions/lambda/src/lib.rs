@@ -8,8 +8,9 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use streamgate_aws::{ApiGatewayPush, DynamoStore, EndpointMode};
 use streamgate_contract::config::{self as env, LlmProviderKind};
 use streamgate_contract::{Function, Permission};
-use streamgate_core::handlers::{self, SettingError};
-use streamgate_core::{ApiKey, ChatSettings, ClientPush, ConnectionStore, LlmProvider};
+use streamgate_core::{
+    ApiKey, ChatApp, ChatSettings, ClientPush, LlmProvider, NotGranted, SettingError,
+};
 use streamgate_llm::ProviderConfig;
 
 /// Why a function cannot start.
@@ -52,13 +53,6 @@ pub fn init_tracing() {
         .init();
 }
 
-struct Deps {
-    store: Arc<dyn ConnectionStore>,
-    push: Arc<dyn ClientPush>,
-    llm: Option<Arc<dyn LlmProvider>>,
-    settings: ChatSettings,
-}
-
 async fn api_key(
     kind: LlmProviderKind,
     sdk: &aws_config::SdkConfig,
@@ -77,24 +71,31 @@ async fn api_key(
         .and_then(ApiKey::new))
 }
 
-async fn deps(function: Function) -> Result<Deps, StartError> {
+/// The function's handlers with what its contract grants it: the store always, the
+/// `@connections` client when it may post, the model provider when it uses one. SDK clients
+/// and the key are made once, at start-up.
+async fn app(function: Function) -> Result<ChatApp, StartError> {
     let sdk = aws_config::load_from_env().await;
     let table = env_var(env::TABLE_NAME).ok_or(StartError::Missing(env::TABLE_NAME))?;
     let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table));
-    let mode = match env_var(env::MANAGEMENT_ENDPOINT).filter(|v| !v.trim().is_empty()) {
-        Some(url) => EndpointMode::Fixed(url),
-        None => EndpointMode::FromEvent { scheme: "https" },
+    let push: Arc<dyn ClientPush> = if function.may(Permission::PostToConnection) {
+        let mode = match env_var(env::MANAGEMENT_ENDPOINT).filter(|v| !v.trim().is_empty()) {
+            Some(url) => EndpointMode::Fixed(url),
+            None => EndpointMode::FromEvent { scheme: "https" },
+        };
+        Arc::new(ApiGatewayPush::new(sdk.clone(), mode))
+    } else {
+        Arc::new(NotGranted)
     };
-    let push = Arc::new(ApiGatewayPush::new(sdk.clone(), mode));
     let settings = ChatSettings::from_lookup(&env_var)?;
-    let llm = if function.may(Permission::ReadLlmApiKey) {
+    let llm: Arc<dyn LlmProvider> = if function.spec().uses_llm {
         let mut config = ProviderConfig::from_lookup(&env_var)?;
         config.api_key = api_key(config.kind, &sdk).await?;
-        Some(streamgate_llm::build(&config)?)
+        streamgate_llm::build(&config)?
     } else {
-        None
+        Arc::new(NotGranted)
     };
-    Ok(Deps {
+    Ok(ChatApp {
         store,
         push,
         llm,
@@ -105,8 +106,8 @@ async fn deps(function: Function) -> Result<Deps, StartError> {
 /// Starts the function and serves invocations until the runtime stops it.
 pub async fn main(function: Function) -> Result<(), lambda_runtime::Error> {
     init_tracing();
-    let deps = match deps(function).await {
-        Ok(d) => Arc::new(d),
+    let app = match app(function).await {
+        Ok(app) => Arc::new(app),
         Err(e) => {
             tracing::error!(function = function.name(), error = %e, "cannot start");
             return Err(e.into());
@@ -115,32 +116,8 @@ pub async fn main(function: Function) -> Result<(), lambda_runtime::Error> {
     tracing::info!(function = function.name(), "started");
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
-            let deps = deps.clone();
-            async move {
-                let ev = &event.payload;
-                let d = deps.as_ref();
-                let response = match function {
-                    Function::Connect => handlers::connect(ev, d.store.as_ref(), &d.settings).await,
-                    Function::Disconnect => handlers::disconnect(ev, d.store.as_ref()).await,
-                    Function::Default => {
-                        handlers::default(ev, d.push.as_ref(), d.store.as_ref()).await
-                    }
-                    Function::Message => match &d.llm {
-                        Some(llm) => {
-                            handlers::message(
-                                ev,
-                                d.push.as_ref(),
-                                d.store.as_ref(),
-                                llm.as_ref(),
-                                &d.settings,
-                            )
-                            .await
-                        }
-                        None => handlers::status_internal(),
-                    },
-                };
-                Ok::<_, lambda_runtime::Error>(response)
-            }
+            let app = app.clone();
+            async move { Ok::<_, lambda_runtime::Error>(app.handle(function, &event.payload).await) }
         },
     ))
     .await

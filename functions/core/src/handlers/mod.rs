@@ -1,0 +1,66 @@
+//! The four handlers of the chat API, and [`ChatApp`], the one dispatch from a contract
+//! function to its handler (used by Lambda, the local server and the tests alike).
+
+mod connection;
+mod default;
+mod message;
+
+use std::sync::Arc;
+
+use streamgate_contract::Function;
+
+use crate::event::{self, WsEvent, WsResponse};
+use crate::ports::{ClientPush, ConnectionStore, LlmProvider};
+use crate::settings::ChatSettings;
+
+pub use connection::{connect, connection_record, disconnect};
+pub use default::{default, unknown_action_frame};
+pub use message::{llm_error_frame, message};
+
+/// All the handlers with all their dependencies: what the local server hosts.
+#[derive(Clone)]
+pub struct ChatApp {
+    /// Connection records.
+    pub store: Arc<dyn ConnectionStore>,
+    /// Frames to clients.
+    pub push: Arc<dyn ClientPush>,
+    /// The model.
+    pub llm: Arc<dyn LlmProvider>,
+    /// Settings.
+    pub settings: ChatSettings,
+}
+
+impl ChatApp {
+    /// Runs the handler of `function` on `event`.
+    pub async fn handle(&self, function: Function, event: &WsEvent) -> WsResponse {
+        match function {
+            Function::Connect => connect(event, self.store.as_ref(), &self.settings).await,
+            Function::Disconnect => disconnect(event, self.store.as_ref()).await,
+            Function::Message => {
+                message(
+                    event,
+                    self.push.as_ref(),
+                    self.store.as_ref(),
+                    self.llm.as_ref(),
+                    &self.settings,
+                )
+                .await
+            }
+            Function::Default => default(event, self.push.as_ref(), self.store.as_ref()).await,
+        }
+    }
+}
+
+/// The span every handler runs in: its function, the request and the connection.
+fn span(name: &'static str, event: &WsEvent) -> tracing::Span {
+    tracing::info_span!(
+        "handler",
+        function = name,
+        request_id = event::request_id(event).unwrap_or("-"),
+        connection_id = event
+            .request_context
+            .connection_id
+            .as_deref()
+            .unwrap_or("-"),
+    )
+}

@@ -1,0 +1,122 @@
+//! The handlers' settings, read from configuration variables (the Lambda environment, or
+//! the local server's flags).
+
+use std::time::Duration;
+
+use streamgate_contract::config::DEFAULT_CONNECTION_TTL_SECONDS;
+
+use crate::coalesce::CoalesceSettings;
+use crate::retry::RetryPolicy;
+
+/// Attempts at a throttled `@connections` post, unless configured.
+pub const DEFAULT_POST_ATTEMPTS: u32 = 3;
+
+/// Settings of the handlers.
+#[derive(Debug, Clone)]
+pub struct ChatSettings {
+    /// How long a connection record lives (DynamoDB TTL).
+    pub connection_ttl: Duration,
+    /// Coalescing of chunk frames.
+    pub coalesce: CoalesceSettings,
+    /// Retries of the model provider.
+    pub retry: RetryPolicy,
+    /// Instructions given to the model.
+    pub system_prompt: Option<String>,
+    /// The most tokens an answer may have.
+    pub max_tokens: u32,
+    /// Attempts at a throttled `@connections` post.
+    pub post_attempts: u32,
+}
+
+impl Default for ChatSettings {
+    fn default() -> Self {
+        ChatSettings {
+            connection_ttl: Duration::from_secs(DEFAULT_CONNECTION_TTL_SECONDS),
+            coalesce: CoalesceSettings::default(),
+            retry: RetryPolicy::default(),
+            system_prompt: None,
+            max_tokens: 1024,
+            post_attempts: DEFAULT_POST_ATTEMPTS,
+        }
+    }
+}
+
+/// A setting has a value that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name} must be {expected}, not {value:?}")]
+pub struct SettingError {
+    /// The variable.
+    pub name: &'static str,
+    /// What it must be.
+    pub expected: &'static str,
+    /// What it is.
+    pub value: String,
+}
+
+/// Reads a whole number setting.
+pub fn number_setting(
+    get: &dyn Fn(&str) -> Option<String>,
+    name: &'static str,
+    min: u64,
+    max: u64,
+) -> Result<Option<u64>, SettingError> {
+    let Some(value) = get(name).filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    match value.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(SettingError {
+            name,
+            expected: "a whole number in its allowed range",
+            value,
+        }),
+    }
+}
+
+impl ChatSettings {
+    /// Settings from configuration variables (`get` looks one up, e.g. in the environment);
+    /// missing ones keep their defaults.
+    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<ChatSettings, SettingError> {
+        use streamgate_contract::config as env;
+        let mut s = ChatSettings::default();
+        if let Some(ttl) = number_setting(get, env::CONNECTION_TTL_SECONDS, 60, 31_536_000)? {
+            s.connection_ttl = Duration::from_secs(ttl);
+        }
+        if let Some(ms) = number_setting(get, env::CHUNK_WINDOW_MS, 0, 10_000)? {
+            s.coalesce.window = Duration::from_millis(ms);
+        }
+        if let Some(bytes) = number_setting(get, env::CHUNK_MAX_BYTES, 1, 32 * 1024)? {
+            s.coalesce.max_bytes = bytes as usize;
+        }
+        if let Some(tokens) = number_setting(get, env::LLM_MAX_TOKENS, 1, 1_000_000)? {
+            s.max_tokens = tokens as u32;
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn settings_come_from_configuration_variables() {
+        use streamgate_contract::config as env;
+        let vars: HashMap<&str, &str> = [
+            (env::CONNECTION_TTL_SECONDS, "7200"),
+            (env::CHUNK_WINDOW_MS, "25"),
+        ]
+        .into();
+        let get = |k: &str| vars.get(k).map(|v| v.to_string());
+        let s = ChatSettings::from_lookup(&get).unwrap();
+        assert_eq!(s.connection_ttl, Duration::from_secs(7200));
+        assert_eq!(s.coalesce.window, Duration::from_millis(25));
+        assert_eq!(s.coalesce.max_bytes, CoalesceSettings::default().max_bytes);
+
+        let bad = |k: &str| (k == env::CHUNK_MAX_BYTES).then(|| "lots".to_owned());
+        let e = ChatSettings::from_lookup(&bad).unwrap_err();
+        assert_eq!(e.name, env::CHUNK_MAX_BYTES);
+        assert!(e.to_string().contains("\"lots\""));
+    }
+}
