@@ -2,14 +2,15 @@
 //! that hosts the chat handlers, with the `@connections` management API on the same port
 //! and a browser test page.
 //!
-//! * [`gateway`]: handshake and `$connect`, routing, integrations, limits, `$disconnect`,
-//!   management API, shutdown.
+//! * [`gateway`]: the emulator, one module per concern (the URL table, the handshake and
+//!   `$connect`, the connection loop, invocations, the management API, the upgrade).
 //! * [`events`]: the CONNECT / MESSAGE / DISCONNECT events, built in one place.
 //! * [`routing`]: `$request.body.action` route selection.
 //! * [`registry`]: the live connections and the `@connections` operations on them.
 //! * [`integration`]: what a route invokes, and the authorizer hook.
 //! * [`push`]: the handlers' in-process push.
 //! * [`page`]: the test page.
+//! * [`realtime`]: the voice relay (its decisions in `realtime::protocol`, free of I/O).
 
 pub mod clock;
 pub mod events;

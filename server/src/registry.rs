@@ -147,10 +147,10 @@ impl Registry {
         if data.len() > MESSAGE_PAYLOAD_MAX_BYTES {
             return Err(PushError::PayloadTooLarge);
         }
-        if let Some(limit) = &self.limit {
-            if !limit.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                return Err(PushError::Throttled);
-            }
+        if let Some(limit) = &self.limit
+            && !limit.lock().unwrap_or_else(|e| e.into_inner()).take()
+        {
+            return Err(PushError::Throttled);
         }
         let (tx, last_active) = self.sender(id)?;
         match tx.try_send(Outgoing::Text(data)) {

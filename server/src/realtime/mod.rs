@@ -4,8 +4,10 @@
 //! invocations.
 
 pub mod catalog;
+pub(crate) mod http;
 pub mod protocol;
 pub mod session;
+mod upstream;
 
 pub use catalog::Catalog;
 pub use session::{RealtimeConfig, RealtimeService};

@@ -2,34 +2,37 @@
 //! between them.
 //!
 //! What is bounded, and what happens at the bound:
-//! - frames to the client wait in a queue of `client_queue` frames; when it is full, audio
-//!   frames are dropped (stale audio is worse than a gap) and counted, other frames wait up to
-//!   [`SEND_GRACE`], after which the session ends and the socket closes with 1011;
-//! - events to the upstream wait in a queue of `upstream_queue`; when it is full the relay
+//! - frames to the client wait in a queue of `frames_to_client` frames; when it is full,
+//!   audio frames are dropped (stale audio is worse than a gap) and counted, other frames wait
+//!   up to [`SEND_GRACE`], after which the session ends and the socket closes with 1011;
+//! - events to the upstream wait in a queue of `events_to_upstream`; when it is full the relay
 //!   stops reading the client (TCP backpressure) for up to [`SEND_GRACE`], after which the
-//!   session ends with an `upstream_slow` error;
-//! - upstream events wait in a queue of `client_queue` events; when it is full the relay
+//!   upstream session ends with an `upstream_slow` error;
+//! - upstream events wait in a queue of `events_from_upstream`; when it is full the relay
 //!   stops reading the upstream socket (TCP backpressure).
+//!
+//! What to do with each frame and event is decided in [`super::protocol`]; this loop carries
+//! out the actions.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use serde_json::Value;
 use streamgate_contract::limits::close;
 use streamgate_contract::{ApiKind, ConnectionRecord};
 use streamgate_core::{ApiKey, ConnectionStore};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::{self, Message};
 use tracing::{info, warn};
 
 use super::catalog::{Catalog, Restaurant};
-use super::protocol::{self, Action, ClientMsg};
+use super::protocol::{self, Action, SessionSetup, SessionState};
+use super::upstream::{Dial, Upstream, UpstreamEvent};
 use crate::events::ConnectionInfo;
 
 /// How long a full queue may hold up the relay before the session ends.
@@ -52,10 +55,12 @@ pub struct RealtimeConfig {
     pub api_key_var: String,
     /// The restaurants.
     pub catalog: Arc<Catalog>,
-    /// Frames waiting for the client (and events from the upstream).
-    pub client_queue: usize,
-    /// Events waiting for the upstream.
-    pub upstream_queue: usize,
+    /// Frames waiting to be written to the client.
+    pub frames_to_client: usize,
+    /// Events waiting to be sent to the upstream.
+    pub events_to_upstream: usize,
+    /// Events received from the upstream and not yet handled.
+    pub events_from_upstream: usize,
     /// Seconds a connection record lives.
     pub record_ttl: Duration,
 }
@@ -71,8 +76,9 @@ impl RealtimeConfig {
             api_key,
             api_key_var: "OPENAI_API_KEY".into(),
             catalog: Arc::new(catalog),
-            client_queue: 256,
-            upstream_queue: 64,
+            frames_to_client: 256,
+            events_to_upstream: 64,
+            events_from_upstream: 256,
             record_ttl: Duration::from_secs(
                 streamgate_contract::config::DEFAULT_CONNECTION_TTL_SECONDS,
             ),
@@ -96,43 +102,85 @@ pub struct RealtimeService {
     dropped_audio: AtomicU64,
 }
 
-/// The upstream side of a session.
-struct Upstream {
-    tx: mpsc::Sender<Value>,
-    events: mpsc::Receiver<UpstreamEvent>,
-    task: tokio::task::JoinHandle<()>,
+/// How carrying out a batch of actions went.
+enum Outcome {
+    /// The session goes on.
+    Continue,
+    /// The client cannot keep up: close its socket with this code.
+    CloseClient(u16),
 }
 
-enum UpstreamEvent {
-    Event(Value),
-    Closed(String),
+/// One client socket's session: the client queue, the upstream (if open), and the state the
+/// protocol keeps.
+struct Session<'a> {
+    service: &'a RealtimeService,
+    id: &'a str,
+    client_tx: mpsc::Sender<Message>,
+    upstream: Option<Upstream>,
+    state: SessionState,
 }
 
-impl Upstream {
-    /// Closes the upstream socket: the writer sends a close frame when its queue is
-    /// dropped; the task is stopped after 1 s at the latest.
-    async fn close(self) {
-        let Upstream {
-            tx,
-            events,
-            mut task,
-        } = self;
-        drop(tx);
-        drop(events);
-        if tokio::time::timeout(Duration::from_secs(1), &mut task)
-            .await
-            .is_err()
-        {
-            task.abort();
+impl Session<'_> {
+    /// Queues a frame for the client: audio is dropped when the queue is full, anything
+    /// else waits up to [`SEND_GRACE`]. `false` when the client is stuck.
+    async fn to_client(&self, frame: Value) -> bool {
+        let audio = frame.get("type").and_then(Value::as_str) == Some("audio");
+        let message = Message::text(frame.to_string());
+        if audio {
+            if self.client_tx.try_send(message).is_err() {
+                self.service.dropped_audio.fetch_add(1, Ordering::Relaxed);
+            }
+            return true;
+        }
+        matches!(
+            tokio::time::timeout(SEND_GRACE, self.client_tx.send(message)).await,
+            Ok(Ok(()))
+        )
+    }
+
+    async fn end_upstream(&mut self) {
+        self.state.upstream_gone();
+        if let Some(u) = self.upstream.take() {
+            u.close().await;
         }
     }
-}
 
-/// How a client frame's send went.
-enum Sent {
-    Ok,
-    Dropped,
-    ClientStuck,
+    /// Carries out the protocol's actions, in order.
+    async fn run(&mut self, actions: Vec<Action>) -> Outcome {
+        for action in actions {
+            match action {
+                Action::ToClient(frame) => {
+                    if !self.to_client(frame).await {
+                        return Outcome::CloseClient(close::INTERNAL_ERROR);
+                    }
+                }
+                Action::ToUpstream(event) => {
+                    let Some(u) = &self.upstream else { continue };
+                    let queued = tokio::time::timeout(SEND_GRACE, u.tx.send(event)).await;
+                    if !matches!(queued, Ok(Ok(()))) {
+                        self.end_upstream().await;
+                        if !self.to_client(protocol::upstream_slow_frame()).await {
+                            return Outcome::CloseClient(close::INTERNAL_ERROR);
+                        }
+                        return Outcome::Continue;
+                    }
+                }
+                Action::OpenUpstream => match self.service.open_upstream().await {
+                    Ok(u) => self.upstream = Some(u),
+                    Err(e) => {
+                        warn!(connection_id = %self.id, error = %e, "cannot reach the voice service");
+                        self.state.upstream_gone();
+                        if !self.to_client(protocol::upstream_unavailable_frame()).await {
+                            return Outcome::CloseClient(close::INTERNAL_ERROR);
+                        }
+                        return Outcome::Continue;
+                    }
+                },
+                Action::End => self.end_upstream().await,
+            }
+        }
+        Outcome::Continue
+    }
 }
 
 impl RealtimeService {
@@ -178,98 +226,44 @@ impl RealtimeService {
         Ok((restaurant, language))
     }
 
-    async fn connect_upstream(&self) -> Result<Upstream, String> {
-        let key = self.config.api_key.as_ref().ok_or("no key")?;
-        let url = format!(
-            "{}?model={}",
-            self.config.base_url.trim_end_matches('/'),
-            self.config.model
-        );
-        let mut request = url
-            .as_str()
-            .into_client_request()
-            .map_err(|e| e.to_string())?;
-        let bearer = format!("Bearer {}", key.expose());
-        request.headers_mut().insert(
-            "Authorization",
-            bearer
-                .parse()
-                .map_err(|_| "the API key is not a valid header value")?,
-        );
-        let (ws, _) = tokio::time::timeout(
-            Duration::from_secs(10),
-            tokio_tungstenite::connect_async(request),
-        )
-        .await
-        .map_err(|_| "no answer within 10 s".to_owned())?
-        .map_err(|e| match e {
-            tungstenite::Error::Http(r) => format!("HTTP {}", r.status()),
-            other => other.to_string(),
-        })?;
-        let (tx, mut rx) = mpsc::channel::<Value>(self.config.upstream_queue);
-        let (events_tx, events) = mpsc::channel::<UpstreamEvent>(self.config.client_queue);
-        let task = tokio::spawn(async move {
-            let (mut sink, mut stream) = ws.split();
-            loop {
-                tokio::select! {
-                    out = rx.recv() => match out {
-                        Some(event) => {
-                            if sink.send(Message::text(event.to_string())).await.is_err() {
-                                let _ = events_tx.send(UpstreamEvent::Closed("the connection failed".into())).await;
-                                return;
-                            }
-                        }
-                        None => {
-                            let _ = sink.send(Message::Close(None)).await;
-                            return;
-                        }
-                    },
-                    incoming = stream.next() => match incoming {
-                        Some(Ok(Message::Text(t))) => {
-                            let Ok(v) = serde_json::from_str::<Value>(t.as_str()) else { continue };
-                            if events_tx.send(UpstreamEvent::Event(v)).await.is_err() {
-                                return;
-                            }
-                        }
-                        Some(Ok(Message::Close(frame))) => {
-                            let why = frame.map_or("closed".to_owned(), |f| format!("closed with {} {}", u16::from(f.code), f.reason));
-                            let _ = events_tx.send(UpstreamEvent::Closed(why)).await;
-                            return;
-                        }
-                        Some(Ok(_)) => {}
-                        Some(Err(e)) => {
-                            let _ = events_tx.send(UpstreamEvent::Closed(e.to_string())).await;
-                            return;
-                        }
-                        None => {
-                            let _ = events_tx.send(UpstreamEvent::Closed("the connection ended".into())).await;
-                            return;
-                        }
-                    },
-                }
-            }
-        });
-        Ok(Upstream { tx, events, task })
+    /// What the protocol needs to know about this server and this session.
+    fn setup(&self, restaurant: Restaurant, language: String) -> SessionSetup {
+        SessionSetup {
+            restaurant,
+            language,
+            voice: self.config.voice.clone(),
+            transcription_model: self.config.transcription_model.clone(),
+            missing_key: self
+                .config
+                .api_key
+                .is_none()
+                .then(|| self.config.api_key_var.clone()),
+        }
     }
 
-    fn record(
-        &self,
-        info: &ConnectionInfo,
-        restaurant: &Restaurant,
-        language: &str,
-    ) -> ConnectionRecord {
-        ConnectionRecord {
-            connection_id: info.connection_id.clone(),
-            connected_at_ms: info.connected_at,
-            ttl_epoch_seconds: info.connected_at / 1000 + self.config.record_ttl.as_secs() as i64,
-            domain_name: info.domain_name.clone(),
-            stage: info.stage.clone(),
-            source_ip: Some(info.source_ip.clone()),
-            user_agent: info.user_agent.clone(),
-            api: ApiKind::Realtime,
-            restaurant_id: Some(restaurant.id.clone()),
-            language: Some(language.to_owned()),
-        }
+    async fn open_upstream(&self) -> Result<Upstream, String> {
+        let key = self.config.api_key.as_ref().ok_or("no key")?;
+        Upstream::connect(Dial {
+            base_url: &self.config.base_url,
+            model: &self.config.model,
+            key,
+            events_to_upstream: self.config.events_to_upstream,
+            events_from_upstream: self.config.events_from_upstream,
+        })
+        .await
+    }
+
+    fn record(&self, info: &ConnectionInfo, setup: &SessionSetup) -> ConnectionRecord {
+        ConnectionRecord::new(
+            ApiKind::Realtime,
+            info.connection_id.clone(),
+            info.domain_name.clone(),
+            info.stage.clone(),
+            info.connected_at,
+            self.config.record_ttl,
+        )
+        .from_client(Some(info.source_ip.clone()), info.user_agent.clone())
+        .for_restaurant(setup.restaurant.id.clone(), setup.language.clone())
     }
 
     /// Serves one client socket until it closes or the server shuts down.
@@ -284,15 +278,13 @@ impl RealtimeService {
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let id = info.connection_id.clone();
-        if let Err(e) = self
-            .store
-            .put(&self.record(&info, &restaurant, &language))
-            .await
-        {
+        let setup = self.setup(restaurant, language);
+        if let Err(e) = self.store.put(&self.record(&info, &setup)).await {
             warn!(connection_id = %id, error = %e, "cannot write the realtime connection record");
         }
         let (mut sink, mut stream) = ws.split();
-        let (client_tx, mut client_rx) = mpsc::channel::<Message>(self.config.client_queue);
+        let (client_tx, mut client_rx) =
+            mpsc::channel::<Message>(self.config.frames_to_client.max(1));
         let writer = tokio::spawn(async move {
             while let Some(m) = client_rx.recv().await {
                 let is_close = matches!(m, Message::Close(_));
@@ -301,168 +293,47 @@ impl RealtimeService {
                 }
             }
         });
-        let send = |frame: Value| {
-            let client_tx = client_tx.clone();
-            async move {
-                let audio = frame.get("type").and_then(Value::as_str) == Some("audio");
-                let message = Message::text(frame.to_string());
-                if audio {
-                    return match client_tx.try_send(message) {
-                        Ok(()) => Sent::Ok,
-                        Err(_) => Sent::Dropped,
-                    };
-                }
-                match tokio::time::timeout(SEND_GRACE, client_tx.send(message)).await {
-                    Ok(Ok(())) => Sent::Ok,
-                    _ => Sent::ClientStuck,
-                }
-            }
+        let mut session = Session {
+            service: &self,
+            id: &id,
+            client_tx,
+            upstream: None,
+            state: SessionState::default(),
         };
-        let mut upstream: Option<Upstream> = None;
-        let mut state = protocol::SessionState::default();
-        let mut close_code = None;
-        loop {
+        let close_code = loop {
             let upstream_event = async {
-                match upstream.as_mut() {
+                match session.upstream.as_mut() {
                     Some(u) => u.events.recv().await,
                     None => std::future::pending().await,
                 }
             };
-            tokio::select! {
-                frame = stream.next() => {
-                    let text = match frame {
-                        Some(Ok(Message::Text(t))) => t,
-                        Some(Ok(Message::Binary(_))) => { close_code = Some(close::UNSUPPORTED_DATA); break; }
-                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                        Some(Ok(_)) => continue,
-                    };
-                    let mut to_upstream: Vec<Value> = Vec::new();
-                    let reply = match protocol::parse_client(text.as_str()) {
-                        Err(e) => Some(protocol::error_frame("bad_request", &e)),
-                        Ok(ClientMsg::Ping) => Some(json!({"type": "pong"})),
-                        Ok(ClientMsg::StartSession { restaurant_name }) => {
-                            if upstream.is_some() {
-                                Some(protocol::error_frame("session_active", "a session is already running; send end_session first"))
-                            } else if self.config.api_key.is_none() {
-                                Some(protocol::error_frame(
-                                    "missing_api_key",
-                                    &format!("the voice service needs an API key: set {} and restart the server", self.config.api_key_var),
-                                ))
-                            } else {
-                                match self.connect_upstream().await {
-                                    Ok(u) => {
-                                        let instructions = protocol::instructions(&restaurant, restaurant_name.as_deref(), &language);
-                                        to_upstream.push(protocol::session_update(&instructions, &self.config.voice, &self.config.transcription_model));
-                                        upstream = Some(u);
-                                        state = protocol::SessionState::default();
-                                        None
-                                    }
-                                    Err(e) => {
-                                        warn!(connection_id = %id, error = %e, "cannot reach the voice service");
-                                        Some(protocol::error_frame("upstream_unavailable", "the voice service cannot be reached"))
-                                    }
-                                }
-                            }
-                        }
-                        Ok(ClientMsg::Audio { audio }) => {
-                            if !protocol::valid_pcm16_base64(&audio) {
-                                Some(protocol::error_frame("bad_audio", "audio must be base64 PCM16 (whole 16-bit samples)"))
-                            } else if upstream.is_none() {
-                                Some(protocol::error_frame("no_session", "send start_session first"))
-                            } else {
-                                to_upstream.push(json!({"type": "input_audio_buffer.append", "audio": audio}));
-                                None
-                            }
-                        }
-                        Ok(ClientMsg::CommitAudio) => match upstream {
-                            Some(_) => {
-                                to_upstream.push(json!({"type": "input_audio_buffer.commit"}));
-                                to_upstream.push(json!({"type": "response.create"}));
-                                None
-                            }
-                            None => Some(protocol::error_frame("no_session", "send start_session first")),
-                        },
-                        Ok(ClientMsg::Cancel) => match upstream {
-                            Some(_) => {
-                                to_upstream.push(json!({"type": "response.cancel"}));
-                                None
-                            }
-                            None => Some(protocol::error_frame("no_session", "send start_session first")),
-                        },
-                        Ok(ClientMsg::EndSession) => {
-                            if let Some(u) = upstream.take() {
-                                u.close().await;
-                            }
-                            None
-                        }
-                    };
-                    if let Some(frame) = reply {
-                        if let Sent::ClientStuck = send(frame).await {
-                            close_code = Some(close::INTERNAL_ERROR);
-                            break;
-                        }
+            let actions = tokio::select! {
+                frame = stream.next() => match frame {
+                    Some(Ok(Message::Text(text))) => {
+                        protocol::on_client(&mut session.state, &setup, text.as_str())
                     }
-                    if let Some(u) = &upstream {
-                        for event in to_upstream {
-                            if tokio::time::timeout(SEND_GRACE, u.tx.send(event)).await.map_or(true, |r| r.is_err()) {
-                                let _ = send(protocol::error_frame("upstream_slow", "the voice service is not keeping up; the session ended")).await;
-                                if let Some(u) = upstream.take() {
-                                    u.close().await;
-                                }
-                                break;
-                            }
-                        }
+                    Some(Ok(Message::Binary(_))) => break Some(close::UNSUPPORTED_DATA),
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
+                    Some(Ok(_)) => continue,
+                },
+                event = upstream_event => match event {
+                    Some(UpstreamEvent::Event(v)) => {
+                        protocol::on_upstream(&mut session.state, &setup.restaurant, &v)
                     }
-                }
-                event = upstream_event => {
-                    match event {
-                        Some(UpstreamEvent::Event(v)) => {
-                            let mut end = false;
-                            for action in protocol::on_upstream(&mut state, &restaurant, &v) {
-                                match action {
-                                    Action::ToClient(frame) => match send(frame).await {
-                                        Sent::Ok => {}
-                                        Sent::Dropped => { self.dropped_audio.fetch_add(1, Ordering::Relaxed); }
-                                        Sent::ClientStuck => { close_code = Some(close::INTERNAL_ERROR); end = true; }
-                                    },
-                                    Action::ToUpstream(e) => {
-                                        if let Some(u) = &upstream {
-                                            let _ = tokio::time::timeout(SEND_GRACE, u.tx.send(e)).await;
-                                        }
-                                    }
-                                    Action::End => end = true,
-                                }
-                            }
-                            if end {
-                                if let Some(u) = upstream.take() {
-                                    u.close().await;
-                                }
-                                if close_code.is_some() {
-                                    break;
-                                }
-                            }
-                        }
-                        Some(UpstreamEvent::Closed(why)) => {
-                            info!(connection_id = %id, why = %why, "the voice service closed the session");
-                            let _ = send(protocol::error_frame("upstream_closed", "the voice service closed the session")).await;
-                            if let Some(u) = upstream.take() {
-                                u.close().await;
-                            }
-                        }
-                        None => {
-                            let _ = send(protocol::error_frame("upstream_closed", "the voice service closed the session")).await;
-                            if let Some(u) = upstream.take() {
-                                u.close().await;
-                            }
-                        }
+                    Some(UpstreamEvent::Closed(why)) => {
+                        info!(connection_id = %id, why = %why, "the voice service closed the session");
+                        protocol::on_upstream_closed(&mut session.state)
                     }
-                }
-                _ = shutdown.changed() => { close_code = Some(close::GOING_AWAY); break; }
+                    None => protocol::on_upstream_closed(&mut session.state),
+                },
+                _ = shutdown.changed() => break Some(close::GOING_AWAY),
+            };
+            if let Outcome::CloseClient(code) = session.run(actions).await {
+                break Some(code);
             }
-        }
-        if let Some(u) = upstream.take() {
-            u.close().await;
-        }
+        };
+        session.end_upstream().await;
+        let Session { client_tx, .. } = session;
         if let Some(code) = close_code {
             let _ = client_tx
                 .send(Message::Close(Some(CloseFrame {

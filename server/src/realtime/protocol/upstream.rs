@@ -1,154 +1,11 @@
-//! The voice relay's decisions, free of I/O: the client protocol (unchanged from the seed's
-//! front end), the waiter's instructions, the GA `session.update`, and the mapping of
-//! upstream Realtime events (GA names, and the beta names still seen) to client frames and
-//! upstream replies.
+//! Upstream Realtime events (GA names, and the beta names still seen) to client frames and
+//! upstream replies: audio split under the frame limit, transcripts, the `add_to_cart` tool
+//! round trip checked against the menu, and errors sorted into harmless, fatal and forwarded.
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::catalog::Restaurant;
-
-/// Largest client frame: well under API Gateway's 128 KB message limit.
-pub const MAX_CLIENT_FRAME_BYTES: usize = 96 * 1024;
-
-/// Base64 characters of audio per `audio` frame. A multiple of 8 base64 characters is a
-/// multiple of 6 bytes, so every piece decodes alone and holds whole 16-bit samples.
-pub const AUDIO_PIECE_CHARS: usize = 64 * 1024;
-
-/// A frame from the client.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ClientMsg {
-    /// Open and configure the upstream session.
-    StartSession {
-        /// Shown in the instructions instead of the catalog's name, if given.
-        #[serde(default, rename = "restaurantName")]
-        restaurant_name: Option<String>,
-    },
-    /// Base64 PCM16 mono 24 kHz to append to the input buffer.
-    Audio {
-        /// The audio.
-        audio: String,
-    },
-    /// Commit the buffer and ask for an answer (push-to-talk).
-    CommitAudio,
-    /// Cancel the answer in progress (barge-in).
-    Cancel,
-    /// Close the upstream session; the socket stays open.
-    EndSession,
-    /// Liveness check.
-    Ping,
-}
-
-/// A client frame that cannot be used, as the `error` frame's sentence.
-pub fn parse_client(text: &str) -> Result<ClientMsg, String> {
-    let value: Value =
-        serde_json::from_str(text).map_err(|_| "frames must be JSON objects".to_owned())?;
-    let kind = value
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
-    serde_json::from_value(value).map_err(|_| match kind.as_str() {
-        "" => "the frame has no \"type\"".to_owned(),
-        "audio" => "audio frames need an \"audio\" string".to_owned(),
-        other => format!("unknown frame type {other:?}"),
-    })
-}
-
-/// Whether `audio` is base64 of whole PCM16 samples.
-pub fn valid_pcm16_base64(audio: &str) -> bool {
-    use base64::Engine;
-    match base64::engine::general_purpose::STANDARD.decode(audio) {
-        Ok(bytes) => !bytes.is_empty() && bytes.len() % 2 == 0,
-        Err(_) => false,
-    }
-}
-
-/// An `error` frame.
-pub fn error_frame(code: &str, error: &str) -> Value {
-    json!({"type": "error", "code": code, "error": error})
-}
-
-/// The waiter's instructions for a restaurant, its menu and a language.
-pub fn instructions(
-    restaurant: &Restaurant,
-    name_override: Option<&str>,
-    language: &str,
-) -> String {
-    let name = name_override
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or(&restaurant.name);
-    let mut menu = String::new();
-    for item in &restaurant.menu {
-        menu.push_str(&format!(
-            "- {} ({:.2}): {}\n",
-            item.name, item.price, item.description
-        ));
-    }
-    let language = match language {
-        "en" => "English".to_owned(),
-        other => format!("the language with code {other:?}"),
-    };
-    format!(
-        "You are a friendly waiter at {name}. Be warm and concise (one or two sentences). \
-         Help the guest explore the menu, answer questions about dishes, and when they order, \
-         call add_to_cart with the exact menu name and the quantity. Only offer dishes on the menu.\n\
-         Menu:\n{menu}Speak in {language}."
-    )
-}
-
-/// The GA `session.update` for a waiter session.
-pub fn session_update(instructions: &str, voice: &str, transcription_model: &str) -> Value {
-    json!({
-        "type": "session.update",
-        "session": {
-            "type": "realtime",
-            "instructions": instructions,
-            "output_modalities": ["audio"],
-            "audio": {
-                "input": {
-                    "format": {"type": "audio/pcm", "rate": 24000},
-                    "transcription": {"model": transcription_model},
-                    "turn_detection": {
-                        "type": "server_vad",
-                        "threshold": 0.5,
-                        "prefix_padding_ms": 300,
-                        "silence_duration_ms": 500,
-                        "create_response": true,
-                        "interrupt_response": true
-                    }
-                },
-                "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": voice}
-            },
-            "tools": [{
-                "type": "function",
-                "name": "add_to_cart",
-                "description": "Add a dish from the menu to the guest's cart.",
-                "parameters": {
-                    "type": "object",
-                    "properties": {
-                        "item_name": {"type": "string", "description": "Exact name of the menu item"},
-                        "quantity": {"type": "integer", "minimum": 1, "description": "How many"}
-                    },
-                    "required": ["item_name"]
-                }
-            }],
-            "tool_choice": "auto"
-        }
-    })
-}
-
-/// What the relay does in answer to an upstream event.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    /// Send a frame to the client.
-    ToClient(Value),
-    /// Send an event upstream.
-    ToUpstream(Value),
-    /// End the upstream session (after sending the frames before this action).
-    End,
-}
+use super::{AUDIO_PIECE_CHARS, Action, SessionState, code, error_frame};
+use crate::realtime::catalog::Restaurant;
 
 /// Errors that leave the session usable.
 pub const HARMLESS_ERRORS: &[&str] = &[
@@ -208,14 +65,6 @@ fn tool_round_trip(restaurant: &Restaurant, event: &Value) -> Vec<Action> {
     })));
     actions.push(Action::ToUpstream(json!({"type": "response.create"})));
     actions
-}
-
-/// What a session remembers between upstream events.
-#[derive(Debug, Clone, Default)]
-pub struct SessionState {
-    /// `session_started` was sent (once per upstream session, on `session.created` or
-    /// `session.updated`, whichever comes first).
-    pub started: bool,
 }
 
 /// What to do with one upstream event.
@@ -292,76 +141,23 @@ pub fn on_upstream(
     }
 }
 
+/// What to do when the upstream socket closes or fails: tell the client, close our side.
+pub fn on_upstream_closed(state: &mut SessionState) -> Vec<Action> {
+    state.upstream_gone();
+    vec![
+        Action::ToClient(error_frame(
+            code::UPSTREAM_CLOSED,
+            "the voice service closed the session",
+        )),
+        Action::End,
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::realtime::catalog::Catalog;
-
-    fn restaurant() -> Restaurant {
-        Catalog::sample().restaurant("r-123").unwrap().clone()
-    }
-
-    #[test]
-    fn client_frames_parse_as_in_the_seed() {
-        assert_eq!(parse_client(r#"{"type":"ping"}"#), Ok(ClientMsg::Ping));
-        assert_eq!(
-            parse_client(r#"{"type":"start_session","restaurantName":"Sole"}"#),
-            Ok(ClientMsg::StartSession {
-                restaurant_name: Some("Sole".into())
-            })
-        );
-        assert_eq!(
-            parse_client(r#"{"type":"commit_audio"}"#),
-            Ok(ClientMsg::CommitAudio)
-        );
-        assert!(
-            parse_client(r#"{"type":"audio"}"#)
-                .unwrap_err()
-                .contains("audio")
-        );
-        assert!(
-            parse_client(r#"{"type":"dance"}"#)
-                .unwrap_err()
-                .contains("dance")
-        );
-        assert!(parse_client("nope").is_err());
-    }
-
-    #[test]
-    fn pcm16_base64_is_checked() {
-        assert!(valid_pcm16_base64("AAAAAAAA"), "6 bytes: 3 samples");
-        assert!(!valid_pcm16_base64("AAAA"), "3 bytes: half a sample");
-        assert!(!valid_pcm16_base64("not base64!"));
-        assert!(!valid_pcm16_base64(""));
-    }
-
-    #[test]
-    fn session_update_is_the_ga_shape() {
-        let s = session_update("be nice", "marin", "whisper-1");
-        assert_eq!(s["session"]["type"], "realtime");
-        assert_eq!(
-            s["session"]["audio"]["input"]["format"],
-            json!({"type": "audio/pcm", "rate": 24000})
-        );
-        assert_eq!(s["session"]["audio"]["output"]["voice"], "marin");
-        assert_eq!(
-            s["session"]["audio"]["input"]["turn_detection"]["type"],
-            "server_vad"
-        );
-        assert_eq!(s["session"]["tools"][0]["name"], "add_to_cart");
-        assert!(s["session"].get("modalities").is_none(), "no beta fields");
-    }
-
-    #[test]
-    fn instructions_carry_the_menu_and_language() {
-        let i = instructions(&restaurant(), None, "fr");
-        assert!(
-            i.contains("Trattoria Sole")
-                && i.contains("Mushroom Risotto (16.50)")
-                && i.contains("\"fr\"")
-        );
-        assert!(instructions(&restaurant(), Some("Chez Moi"), "en").contains("Chez Moi"));
-    }
+    use crate::realtime::protocol::tests::restaurant;
+    use crate::realtime::protocol::{MAX_CLIENT_FRAME_BYTES, valid_pcm16_base64};
 
     #[test]
     fn tool_calls_are_checked_against_the_menu() {
@@ -452,5 +248,18 @@ mod tests {
             &json!({"type": "response.output_audio.delta", "delta": "AAAA"}),
         );
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_closed_upstream_is_reported_and_forgotten() {
+        let mut state = SessionState {
+            started: true,
+            open: true,
+        };
+        let actions = on_upstream_closed(&mut state);
+        assert!(
+            matches!(&actions[..], [Action::ToClient(v), Action::End] if v["code"] == "upstream_closed")
+        );
+        assert!(!state.open && !state.started);
     }
 }

@@ -1,0 +1,186 @@
+//! The upgrade request and `$connect`: the CONNECT event, the authorizer hook, and the
+//! route's answer deciding the upgrade (2xx upgrades, other statuses refuse with that status,
+//! a crash gives 502, a timeout 504).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use serde_json::json;
+use streamgate_contract::{Route, RouteKind};
+use tracing::info;
+
+use super::Gateway;
+use super::http::{Body, query_pairs, refusal};
+use super::upgrade::{bad_handshake, switching_protocols, websocket_key};
+use crate::events::{self, ConnectionInfo};
+use crate::integration::AuthDecision;
+use crate::{clock, ids};
+
+impl Gateway {
+    pub(super) async fn handshake(
+        self: Arc<Gateway>,
+        mut req: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<Body> {
+        let Some(key) = websocket_key(&req) else {
+            return bad_handshake();
+        };
+        let headers = req.headers();
+        let mut info = self.connection_info(headers, peer);
+        let mut event_headers: Vec<(String, String)> = headers
+            .iter()
+            .filter(|(n, _)| !matches!(n.as_str(), "connection" | "upgrade"))
+            .map(|(n, v)| {
+                (
+                    canonical_header(n.as_str()),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        event_headers.push((
+            "X-Amzn-Trace-Id".into(),
+            format!(
+                "Root=1-{:08x}-{}",
+                clock::now_ms() / 1000,
+                ids::new_api_id()
+            ),
+        ));
+        event_headers.push(("X-Forwarded-For".into(), info.source_ip.clone()));
+        event_headers.push(("X-Forwarded-Port".into(), peer.port().to_string()));
+        event_headers.push(("X-Forwarded-Proto".into(), "http".into()));
+        let query = req.uri().query().map(query_pairs);
+
+        // The CONNECT event names the contract's `$connect` route even when this API has none
+        // (an authorizer still sees it).
+        let connect_key = Route::ALL
+            .iter()
+            .find(|r| r.kind() == RouteKind::Connect)
+            .map_or("", |r| r.key());
+        let connect_event = |info: &ConnectionInfo| {
+            events::connect(
+                info,
+                connect_key,
+                &event_headers,
+                query.as_deref(),
+                clock::now_ms(),
+            )
+        };
+        let last_active = self.registry.begin(info.clone());
+        let refuse = |status: StatusCode, gw: &Gateway, id: &str| {
+            gw.registry.remove(id);
+            refusal(status)
+        };
+
+        if let Some(authorizer) = &self.authorizer {
+            match authorizer
+                .authorize(&events::typed(connect_event(&info)))
+                .await
+            {
+                AuthDecision::Allow {
+                    principal_id,
+                    mut context,
+                } => {
+                    context.insert("principalId".into(), json!(principal_id));
+                    info.authorizer = Some(context);
+                }
+                AuthDecision::Unauthorized => {
+                    return refuse(StatusCode::UNAUTHORIZED, &self, &info.connection_id);
+                }
+                AuthDecision::Deny => {
+                    return refuse(StatusCode::FORBIDDEN, &self, &info.connection_id);
+                }
+            }
+        }
+
+        let mut subprotocol = None;
+        if let Some(route) = self.route(RouteKind::Connect) {
+            let event = events::typed(connect_event(&info));
+            let mut invocation = self.invoke(route, event);
+            let outcome =
+                tokio::time::timeout(self.config.integration_timeout, &mut invocation).await;
+            match outcome {
+                Ok(Ok(response)) => {
+                    let status = u16::try_from(response.status_code).unwrap_or(500);
+                    if !(200..300).contains(&status) {
+                        let status = StatusCode::from_u16(status)
+                            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                        return refuse(status, &self, &info.connection_id);
+                    }
+                    subprotocol = response
+                        .headers
+                        .get("sec-websocket-protocol")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                }
+                Ok(Err(_)) => {
+                    return refuse(StatusCode::BAD_GATEWAY, &self, &info.connection_id);
+                }
+                Err(_) => {
+                    // The function runs on, as in Lambda; the handshake is refused.
+                    self.tasks.spawn(invocation);
+                    return refuse(StatusCode::GATEWAY_TIMEOUT, &self, &info.connection_id);
+                }
+            }
+        }
+
+        let gw = self.clone();
+        let conn_info = info.clone();
+        self.on_upgrade(&mut req, move |ws| async move {
+            match ws {
+                Some(ws) => gw.run_connection(ws, conn_info, last_active).await,
+                None => gw.registry.remove(&conn_info.connection_id),
+            }
+        });
+        info!(connection_id = %info.connection_id, "connected");
+        switching_protocols(&key, subprotocol)
+    }
+
+    /// A new connection's id, time and identity, from its handshake.
+    pub(crate) fn connection_info(
+        &self,
+        headers: &http::HeaderMap,
+        peer: SocketAddr,
+    ) -> ConnectionInfo {
+        let header = |name: header::HeaderName| headers.get(name).and_then(|h| h.to_str().ok());
+        ConnectionInfo {
+            connection_id: ids::new_id(),
+            connected_at: clock::now_ms(),
+            api_id: self.api_id.clone(),
+            stage: self.config.stage.clone(),
+            domain_name: header(header::HOST).unwrap_or("localhost").to_owned(),
+            source_ip: peer.ip().to_string(),
+            user_agent: header(header::USER_AGENT).map(str::to_owned),
+            authorizer: None,
+        }
+    }
+}
+
+/// `sec-websocket-key` → `Sec-WebSocket-Key`, as API Gateway presents header names.
+fn canonical_header(name: &str) -> String {
+    name.split('-')
+        .map(|w| match w {
+            "websocket" => "WebSocket".to_owned(),
+            _ => {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                    .unwrap_or_default()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_names_are_canonical() {
+        assert_eq!(canonical_header("sec-websocket-key"), "Sec-WebSocket-Key");
+        assert_eq!(canonical_header("host"), "Host");
+        assert_eq!(canonical_header("x-forwarded-for"), "X-Forwarded-For");
+    }
+}

@@ -1,0 +1,99 @@
+//! The `@connections` management API: `POST`, `GET` and `DELETE /{stage}/@connections/{id}`,
+//! with errors typed by `x-amzn-ErrorType` as the AWS SDKs expect.
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use serde_json::json;
+use streamgate_contract::limits::{self, close};
+use streamgate_core::PushError;
+
+use super::Gateway;
+use super::http::{Body, decode_segment, json_response, respond};
+use crate::{clock, ids};
+
+/// An `@connections` error, typed by `x-amzn-ErrorType` as the AWS SDKs expect.
+fn management_error(e: &PushError) -> Response<Body> {
+    let (status, kind, message) = match e {
+        PushError::Gone => (StatusCode::GONE, "GoneException", "The connection is gone"),
+        PushError::PayloadTooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLargeException",
+            "Message too long",
+        ),
+        PushError::Throttled => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "LimitExceededException",
+            "Rate exceeded",
+        ),
+        PushError::Forbidden => (StatusCode::FORBIDDEN, "ForbiddenException", "Forbidden"),
+        PushError::BadRequest => (
+            StatusCode::BAD_REQUEST,
+            "BadRequestException",
+            "Invalid connectionId",
+        ),
+        PushError::Other(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerErrorException",
+            "Internal server error",
+        ),
+    };
+    let mut r = json_response(status, json!({ "message": message }));
+    r.headers_mut()
+        .insert("x-amzn-ErrorType", HeaderValue::from_static(kind));
+    r
+}
+
+impl Gateway {
+    pub(super) async fn management(&self, req: Request<Incoming>, raw_id: &str) -> Response<Body> {
+        if !req.headers().contains_key(header::AUTHORIZATION) {
+            // API Gateway refuses unsigned calls.
+            return management_error(&PushError::Forbidden);
+        }
+        let Some(id) = decode_segment(raw_id).filter(|id| ids::is_well_formed(id)) else {
+            return management_error(&PushError::BadRequest);
+        };
+        match *req.method() {
+            Method::POST => {
+                let body = match Limited::new(req.into_body(), limits::MESSAGE_PAYLOAD_MAX_BYTES)
+                    .collect()
+                    .await
+                {
+                    Ok(b) => b.to_bytes(),
+                    Err(_) => return management_error(&PushError::PayloadTooLarge),
+                };
+                let Ok(text) = String::from_utf8(body.to_vec()) else {
+                    return management_error(&PushError::BadRequest);
+                };
+                match self.registry.post(&id, text) {
+                    Ok(()) => respond(StatusCode::OK, "application/json", Bytes::new()),
+                    Err(e) => management_error(&e),
+                }
+            }
+            Method::GET => match self.registry.describe(&id) {
+                Ok(d) => {
+                    let mut identity = serde_json::Map::new();
+                    identity.insert("sourceIp".into(), json!(d.source_ip));
+                    if let Some(ua) = d.user_agent {
+                        identity.insert("userAgent".into(), json!(ua));
+                    }
+                    json_response(
+                        StatusCode::OK,
+                        json!({
+                            "connectedAt": clock::iso8601(d.connected_at),
+                            "identity": identity,
+                            "lastActiveAt": clock::iso8601(d.last_active_at),
+                        }),
+                    )
+                }
+                Err(e) => management_error(&e),
+            },
+            Method::DELETE => match self.registry.close(&id, close::NORMAL, "") {
+                Ok(()) => respond(StatusCode::NO_CONTENT, "application/json", Bytes::new()),
+                Err(e) => management_error(&e),
+            },
+            _ => management_error(&PushError::Forbidden),
+        }
+    }
+}

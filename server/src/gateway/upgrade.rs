@@ -1,0 +1,97 @@
+//! From an HTTP upgrade request to a WebSocket: the key check, the 101, and the socket
+//! with API Gateway's limits, handed to whoever serves it once the 101 has gone out.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use streamgate_contract::limits;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tracing::warn;
+
+use super::Gateway;
+use super::http::Body;
+
+/// A server-side WebSocket over an upgraded HTTP connection.
+pub(crate) type ServerSocket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+/// API Gateway's frame and message limits, and small per-socket buffers: an idle
+/// connection costs a few KB, not the 2 × 128 KB of tungstenite's defaults.
+pub(crate) fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_frame_size(Some(limits::FRAME_MAX_BYTES))
+        .max_message_size(Some(limits::MESSAGE_PAYLOAD_MAX_BYTES))
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(2 * limits::MESSAGE_PAYLOAD_MAX_BYTES)
+}
+
+/// The client's `Sec-WebSocket-Key`, if the request is a valid version-13 upgrade.
+pub(crate) fn websocket_key<B>(req: &Request<B>) -> Option<Vec<u8>> {
+    let headers = req.headers();
+    let version_ok = headers
+        .get("sec-websocket-version")
+        .is_some_and(|v| v.as_bytes() == b"13");
+    headers
+        .get("sec-websocket-key")
+        .map(|k| k.as_bytes().to_vec())
+        .filter(|_| version_ok && req.method() == Method::GET)
+}
+
+/// The answer to an upgrade request that is not a valid version-13 WebSocket handshake.
+pub(crate) fn bad_handshake() -> Response<Body> {
+    super::http::respond(
+        StatusCode::BAD_REQUEST,
+        "text/plain",
+        "bad WebSocket handshake",
+    )
+}
+
+/// The 101 that completes a handshake.
+pub(crate) fn switching_protocols(key: &[u8], subprotocol: Option<String>) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = response.headers_mut();
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(v) = HeaderValue::from_str(&tungstenite::handshake::derive_accept_key(key)) {
+        h.insert("sec-websocket-accept", v);
+    }
+    if let Some(p) = subprotocol.and_then(|p| HeaderValue::from_str(&p).ok()) {
+        h.insert("sec-websocket-protocol", p);
+    }
+    response
+}
+
+impl Gateway {
+    /// Runs `serve` on the socket once the 101 has gone out (`None` when the upgrade failed).
+    pub(crate) fn on_upgrade<F, Fut>(self: &Arc<Self>, req: &mut Request<Incoming>, serve: F)
+    where
+        F: FnOnce(Option<ServerSocket>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let upgrade = hyper::upgrade::on(req);
+        self.tasks.spawn(async move {
+            let ws = match upgrade.await {
+                Ok(upgraded) => Some(
+                    WebSocketStream::from_raw_socket(
+                        TokioIo::new(upgraded),
+                        Role::Server,
+                        Some(ws_config()),
+                    )
+                    .await,
+                ),
+                Err(e) => {
+                    warn!(error = %e, "the upgrade failed");
+                    None
+                }
+            };
+            serve(ws).await;
+        });
+    }
+}

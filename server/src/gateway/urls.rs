@@ -1,0 +1,182 @@
+//! The URL table: every path the server answers, resolved in one place by [`resolve`] (pure,
+//! so it is tested without sockets), then dispatched by [`Gateway::handle`].
+//!
+//! | request                                   | endpoint                                 |
+//! |-------------------------------------------|------------------------------------------|
+//! | WebSocket upgrade on `/` or `/{stage}`    | the chat API (`$connect`, then frames)    |
+//! | WebSocket upgrade on `/{other}`           | 403, as API Gateway answers a wrong stage |
+//! | any method on `/{stage}/@connections/{id}`| the management API                       |
+//! | WebSocket upgrade on `/realtime`          | the voice relay (when configured)         |
+//! | `GET /`                                   | the test page                            |
+//! | `GET /streamgate.json`                    | the test page's settings                 |
+//! | `GET /voice`, `GET /restaurants.json`     | the voice page and its restaurants       |
+//! | anything else                             | 404                                      |
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{Method, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use serde_json::json;
+
+use super::Gateway;
+use super::http::{Body, json_response, respond};
+use crate::page;
+use crate::realtime;
+
+/// What a request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// Open a chat socket.
+    ChatSocket,
+    /// A chat socket on another stage: 403.
+    WrongStage,
+    /// The management API on a connection (the id as it appears in the path, still encoded).
+    Management {
+        /// The raw path segment.
+        raw_id: String,
+    },
+    /// Open a voice relay socket.
+    VoiceSocket,
+    /// The test page.
+    TestPage,
+    /// The test page's settings.
+    PageSettings,
+    /// The voice page.
+    VoicePage,
+    /// The voice page's restaurant list.
+    Restaurants,
+    /// Nothing here: 404.
+    NotFound,
+}
+
+/// Resolves a request: its method, path, whether it asks for a WebSocket upgrade, the
+/// stage, and whether the voice relay is served.
+pub fn resolve(method: &Method, path: &str, upgrade: bool, stage: &str, voice: bool) -> Endpoint {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let get = method == Method::GET;
+    match segments.as_slice() {
+        ["realtime"] if upgrade && voice => Endpoint::VoiceSocket,
+        [s, "@connections", id] if *s == stage => Endpoint::Management {
+            raw_id: (*id).to_owned(),
+        },
+        [] if upgrade => Endpoint::ChatSocket,
+        [s] if upgrade && *s == stage => Endpoint::ChatSocket,
+        [_] if upgrade => Endpoint::WrongStage,
+        [] if get => Endpoint::TestPage,
+        ["streamgate.json"] if get => Endpoint::PageSettings,
+        ["voice"] if get && voice => Endpoint::VoicePage,
+        ["restaurants.json"] if get && voice => Endpoint::Restaurants,
+        _ => Endpoint::NotFound,
+    }
+}
+
+/// Whether a request asks for a WebSocket upgrade.
+fn wants_websocket<B>(req: &Request<B>) -> bool {
+    req.headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+impl Gateway {
+    /// Answers one HTTP request.
+    pub(super) async fn handle(
+        self: Arc<Gateway>,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<Body> {
+        let endpoint = resolve(
+            req.method(),
+            req.uri().path(),
+            wants_websocket(&req),
+            &self.config.stage,
+            self.realtime.is_some(),
+        );
+        match endpoint {
+            Endpoint::ChatSocket => self.handshake(req, peer).await,
+            Endpoint::WrongStage => {
+                json_response(StatusCode::FORBIDDEN, json!({"message": "Forbidden"}))
+            }
+            Endpoint::Management { raw_id } => self.management(req, &raw_id).await,
+            Endpoint::VoiceSocket => match self.realtime.clone() {
+                Some(service) => realtime::http::handshake(&self, req, peer, service),
+                None => not_found(),
+            },
+            Endpoint::TestPage => respond(StatusCode::OK, "text/html; charset=utf-8", page::HTML),
+            Endpoint::PageSettings => {
+                let host = req
+                    .headers()
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("localhost");
+                json_response(
+                    StatusCode::OK,
+                    page::config(host, &self.config.stage, &self.config.routes),
+                )
+            }
+            Endpoint::VoicePage => realtime::http::voice_page(),
+            Endpoint::Restaurants => match &self.realtime {
+                Some(service) => realtime::http::restaurants(service),
+                None => not_found(),
+            },
+            Endpoint::NotFound => not_found(),
+        }
+    }
+}
+
+fn not_found() -> Response<Body> {
+    json_response(StatusCode::NOT_FOUND, json!({"message": "Not Found"}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(method: Method, path: &str, upgrade: bool) -> Endpoint {
+        resolve(&method, path, upgrade, "dev", true)
+    }
+
+    #[test]
+    fn the_table_resolves_every_endpoint() {
+        assert_eq!(at(Method::GET, "/", true), Endpoint::ChatSocket);
+        assert_eq!(at(Method::GET, "/dev", true), Endpoint::ChatSocket);
+        assert_eq!(at(Method::GET, "/prod", true), Endpoint::WrongStage);
+        assert_eq!(
+            at(Method::POST, "/dev/@connections/R1kmxc2VNjMCFIA%3D", false),
+            Endpoint::Management {
+                raw_id: "R1kmxc2VNjMCFIA%3D".into()
+            }
+        );
+        assert_eq!(
+            at(Method::POST, "/prod/@connections/x", false),
+            Endpoint::NotFound
+        );
+        assert_eq!(at(Method::GET, "/realtime", true), Endpoint::VoiceSocket);
+        assert_eq!(at(Method::GET, "/", false), Endpoint::TestPage);
+        assert_eq!(at(Method::POST, "/", false), Endpoint::NotFound);
+        assert_eq!(
+            at(Method::GET, "/streamgate.json", false),
+            Endpoint::PageSettings
+        );
+        assert_eq!(at(Method::GET, "/voice", false), Endpoint::VoicePage);
+        assert_eq!(
+            at(Method::GET, "/restaurants.json", false),
+            Endpoint::Restaurants
+        );
+        assert_eq!(
+            at(Method::GET, "/elsewhere/deep", false),
+            Endpoint::NotFound
+        );
+    }
+
+    #[test]
+    fn voice_endpoints_exist_only_with_the_relay() {
+        let without =
+            |path: &str, upgrade: bool| resolve(&Method::GET, path, upgrade, "dev", false);
+        assert_eq!(without("/voice", false), Endpoint::NotFound);
+        assert_eq!(without("/restaurants.json", false), Endpoint::NotFound);
+        // Without the relay, `/realtime` is just another stage name.
+        assert_eq!(without("/realtime", true), Endpoint::WrongStage);
+    }
+}
