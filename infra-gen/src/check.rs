@@ -53,11 +53,11 @@ fn walk(v: &Value, out: &mut Vec<Reference>) {
                     out.push((target.clone(), None));
                     return;
                 }
-                if let Some(Value::Array(a)) = map.get("Fn::GetAtt") {
-                    if let [Value::String(id), Value::String(attr)] = a.as_slice() {
-                        out.push((id.clone(), Some(attr.clone())));
-                        return;
-                    }
+                if let Some(Value::Array(a)) = map.get("Fn::GetAtt")
+                    && let [Value::String(id), Value::String(attr)] = a.as_slice()
+                {
+                    out.push((id.clone(), Some(attr.clone())));
+                    return;
                 }
                 if let Some(Value::String(s)) = map.get("Fn::Sub") {
                     for var in sub_variables(s) {
@@ -154,10 +154,10 @@ fn conditions_used(v: &Value) -> Vec<String> {
     fn go(v: &Value, out: &mut Vec<String>) {
         match v {
             Value::Object(map) => {
-                if let Some(Value::Array(a)) = map.get("Fn::If") {
-                    if let Some(Value::String(c)) = a.first() {
-                        out.push(c.clone());
-                    }
+                if let Some(Value::Array(a)) = map.get("Fn::If")
+                    && let Some(Value::String(c)) = a.first()
+                {
+                    out.push(c.clone());
                 }
                 map.values().for_each(|v| go(v, out));
             }

@@ -449,6 +449,6 @@ impl Template {
 
     /// The template as YAML text.
     pub fn to_yaml(&self) -> String {
-        serde_yaml_ng::to_string(self).expect("templates serialize")
+        yaml_serde::to_string(self).expect("templates serialize")
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::Client;
 use aws_sdk_apigatewaymanagement::config::http::HttpResponse;
+use aws_sdk_apigatewaymanagement::config::retry::RetryConfig;
 use aws_sdk_apigatewaymanagement::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use streamgate_core::{ClientPush, PushError, Target};
@@ -23,7 +24,8 @@ pub enum EndpointMode {
 }
 
 /// The `@connections` API through the AWS SDK. SDK clients are built once per endpoint and
-/// reused.
+/// reused. The SDK does not retry: whether to post again is the handler's decision (it backs
+/// off on throttling, and a blind retry of a post could deliver a frame twice).
 #[derive(Debug)]
 pub struct ApiGatewayPush {
     config: aws_config::SdkConfig,
@@ -59,6 +61,7 @@ impl ApiGatewayPush {
             .or_insert_with(|| {
                 let conf = aws_sdk_apigatewaymanagement::config::Builder::from(&self.config)
                     .endpoint_url(endpoint)
+                    .retry_config(RetryConfig::disabled())
                     .build();
                 Client::from_conf(conf)
             })
