@@ -8,6 +8,7 @@ pub mod dynamodb_local;
 pub mod local;
 pub mod mock_http;
 pub mod mock_realtime;
+pub mod sse;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -52,6 +53,13 @@ pub fn fixture_event(name: &str) -> ApiGatewayWebsocketProxyRequest {
     serde_json::from_value(fixture_json(name)).expect("fixtures deserialize into aws_lambda_events")
 }
 
+/// The real MESSAGE event with `body` as its body.
+pub fn message_event_with(body: impl Into<String>) -> ApiGatewayWebsocketProxyRequest {
+    let mut event = fixture_event("message");
+    event.body = Some(body.into());
+    event
+}
+
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -84,7 +92,7 @@ pub fn workspace_binary(binary: &str) -> PathBuf {
     let path = workspace_root().join("target/debug").join(binary);
     assert!(
         path.is_file(),
-        "{} is not built: run `cargo build --workspace --bins` first (`just test` does)",
+        "{} is not built: run `cargo build --workspace --all-targets` first (`just test` does)",
         path.display()
     );
     path
@@ -104,5 +112,5 @@ pub fn committed_template() -> serde_json::Value {
     let path = workspace_root().join(infra_gen::TEMPLATE_PATH);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e} (run `just synth`)", path.display()));
-    serde_yaml_ng::from_str(&text).expect("the generated template is valid YAML")
+    yaml_serde::from_str(&text).expect("the generated template is valid YAML")
 }

@@ -7,20 +7,21 @@ use streamgate_core::handlers;
 use streamgate_core::{ChatSettings, memory::MemoryStore};
 use streamgate_llm::{OpenAiProvider, Timeouts};
 use streamgate_tests::doubles::{PushBehaviour, RecordingPush};
-use streamgate_tests::fixture_event;
+use streamgate_tests::message_event_with;
 use streamgate_tests::mock_http::{MockServer, Reply, pause, text};
+use streamgate_tests::sse::{OPENAI_DONE, OPENAI_STOP, openai_chunk};
 
 fn reply() -> Reply {
-    let chunk = |c: &str| {
-        format!(
-            "data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{c}\"}},\"finish_reason\":null}}]}}\n\n"
-        )
-    };
-    let mut parts = vec![text(": keep-alive\n\n"), pause(20), text(&chunk("Hello"))];
+    let mut parts = vec![
+        text(": keep-alive\n\n"),
+        pause(20),
+        text(&openai_chunk("Hello")),
+    ];
     for _ in 0..20 {
-        parts.push(text(&chunk(" word")));
+        parts.push(text(&openai_chunk(" word")));
     }
-    parts.push(text("data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n"));
+    parts.push(text(OPENAI_STOP));
+    parts.push(text(OPENAI_DONE));
     Reply::sse(parts)
 }
 
@@ -40,8 +41,7 @@ async fn main() {
     );
     let store = MemoryStore::new();
     let settings = ChatSettings::default();
-    let mut event = fixture_event("message");
-    event.body = Some(r#"{"data":"hi"}"#.into());
+    let event = message_event_with(r#"{"data":"hi"}"#);
     let mut samples = Vec::with_capacity(runs);
     for run in 0..runs {
         // The keep-alive comment opens the body; the first token follows 20 ms later.

@@ -10,25 +10,9 @@ use streamgate_core::retry::RetryPolicy;
 use streamgate_core::{ApiKey, ChatSettings, ConnectionStore};
 use streamgate_llm::{OpenAiProvider, Timeouts};
 use streamgate_tests::doubles::{GuardedStore, PushBehaviour, RecordingPush};
-use streamgate_tests::fixture_event;
 use streamgate_tests::mock_http::{MockServer, Part, Reply, pause, text};
-
-fn chunk(content: &str) -> String {
-    format!(
-        "data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":{}}},\"finish_reason\":null}}]}}\n\n",
-        serde_json::to_string(content).unwrap()
-    )
-}
-const STOP: &str =
-    "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n";
-const DONE: &str = "data: [DONE]\n\n";
-
-fn usage(input: u64, output: u64) -> String {
-    format!(
-        "data: {{\"choices\":[],\"usage\":{{\"prompt_tokens\":{input},\"completion_tokens\":{output},\"total_tokens\":{}}}}}\n\n",
-        input + output
-    )
-}
+use streamgate_tests::sse::{OPENAI_DONE, OPENAI_STOP, openai_chunk, openai_usage};
+use streamgate_tests::{fixture_event, message_event_with};
 
 fn provider(server: &MockServer) -> OpenAiProvider {
     OpenAiProvider::new(
@@ -55,9 +39,10 @@ fn settings() -> ChatSettings {
 }
 
 fn message_event(data: &str) -> aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest {
-    let mut e = fixture_event("message");
-    e.body = Some(serde_json::json!({"action": streamgate_contract::Route::Message.key(), "data": data, "requestId": "c-1"}).to_string());
-    e
+    message_event_with(
+        serde_json::json!({"action": streamgate_contract::Route::Message.key(), "data": data, "requestId": "c-1"})
+            .to_string(),
+    )
 }
 
 /// A store holding the sender's record, as after `$connect`.
@@ -79,12 +64,16 @@ async fn a_long_answer_arrives_whole_in_order_in_few_posts() {
     let tokens: Vec<String> = (0..1000).map(|i| format!(" tok{i}")).collect();
     let mut parts = Vec::new();
     for (i, t) in tokens.iter().enumerate() {
-        parts.push(text(&chunk(t)));
+        parts.push(text(&openai_chunk(t)));
         if i % 50 == 49 {
             parts.push(pause(10));
         }
     }
-    parts.extend([text(STOP), text(&usage(12, 1000)), text(DONE)]);
+    parts.extend([
+        text(OPENAI_STOP),
+        text(&openai_usage(12, 1000)),
+        text(OPENAI_DONE),
+    ]);
     let server = MockServer::start(vec![Reply::sse(parts)]).await;
     let push = RecordingPush::new(PushBehaviour::Accept);
     let store = store_with_sender().await;
@@ -133,7 +122,7 @@ async fn a_long_answer_arrives_whole_in_order_in_few_posts() {
 async fn gone_mid_answer_cancels_the_upstream_request_and_deletes_the_record() {
     let mut parts = vec![];
     for i in 0..5 {
-        parts.push(text(&chunk(&format!(" part{i}"))));
+        parts.push(text(&openai_chunk(&format!(" part{i}"))));
         parts.push(pause(80));
     }
     parts.push(Part::Stall);
@@ -169,7 +158,7 @@ async fn retries_before_the_first_delta_then_answers() {
             .header("retry-after-ms", "20"),
         // Opens, then fails before any text: still safe to retry.
         Reply::sse(vec![text("data: {\"error\":{\"message\":\"x\",\"type\":\"server_error\",\"code\":502}}\n\n")]),
-        Reply::sse(vec![text(&chunk("Hello")), text(STOP), text(DONE)]),
+        Reply::sse(vec![text(&openai_chunk("Hello")), text(OPENAI_STOP), text(OPENAI_DONE)]),
     ])
     .await;
     let push = RecordingPush::new(PushBehaviour::Accept);
@@ -192,15 +181,15 @@ async fn retries_before_the_first_delta_then_answers() {
 #[tokio::test]
 async fn no_retry_once_text_reached_the_client() {
     let server = MockServer::start(vec![Reply::sse(vec![
-        text(&chunk("Half an ans")),
+        text(&openai_chunk("Half an ans")),
         pause(100),
         text("data: {\"error\":{\"message\":\"x\",\"type\":\"server_error\",\"code\":500}}\n\n"),
     ])])
     .await;
     server.otherwise(Reply::sse(vec![
-        text(&chunk("SECOND ATTEMPT")),
-        text(STOP),
-        text(DONE),
+        text(&openai_chunk("SECOND ATTEMPT")),
+        text(OPENAI_STOP),
+        text(OPENAI_DONE),
     ]));
     let push = RecordingPush::new(PushBehaviour::Accept);
     handlers::message(
@@ -278,11 +267,11 @@ async fn provider_failures_become_stable_error_codes_without_secrets() {
 #[tokio::test]
 async fn throttled_posts_are_retried_in_order() {
     let server = MockServer::start(vec![Reply::sse(vec![
-        text(&chunk("a")),
+        text(&openai_chunk("a")),
         pause(60),
-        text(&chunk("b")),
-        text(STOP),
-        text(DONE),
+        text(&openai_chunk("b")),
+        text(OPENAI_STOP),
+        text(OPENAI_DONE),
     ])])
     .await;
     let push = RecordingPush::new(PushBehaviour::ThrottleFirst(1));

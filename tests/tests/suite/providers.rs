@@ -7,6 +7,7 @@ use streamgate_contract::Usage;
 use streamgate_core::{ApiKey, LlmError, LlmEvent, LlmProvider, LlmRequest};
 use streamgate_llm::{AnthropicProvider, OpenAiProvider, Timeouts};
 use streamgate_tests::mock_http::{MockServer, Part, Reply, pause, text};
+use streamgate_tests::sse::{OPENAI_DONE, OPENAI_STOP, anthropic_event, openai_chunk};
 
 const KEY: &str = "sk-test-0123456789abcdef";
 
@@ -62,31 +63,21 @@ async fn run(p: &dyn LlmProvider) -> Result<(String, Option<Usage>, Option<LlmEr
     Ok((text, usage, error))
 }
 
-fn chunk(content: &str) -> String {
-    format!(
-        "data: {{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-test\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":{}}},\"finish_reason\":null}}]}}\n\n",
-        serde_json::to_string(content).unwrap()
-    )
-}
-
 const ROLE: &str = "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n";
 const NULL_CONTENT: &str = "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null},\"finish_reason\":null}]}\n\n";
-const STOP: &str =
-    "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n";
 const USAGE: &str = "data: {\"id\":\"c1\",\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":9,\"total_tokens\":21}}\n\n";
-const DONE: &str = "data: [DONE]\n\n";
 
 #[tokio::test]
 async fn openai_normal_stream_with_usage() {
     let server = MockServer::start(vec![Reply::sse(vec![
         text(ROLE),
         text(NULL_CONTENT),
-        text(&chunk("Today we have")),
+        text(&openai_chunk("Today we have")),
         pause(20),
-        text(&chunk(" a mushroom risotto.")),
-        text(STOP),
+        text(&openai_chunk(" a mushroom risotto.")),
+        text(OPENAI_STOP),
         text(USAGE),
-        text(DONE),
+        text(OPENAI_DONE),
     ])])
     .await;
     let (answer, usage, error) = run(&openai(&server)).await.unwrap();
@@ -119,8 +110,8 @@ async fn openai_normal_stream_with_usage() {
 async fn openai_stream_without_usage_or_final_blank_line() {
     // A broken-off usage chunk, and llama.cpp's `[DONE]` with no blank line after it.
     let server = MockServer::start(vec![Reply::sse(vec![
-        text(&chunk("hi")),
-        text(STOP),
+        text(&openai_chunk("hi")),
+        text(OPENAI_STOP),
         text("data: [DONE]"),
     ])])
     .await;
@@ -130,7 +121,7 @@ async fn openai_stream_without_usage_or_final_blank_line() {
 
 #[tokio::test]
 async fn openai_stream_cut_before_done_is_an_error() {
-    let server = MockServer::start(vec![Reply::sse(vec![text(&chunk("partial"))])]).await;
+    let server = MockServer::start(vec![Reply::sse(vec![text(&openai_chunk("partial"))])]).await;
     let (answer, _, error) = run(&openai(&server)).await.unwrap();
     assert_eq!(answer, "partial");
     assert!(
@@ -145,8 +136,16 @@ async fn openai_mid_stream_errors_with_string_and_integer_codes() {
     let vllm_style = "data: {\"error\":{\"message\":\"engine died\",\"type\":\"InternalServerError\",\"param\":null,\"code\":500}}\n\n";
     let server = MockServer::start(vec![
         // `[DONE]` after the error: a parser that skipped the error would end cleanly.
-        Reply::sse(vec![text(&chunk("a")), text(openai_style), text(DONE)]),
-        Reply::sse(vec![text(&chunk("b")), text(vllm_style), text(DONE)]),
+        Reply::sse(vec![
+            text(&openai_chunk("a")),
+            text(openai_style),
+            text(OPENAI_DONE),
+        ]),
+        Reply::sse(vec![
+            text(&openai_chunk("b")),
+            text(vllm_style),
+            text(OPENAI_DONE),
+        ]),
     ])
     .await;
     let p = openai(&server);
@@ -173,11 +172,11 @@ async fn openai_mid_stream_errors_with_string_and_integer_codes() {
 #[tokio::test]
 async fn llama_cpp_error_field() {
     let server = MockServer::start(vec![Reply::sse(vec![
-        text(&chunk("x")),
+        text(&openai_chunk("x")),
         text(
             "error: {\"code\":500,\"message\":\"slot unavailable\",\"type\":\"server_error\"}\n\n",
         ),
-        text(DONE),
+        text(OPENAI_DONE),
     ])])
     .await;
     let (_, _, error) = run(&openai(&server)).await.unwrap();
@@ -230,7 +229,11 @@ async fn openai_http_errors_are_typed_and_never_carry_the_key() {
 
 #[tokio::test]
 async fn a_stall_past_the_idle_timeout_is_a_timeout_and_closes_the_request() {
-    let server = MockServer::start(vec![Reply::sse(vec![text(&chunk("slow")), Part::Stall])]).await;
+    let server = MockServer::start(vec![Reply::sse(vec![
+        text(&openai_chunk("slow")),
+        Part::Stall,
+    ])])
+    .await;
     let started = std::time::Instant::now();
     let (answer, _, error) = run(&openai(&server)).await.unwrap();
     assert_eq!(answer, "slow");
@@ -269,23 +272,19 @@ async fn connection_refused_is_retryable_unavailable() {
     );
 }
 
-fn event(name: &str, data: serde_json::Value) -> String {
-    format!("event: {name}\ndata: {data}\n\n")
-}
-
 #[tokio::test]
 async fn anthropic_normal_stream_with_pings_and_unknown_events() {
     use serde_json::json;
     let server = MockServer::start(vec![Reply::sse(vec![
-        text(&event("message_start", json!({"type":"message_start","message":{"id":"m1","type":"message","role":"assistant","content":[],"model":"claude-test","usage":{"input_tokens":25,"output_tokens":1}}}))),
-        text(&event("content_block_start", json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}))),
-        text(&event("ping", json!({"type":"ping"}))),
-        text(&event("content_block_delta", json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}))),
-        text(&event("future_event_type", json!({"type":"future_event_type","x":1}))),
-        text(&event("content_block_delta", json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" there"}}))),
-        text(&event("content_block_stop", json!({"type":"content_block_stop","index":0}))),
-        text(&event("message_delta", json!({"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":15}}))),
-        text(&event("message_stop", json!({"type":"message_stop"}))),
+        text(&anthropic_event("message_start", json!({"type":"message_start","message":{"id":"m1","type":"message","role":"assistant","content":[],"model":"claude-test","usage":{"input_tokens":25,"output_tokens":1}}}))),
+        text(&anthropic_event("content_block_start", json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}))),
+        text(&anthropic_event("ping", json!({"type":"ping"}))),
+        text(&anthropic_event("content_block_delta", json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}))),
+        text(&anthropic_event("future_event_type", json!({"type":"future_event_type","x":1}))),
+        text(&anthropic_event("content_block_delta", json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" there"}}))),
+        text(&anthropic_event("content_block_stop", json!({"type":"content_block_stop","index":0}))),
+        text(&anthropic_event("message_delta", json!({"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":15}}))),
+        text(&anthropic_event("message_stop", json!({"type":"message_stop"}))),
     ])])
     .await;
     let (answer, usage, error) = run(&anthropic(&server)).await.unwrap();
@@ -314,10 +313,10 @@ async fn anthropic_normal_stream_with_pings_and_unknown_events() {
 async fn anthropic_error_event_mid_stream() {
     use serde_json::json;
     let server = MockServer::start(vec![Reply::sse(vec![
-        text(&event("message_start", json!({"type":"message_start","message":{"usage":{"input_tokens":3}}}))),
-        text(&event("content_block_delta", json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}))),
-        text(&event("error", json!({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}))),
-        text(&event("message_stop", json!({"type":"message_stop"}))),
+        text(&anthropic_event("message_start", json!({"type":"message_start","message":{"usage":{"input_tokens":3}}}))),
+        text(&anthropic_event("content_block_delta", json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}))),
+        text(&anthropic_event("error", json!({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}))),
+        text(&anthropic_event("message_stop", json!({"type":"message_stop"}))),
     ])])
     .await;
     let (answer, _, error) = run(&anthropic(&server)).await.unwrap();
@@ -365,7 +364,7 @@ async fn anthropic_http_errors() {
 
 #[tokio::test]
 async fn anthropic_stream_cut_before_message_stop_is_an_error() {
-    let server = MockServer::start(vec![Reply::sse(vec![text(&event(
+    let server = MockServer::start(vec![Reply::sse(vec![text(&anthropic_event(
         "content_block_delta",
         serde_json::json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}),
     ))])])

@@ -1,5 +1,5 @@
 //! The local server reproduces API Gateway's WebSocket behaviour: one test (at least) per
-//! point of the parity checklist (`api-gateway.md`, 1 to 18), named `pN_...`.
+//! point of the parity list in `tests/PARITY.md` (1 to 18), named `pN_...`.
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;

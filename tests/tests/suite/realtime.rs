@@ -404,7 +404,8 @@ async fn a_stalled_client_drops_audio_instead_of_growing_memory() {
     let mock = MockRealtime::start(KEY).await;
     let store = Arc::new(MemoryStore::new());
     let mut c = config(&mock);
-    c.client_queue = 16;
+    c.frames_to_client = 16;
+    c.events_from_upstream = 16;
     let (server, service) = start_voice(c, store).await;
     let mut ws = connect(&format!("ws://{}/realtime?restaurantId=r-123", server.addr)).await;
     send(&mut ws, r#"{"type":"start_session"}"#).await;

@@ -8,7 +8,7 @@ use streamgate_core::handlers;
 use streamgate_core::{ChatSettings, ConnectionStore};
 use streamgate_llm::EchoProvider;
 use streamgate_tests::doubles::{BrokenStore, GuardedStore, PushBehaviour, RecordingPush};
-use streamgate_tests::{fixture_event, fixture_json};
+use streamgate_tests::{fixture_event, fixture_json, message_event_with};
 
 /// Every key and value of `expected` is in `actual` (which may have more keys, e.g. empty
 /// maps a type always serializes). Header names compare without case, as HTTP says.
@@ -176,8 +176,7 @@ async fn message_validates_the_body_with_error_frames() {
     for (body, code, needle) in cases {
         let push = RecordingPush::new(PushBehaviour::Accept);
         let store = GuardedStore::new(Function::Message);
-        let mut event = fixture_event("message");
-        event.body = Some(body.to_owned());
+        let event = message_event_with(body);
         let response = handlers::message(
             &event,
             push.as_ref(),
@@ -203,8 +202,7 @@ async fn message_validates_the_body_with_error_frames() {
         }
     }
     let push = RecordingPush::new(PushBehaviour::Accept);
-    let mut event = fixture_event("message");
-    event.body = Some(format!(r#"{{"data":"{}"}}"#, "x".repeat(128 * 1024)));
+    let event = message_event_with(format!(r#"{{"data":"{}"}}"#, "x".repeat(128 * 1024)));
     handlers::message(
         &event,
         push.as_ref(),
@@ -222,8 +220,7 @@ async fn message_validates_the_body_with_error_frames() {
 async fn message_streams_the_echo_answer() {
     let push = RecordingPush::new(PushBehaviour::Accept);
     let store = GuardedStore::new(Function::Message);
-    let mut event = fixture_event("message");
-    event.body = Some(r#"{"data":"what is on the menu today","requestId":"c-17"}"#.into());
+    let event = message_event_with(r#"{"data":"what is on the menu today","requestId":"c-17"}"#);
     let llm = EchoProvider::new(Duration::from_millis(1));
     handlers::message(
         &event,

@@ -1,0 +1,19 @@
+//! The workspace's integration tests, in one binary (one link of the harness and the AWS
+//! SDKs instead of one per file). One module per area; `cargo test --test suite AREA::` runs
+//! one area, e.g. `cargo test --test suite local_server::`.
+
+mod binaries;
+mod browser;
+mod contract;
+mod dynamodb;
+mod handlers;
+mod lambda_binaries;
+mod local_server;
+mod message;
+mod providers;
+mod push;
+mod realtime;
+mod secrets;
+mod server_binary;
+mod template;
+mod voice_browser;
