@@ -73,8 +73,10 @@ test: setup
     set -uo pipefail
     log=$(mktemp)
     status=0
-    # The tests run the server and Lambda binaries as processes: build them first.
-    cargo build --workspace --bins || exit 1
+    # The tests run the server and Lambda binaries as processes: build them first, with the
+    # tests in the same invocation so every crate is compiled once, with one feature set
+    # (the tests' dev-dependencies add features, e.g. tokio's test-util).
+    cargo build --workspace --all-targets || exit 1
     cargo test --workspace --no-fail-fast --doc 2>&1 | tee "$log" || status=1
     cargo test --workspace --no-fail-fast --all-targets 2>&1 | tee -a "$log" || status=1
     awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f }' "$log"

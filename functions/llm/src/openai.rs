@@ -128,10 +128,10 @@ impl Decoder for ChunkDecoder {
             .into_iter()
             .flatten()
         {
-            if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str) {
-                if !text.is_empty() {
-                    events.push(LlmEvent::Delta(text.to_owned()));
-                }
+            if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str)
+                && !text.is_empty()
+            {
+                events.push(LlmEvent::Delta(text.to_owned()));
             }
             if choice.get("finish_reason").is_some_and(|r| !r.is_null()) {
                 self.finished = true;
