@@ -2,6 +2,7 @@
 
 use sha2::{Digest, Sha256};
 use streamgate_contract::config::{self as env, LlmProviderKind};
+use streamgate_contract::invocation::{self, Invocation};
 use streamgate_contract::limits::INTEGRATION_TIMEOUT;
 use streamgate_contract::record::attr;
 use streamgate_contract::routes::api;
@@ -11,6 +12,13 @@ use crate::expr::{CondExpr, Expr, Pseudo, Sub};
 use crate::resources::*;
 use crate::template::{
     Cond, ConditionRef, DataPolicy, Handle, Options, ParamRef, Parameter, Template,
+};
+
+/// How long an asynchronous `message` event may wait for a free function before it is
+/// dropped: an answer that starts a minute late is not worth starting.
+pub const ASYNC_EVENT_MAX_AGE: EventAge = match EventAge::from_secs(60) {
+    Some(age) => age,
+    None => panic!("60 s is a valid event age"),
 };
 
 /// Retention of every log group of the stack.
@@ -314,17 +322,33 @@ pub fn build() -> Template {
             },
             function_options(),
         );
+        if f.routes()
+            .any(|r| r.invocation() == Invocation::Asynchronous)
+        {
+            t.add(
+                &format!("{stem}EventInvokeConfig"),
+                EventInvokeConfig::no_retries(&function, ASYNC_EVENT_MAX_AGE),
+            );
+        }
         for route in f.routes() {
             let rstem = route_stem(route);
-            let integration = t.add(
-                &format!("{rstem}Integration"),
-                Integration::lambda_proxy(
-                    &chat_api,
-                    &function,
-                    &format!("{} → {} function", route.key(), f.name()),
-                    timeout,
+            let description = format!("{} → {} function", route.key(), f.name());
+            let integration = match route.invocation() {
+                Invocation::Synchronous => t.add(
+                    &format!("{rstem}Integration"),
+                    Integration::lambda_proxy(&chat_api, &function, &description, timeout),
                 ),
-            );
+                Invocation::Asynchronous => t.add(
+                    &format!("{rstem}Integration"),
+                    Integration::lambda_event(
+                        &chat_api,
+                        &function,
+                        &description,
+                        timeout,
+                        invocation::request_template(),
+                    ),
+                ),
+            };
             let r = t.add(
                 &format!("{rstem}Route"),
                 ApiRoute::new(
@@ -343,6 +367,11 @@ pub fn build() -> Template {
             deployment_hash.update([0]);
             deployment_hash.update(integration.id().as_bytes());
             deployment_hash.update([0]);
+            // A changed integration goes live only with a new deployment too.
+            if route.invocation() == Invocation::Asynchronous {
+                deployment_hash.update(invocation::request_template().as_bytes());
+                deployment_hash.update([0]);
+            }
             routes.push(r);
         }
     }

@@ -165,6 +165,11 @@ impl LocalServer {
         LocalServer::start(config, recorder.clone(), registry, None).await
     }
 
+    /// How the emulated API is configured.
+    pub fn gateway_config(&self) -> &GatewayConfig {
+        self.gateway.config()
+    }
+
     /// `ws://127.0.0.1:PORT/{stage}`.
     pub fn ws_url(&self) -> String {
         format!("ws://{}/{}", self.addr, self.gateway.config().stage)
@@ -267,6 +272,15 @@ impl LocalServer {
         push: Option<Arc<dyn streamgate_core::ClientPush>>,
         echo_delay: Duration,
     ) -> LocalServer {
+        LocalServer::chat_with(GatewayConfig::default(), push, echo_delay).await
+    }
+
+    /// [`LocalServer::chat`] with an API configured by `config`.
+    pub async fn chat_with(
+        config: GatewayConfig,
+        push: Option<Arc<dyn streamgate_core::ClientPush>>,
+        echo_delay: Duration,
+    ) -> LocalServer {
         let registry = Arc::new(Registry::new(None));
         let push =
             push.unwrap_or_else(|| Arc::new(streamgate_server::push::LocalPush(registry.clone())));
@@ -277,7 +291,7 @@ impl LocalServer {
             settings: streamgate_core::ChatSettings::default(),
         };
         LocalServer::start(
-            GatewayConfig::default(),
+            config,
             Arc::new(streamgate_server::ChatIntegration(app)),
             registry,
             None,

@@ -5,6 +5,7 @@
 //!
 //! * [`routes`]: every route key, the function that serves it, and that function's settings
 //!   (binary, memory, timeout, what it may touch). A route key is written here and nowhere else.
+//! * [`invocation`]: how API Gateway invokes each route, and the asynchronous event.
 //! * [`wire`]: the JSON frames clients send and receive, with the stable error codes.
 //! * [`record`]: the connection record and its DynamoDB attribute names.
 //! * [`limits`]: API Gateway's WebSocket limits.
@@ -13,11 +14,13 @@
 //! Nothing here does I/O.
 
 pub mod config;
+pub mod invocation;
 pub mod limits;
 pub mod record;
 pub mod routes;
 pub mod wire;
 
+pub use invocation::Invocation;
 pub use record::{ApiKind, ConnectionRecord};
 pub use routes::{Function, FunctionSpec, Permission, Route, RouteKind};
 pub use wire::{ErrorCode, ErrorFrame, MessageRequest, ServerFrame, Usage};

@@ -172,7 +172,7 @@ impl Function {
             Function::Message => FunctionSpec {
                 binary: "streamgate-message",
                 memory_mb: 256,
-                // API Gateway stops waiting after 29 s, but the function keeps streaming.
+                // Invoked asynchronously (`Route::invocation`): an answer may stream this long.
                 timeout_seconds: 300,
                 permissions: &[DeleteConnection, PostToConnection, ReadLlmApiKey],
                 uses_llm: true,

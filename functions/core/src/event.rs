@@ -1,7 +1,10 @@
 //! Reading what handlers need from API Gateway WebSocket events.
 
+use std::borrow::Cow;
+
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
+use base64::Engine;
 
 use crate::ports::Target;
 
@@ -28,6 +31,18 @@ pub fn target(event: &WsEvent) -> Result<Target, MissingField> {
     })
 }
 
+/// The frame the client sent: the body as it is, or decoded when the event carries it
+/// base64-encoded (as the asynchronous integration's template does). `None` when there is no
+/// body, or it does not decode to UTF-8 text.
+pub fn body(event: &WsEvent) -> Option<Cow<'_, str>> {
+    let raw = event.body.as_deref()?;
+    if !event.is_base64_encoded {
+        return Some(Cow::Borrowed(raw));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD.decode(raw).ok()?;
+    String::from_utf8(bytes).ok().map(Cow::Owned)
+}
+
 /// API Gateway's id of this request.
 pub fn request_id(event: &WsEvent) -> Option<&str> {
     event.request_context.request_id.as_deref()
@@ -45,4 +60,24 @@ pub fn status_with_body(code: u16, body: impl Into<String>) -> WsResponse {
     let mut r = status(code);
     r.body = Some(Body::Text(body.into()));
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_bodies_are_decoded() {
+        let frame = r#"{"data":"héllo 'quoted' \"text\""}"#;
+        let mut e = WsEvent::default();
+        e.body = Some(frame.into());
+        assert_eq!(body(&e).as_deref(), Some(frame));
+        e.body = Some(base64::engine::general_purpose::STANDARD.encode(frame));
+        e.is_base64_encoded = true;
+        assert_eq!(body(&e).as_deref(), Some(frame));
+        e.body = Some("not base64!".into());
+        assert_eq!(body(&e), None);
+        e.body = None;
+        assert_eq!(body(&e), None);
+    }
 }

@@ -1,6 +1,9 @@
 //! `AWS::ApiGatewayV2::*`: the WebSocket API, its routes, integrations, deployment and stage.
 
+use std::collections::BTreeMap;
+
 use serde::{Serialize, Serializer};
+use streamgate_contract::invocation;
 
 use super::lambda::{FunctionAttr, LambdaFunction};
 use super::logs::{LogGroup, LogGroupAttr};
@@ -92,6 +95,9 @@ pub enum IntegrationType {
     /// Lambda proxy integration.
     #[serde(rename = "AWS_PROXY")]
     AwsProxy,
+    /// An AWS service action (here: an asynchronous Lambda invocation).
+    #[serde(rename = "AWS")]
+    Aws,
 }
 
 /// An integration timeout API Gateway accepts (50 ms to 29 s).
@@ -110,15 +116,38 @@ impl IntegrationTimeout {
     }
 }
 
-/// `AWS::ApiGatewayV2::Integration`: a Lambda proxy integration.
+/// `AWS::ApiGatewayV2::Integration`: a Lambda proxy integration, or an asynchronous
+/// invocation.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Integration {
     api_id: Expr,
     description: String,
     integration_type: IntegrationType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    integration_method: Option<&'static str>,
     integration_uri: Expr,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    request_parameters: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    request_templates: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    template_selection_expression: Option<String>,
     timeout_in_millis: IntegrationTimeout,
+}
+
+/// The full invocation URI of a function (a bare function ARN does not work for WebSocket
+/// APIs).
+fn invocation_uri(function: &Handle<LambdaFunction>) -> Expr {
+    Sub::new()
+        .text("arn:")
+        .pseudo(Pseudo::Partition)
+        .text(":apigateway:")
+        .pseudo(Pseudo::Region)
+        .text(":lambda:path/2015-03-31/functions/")
+        .expr(&function.att(FunctionAttr::Arn))
+        .text("/invocations")
+        .build()
 }
 
 impl Integration {
@@ -134,15 +163,41 @@ impl Integration {
             api_id: api.r#ref(),
             description: description.to_owned(),
             integration_type: IntegrationType::AwsProxy,
-            integration_uri: Sub::new()
-                .text("arn:")
-                .pseudo(Pseudo::Partition)
-                .text(":apigateway:")
-                .pseudo(Pseudo::Region)
-                .text(":lambda:path/2015-03-31/functions/")
-                .expr(&function.att(FunctionAttr::Arn))
-                .text("/invocations")
-                .build(),
+            integration_method: None,
+            integration_uri: invocation_uri(function),
+            request_parameters: BTreeMap::new(),
+            request_templates: BTreeMap::new(),
+            template_selection_expression: None,
+            timeout_in_millis: timeout,
+        }
+    }
+
+    /// An asynchronous integration: API Gateway invokes `function` with
+    /// `X-Amz-Invocation-Type: 'Event'` and returns at once, sending the event that
+    /// `request_template` renders (for every frame: the template is selected by `$default`).
+    pub fn lambda_event(
+        api: &Handle<WebSocketApi>,
+        function: &Handle<LambdaFunction>,
+        description: &str,
+        timeout: IntegrationTimeout,
+        request_template: String,
+    ) -> Integration {
+        Integration {
+            api_id: api.r#ref(),
+            description: description.to_owned(),
+            integration_type: IntegrationType::Aws,
+            integration_method: Some("POST"),
+            integration_uri: invocation_uri(function),
+            request_parameters: BTreeMap::from([(
+                "integration.request.header.X-Amz-Invocation-Type".to_owned(),
+                "'Event'".to_owned(),
+            )]),
+            request_templates: BTreeMap::from([(
+                invocation::REQUEST_TEMPLATE_KEY.to_owned(),
+                request_template,
+            )]),
+            // A literal (escaped) key: the one template is selected for every frame.
+            template_selection_expression: Some(format!("\\{}", invocation::REQUEST_TEMPLATE_KEY)),
             timeout_in_millis: timeout,
         }
     }

@@ -119,3 +119,48 @@ impl Resource for LambdaPermission {
     const TYPE: &'static str = "AWS::Lambda::Permission";
     type Attr = NoAttr;
 }
+
+/// How long an asynchronous event may wait in Lambda's queue (60 s to 6 h).
+#[derive(Clone, Copy, Debug, Serialize)]
+#[serde(transparent)]
+pub struct EventAge(u32);
+
+impl EventAge {
+    /// `None` outside 60..=21,600 seconds.
+    pub const fn from_secs(secs: u32) -> Option<EventAge> {
+        if secs >= 60 && secs <= 21_600 {
+            Some(EventAge(secs))
+        } else {
+            None
+        }
+    }
+}
+
+/// `AWS::Lambda::EventInvokeConfig`: how Lambda treats a function's asynchronous
+/// invocations.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EventInvokeConfig {
+    function_name: Expr,
+    maximum_event_age_in_seconds: EventAge,
+    maximum_retry_attempts: u8,
+    qualifier: &'static str,
+}
+
+impl EventInvokeConfig {
+    /// No retry of a failed invocation (a retried answer would repeat what already reached
+    /// the client), and events older than `max_age` are dropped.
+    pub fn no_retries(function: &Handle<LambdaFunction>, max_age: EventAge) -> EventInvokeConfig {
+        EventInvokeConfig {
+            function_name: function.r#ref(),
+            maximum_event_age_in_seconds: max_age,
+            maximum_retry_attempts: 0,
+            qualifier: "$LATEST",
+        }
+    }
+}
+
+impl Resource for EventInvokeConfig {
+    const TYPE: &'static str = "AWS::Lambda::EventInvokeConfig";
+    type Attr = NoAttr;
+}

@@ -55,6 +55,7 @@ pub fn registry() -> Vec<(&'static str, Vec<&'static str>)> {
         entry::<Stage>(),
         entry::<LambdaFunction>(),
         entry::<LambdaPermission>(),
+        entry::<EventInvokeConfig>(),
         entry::<Role>(),
         entry::<Table>(),
         entry::<LogGroup>(),

@@ -9,6 +9,7 @@ use futures::future::BoxFuture;
 use serde_json::json;
 use streamgate_contract::Route;
 use streamgate_core::event::{WsEvent, WsResponse};
+use tracing::warn;
 
 use super::Gateway;
 use crate::events::{self, ConnectionInfo};
@@ -43,6 +44,10 @@ impl Gateway {
             return;
         };
         let event_json = events::message(info, route.key(), text, clock::now_ms());
+        if self.config.asynchronous_routes.contains(&route) {
+            self.invoke_asynchronously(route, events::asynchronous_message(&event_json, text));
+            return;
+        }
         let request_id = event_json["requestContext"]["requestId"]
             .as_str()
             .unwrap_or("")
@@ -77,5 +82,22 @@ impl Gateway {
                 let _ = invocation.await;
             }
         }
+    }
+
+    /// An event invocation: API Gateway has nothing more to say to the client, whatever the
+    /// function does; the function runs up to its own timeout (then it is stopped, as Lambda
+    /// stops it) and is not retried.
+    fn invoke_asynchronously(&self, route: Route, event_json: serde_json::Value) {
+        let invocation = self.invoke(route, events::typed(event_json));
+        let timeout = self.config.function_timeout(route);
+        self.tasks.spawn(async move {
+            match tokio::time::timeout(timeout, invocation).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    warn!(route = route.key(), error = %e, "the asynchronous invocation failed")
+                }
+                Err(_) => warn!(route = route.key(), "the asynchronous invocation timed out"),
+            }
+        });
     }
 }

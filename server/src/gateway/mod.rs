@@ -27,7 +27,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use streamgate_contract::limits;
-use streamgate_contract::{Route, RouteKind};
+use streamgate_contract::{Invocation, Route, RouteKind};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
@@ -46,7 +46,11 @@ pub struct GatewayConfig {
     pub routes: Vec<Route>,
     /// Routes with a route response: their integration's `body` goes to the client.
     pub two_way_routes: Vec<Route>,
-    /// API Gateway stops waiting for an integration after this long.
+    /// Routes whose integration is asynchronous (an event invocation): no timeout frame, the
+    /// function runs to its own timeout. By default the contract's
+    /// ([`Route::invocation`]).
+    pub asynchronous_routes: Vec<Route>,
+    /// API Gateway stops waiting for a synchronous integration after this long.
     pub integration_timeout: Duration,
     /// A connection with no frame either way for this long is closed.
     pub idle_timeout: Duration,
@@ -64,6 +68,11 @@ impl Default for GatewayConfig {
             stage: "dev".into(),
             routes: Route::ALL.to_vec(),
             two_way_routes: Vec::new(),
+            asynchronous_routes: Route::ALL
+                .iter()
+                .copied()
+                .filter(|r| r.invocation() == Invocation::Asynchronous)
+                .collect(),
             integration_timeout: limits::INTEGRATION_TIMEOUT,
             idle_timeout: limits::IDLE_TIMEOUT,
             max_lifetime: limits::MAX_CONNECTION_DURATION,
@@ -83,6 +92,13 @@ pub struct Gateway {
     realtime: Option<Arc<RealtimeService>>,
     shutdown: watch::Sender<bool>,
     tasks: TaskTracker,
+}
+
+impl GatewayConfig {
+    /// How long an asynchronous invocation of `route` may run: its function's timeout.
+    pub fn function_timeout(&self, route: Route) -> Duration {
+        Duration::from_secs(u64::from(route.function().spec().timeout_seconds))
+    }
 }
 
 impl Gateway {

@@ -10,13 +10,22 @@ use serde_json::{Value, json};
 use streamgate_contract::{Route, RouteKind};
 use streamgate_server::{AuthDecision, Authorizer, GatewayConfig, Registry};
 use streamgate_tests::local::{
-    Behaviour, LocalServer, Recorder, closed, connect, next_json, next_text, send,
+    Behaviour, Client, LocalServer, Recorder, closed, connect, next_json, next_text, send,
 };
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+
+/// The contract's routes, each a proxy integration: the parity points are about proxy
+/// events (the asynchronous `message` integration has its own test at the end).
+fn proxy_api() -> GatewayConfig {
+    GatewayConfig {
+        asynchronous_routes: Vec::new(),
+        ..GatewayConfig::default()
+    }
+}
 
 fn action(key: &str, data: &str) -> String {
     json!({"action": key, "data": data}).to_string()
@@ -88,7 +97,7 @@ async fn p1_connect_status_decides_the_upgrade() {
                 Behaviour::Ok
             }
         });
-        let server = LocalServer::with_recorder(GatewayConfig::default(), &recorder).await;
+        let server = LocalServer::with_recorder(proxy_api(), &recorder).await;
         assert_eq!(
             handshake_status(&server.ws_url()).await,
             expected,
@@ -113,7 +122,7 @@ async fn p2_works_without_a_connect_route() {
     let recorder = Recorder::ok();
     let config = GatewayConfig {
         routes: routes_without(RouteKind::Connect),
-        ..GatewayConfig::default()
+        ..proxy_api()
     };
     let server = LocalServer::with_recorder(config, &recorder).await;
     let mut ws = connect(&server.ws_url()).await;
@@ -129,7 +138,7 @@ async fn p3_subprotocol_from_connect_reaches_the_101() {
         Route::Connect => Behaviour::Header("Sec-WebSocket-Protocol", "chat.v1".into()),
         _ => Behaviour::Ok,
     });
-    let server = LocalServer::with_recorder(GatewayConfig::default(), &recorder).await;
+    let server = LocalServer::with_recorder(proxy_api(), &recorder).await;
     let mut request = server.ws_url().into_client_request().unwrap();
     request.headers_mut().insert(
         "Sec-WebSocket-Protocol",
@@ -148,7 +157,7 @@ async fn p3_subprotocol_from_connect_reaches_the_101() {
 #[tokio::test]
 async fn p4_connect_events_carry_headers_and_query_maps_only_with_a_query() {
     let recorder = Recorder::ok();
-    let server = LocalServer::with_recorder(GatewayConfig::default(), &recorder).await;
+    let server = LocalServer::with_recorder(proxy_api(), &recorder).await;
     let mut request = format!("{}?token=abc&tag=a&tag=b%20c", server.ws_url())
         .into_client_request()
         .unwrap();
@@ -193,7 +202,7 @@ async fn p4_connect_events_carry_headers_and_query_maps_only_with_a_query() {
 #[tokio::test]
 async fn p5_only_message_events_carry_message_id_and_body_and_no_headers() {
     let recorder = Recorder::ok();
-    let server = LocalServer::with_recorder(GatewayConfig::default(), &recorder).await;
+    let server = LocalServer::with_recorder(proxy_api(), &recorder).await;
     let mut ws = connect(&server.ws_url()).await;
     let frame = action(message_key(), "hello");
     send(&mut ws, &frame).await;
@@ -336,7 +345,7 @@ async fn p7_the_management_endpoint_works_with_the_unmodified_sdk() {
 #[tokio::test]
 async fn p8_route_selection_is_exact_with_stringified_values() {
     let recorder = Recorder::ok();
-    let server = LocalServer::with_recorder(GatewayConfig::default(), &recorder).await;
+    let server = LocalServer::with_recorder(proxy_api(), &recorder).await;
     let mut ws = connect(&server.ws_url()).await;
     send(&mut ws, &action(message_key(), "a")).await;
     send(&mut ws, &action(&message_key().to_uppercase(), "b")).await;
@@ -354,7 +363,7 @@ async fn p8_route_selection_is_exact_with_stringified_values() {
 #[tokio::test]
 async fn p9_non_json_goes_to_default_and_without_default_the_forbidden_frame() {
     let recorder = Recorder::ok();
-    let server = LocalServer::with_recorder(GatewayConfig::default(), &recorder).await;
+    let server = LocalServer::with_recorder(proxy_api(), &recorder).await;
     let mut ws = connect(&server.ws_url()).await;
     send(&mut ws, "plain text, not JSON").await;
     let e = recorder.wait_for(Route::Default, 1).await.remove(0);
@@ -364,7 +373,7 @@ async fn p9_non_json_goes_to_default_and_without_default_the_forbidden_frame() {
     let recorder = Recorder::ok();
     let config = GatewayConfig {
         routes: routes_without(RouteKind::Default),
-        ..GatewayConfig::default()
+        ..proxy_api()
     };
     let server = LocalServer::with_recorder(config, &recorder).await;
     let mut ws = connect(&server.ws_url()).await;
@@ -392,7 +401,7 @@ async fn p10_crash_and_timeout_frames_while_the_handler_keeps_posting() {
     });
     let config = GatewayConfig {
         integration_timeout: Duration::from_millis(200),
-        ..GatewayConfig::default()
+        ..proxy_api()
     };
     let server = LocalServer::with_recorder(config, &recorder).await;
     let mut ws = connect(&server.ws_url()).await;
@@ -427,7 +436,7 @@ async fn p11_return_values_are_discarded_on_one_way_routes_and_sent_on_two_way()
     });
     let config = GatewayConfig {
         two_way_routes: vec![Route::Default],
-        ..GatewayConfig::default()
+        ..proxy_api()
     };
     let server = LocalServer::with_recorder(config, &recorder).await;
     let mut ws = connect(&server.ws_url()).await;
@@ -445,7 +454,7 @@ async fn p11_return_values_are_discarded_on_one_way_routes_and_sent_on_two_way()
 #[tokio::test]
 async fn p12_binary_frames_close_1003_and_oversize_closes_1009() {
     let recorder = Recorder::ok();
-    let server = LocalServer::with_recorder(GatewayConfig::default(), &recorder).await;
+    let server = LocalServer::with_recorder(proxy_api(), &recorder).await;
 
     let mut ws = connect(&server.ws_url()).await;
     ws.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
@@ -519,7 +528,7 @@ async fn p13_idle_and_lifetime_closes() {
     let config = GatewayConfig {
         idle_timeout: Duration::from_millis(600),
         max_lifetime: Duration::from_secs(30),
-        ..GatewayConfig::default()
+        ..proxy_api()
     };
     let server = LocalServer::with_recorder(config, &recorder).await;
     let mut ws = connect(&server.ws_url()).await;
@@ -543,7 +552,7 @@ async fn p13_idle_and_lifetime_closes() {
     let config = GatewayConfig {
         idle_timeout: Duration::from_secs(30),
         max_lifetime: Duration::from_millis(400),
-        ..GatewayConfig::default()
+        ..proxy_api()
     };
     let server = LocalServer::with_recorder(config, &recorder).await;
     let mut ws = connect(&server.ws_url()).await;
@@ -567,7 +576,7 @@ async fn p13_idle_and_lifetime_closes() {
 #[tokio::test]
 async fn p14_disconnect_runs_exactly_once_with_code_and_reason() {
     let recorder = Recorder::ok();
-    let server = LocalServer::with_recorder(GatewayConfig::default(), &recorder).await;
+    let server = LocalServer::with_recorder(proxy_api(), &recorder).await;
     let mut a = connect(&server.ws_url()).await;
     a.close(Some(CloseFrame {
         code: CloseCode::Library(4000),
@@ -610,7 +619,7 @@ async fn p14_disconnect_runs_exactly_once_with_code_and_reason() {
 #[tokio::test]
 async fn p15_post_get_delete_on_connections() {
     let recorder = Recorder::ok();
-    let server = LocalServer::with_recorder(GatewayConfig::default(), &recorder).await;
+    let server = LocalServer::with_recorder(proxy_api(), &recorder).await;
     let mut request = server.ws_url().into_client_request().unwrap();
     request
         .headers_mut()
@@ -670,7 +679,7 @@ async fn p16_management_errors_are_typed() {
     });
     let config = GatewayConfig {
         management_rate_limit: Some(5),
-        ..GatewayConfig::default()
+        ..proxy_api()
     };
     let server = LocalServer::with_recorder(config, &recorder).await;
     let base = format!("{}/@connections", server.management_url());
@@ -791,7 +800,7 @@ async fn p17_authorizer_context_reaches_later_events() {
     let recorder = Recorder::ok();
     let registry = Arc::new(Registry::new(None));
     let server = LocalServer::start(
-        GatewayConfig::default(),
+        proxy_api(),
         recorder.clone(),
         registry,
         Some(Arc::new(TestAuthorizer)),
@@ -822,7 +831,7 @@ async fn p17_authorizer_context_reaches_later_events() {
 #[tokio::test]
 async fn p18_connection_ids_are_realistic_and_unique() {
     let recorder = Recorder::ok();
-    let server = LocalServer::with_recorder(GatewayConfig::default(), &recorder).await;
+    let server = LocalServer::with_recorder(proxy_api(), &recorder).await;
     let mut sockets = Vec::new();
     for _ in 0..40 {
         sockets.push(connect(&server.ws_url()).await);
@@ -850,7 +859,7 @@ async fn p18_connection_ids_are_realistic_and_unique() {
 #[tokio::test]
 async fn graceful_shutdown_closes_with_1001_and_runs_disconnect_for_each() {
     let recorder = Recorder::ok();
-    let server = LocalServer::with_recorder(GatewayConfig::default(), &recorder).await;
+    let server = LocalServer::with_recorder(proxy_api(), &recorder).await;
     let mut sockets = Vec::new();
     for _ in 0..3 {
         sockets.push(connect(&server.ws_url()).await);
@@ -878,7 +887,7 @@ async fn graceful_shutdown_closes_with_1001_and_runs_disconnect_for_each() {
 #[tokio::test]
 async fn the_root_url_and_the_stage_url_both_serve_the_api() {
     let recorder = Recorder::ok();
-    let server = LocalServer::with_recorder(GatewayConfig::default(), &recorder).await;
+    let server = LocalServer::with_recorder(proxy_api(), &recorder).await;
     let _a = connect(&format!("ws://{}", server.addr)).await;
     let _b = connect(&server.ws_url()).await;
     assert_eq!(
@@ -905,4 +914,60 @@ async fn the_root_url_and_the_stage_url_both_serve_the_api() {
         json!(Route::actions().collect::<Vec<_>>())
     );
     server.stop().await;
+}
+
+/// Every frame of one answer: chunks joined, whether `done` came, and API Gateway's own
+/// frames (`{"message": ...}`).
+async fn answer(ws: &mut Client, within: Duration) -> (String, bool, Vec<String>) {
+    let mut text = String::new();
+    let mut gateway = Vec::new();
+    let done = tokio::time::timeout(within, async {
+        loop {
+            let frame = next_json(ws).await;
+            match frame["type"].as_str() {
+                Some("chunk") => text.push_str(frame["content"].as_str().unwrap_or("")),
+                Some("done") => return true,
+                Some(_) => return false,
+                None => gateway.push(frame["message"].as_str().unwrap_or("").to_owned()),
+            }
+        }
+    })
+    .await
+    .unwrap_or(false);
+    (text, done, gateway)
+}
+
+#[tokio::test]
+async fn a_40_second_answer_streams_whole_on_the_asynchronous_message_route() {
+    // The echo provider answers one word a second: 40 words take 40 s, past API Gateway's
+    // 29-second integration timeout.
+    let words: Vec<String> = (1..=40).map(|i| format!("w{i}")).collect();
+    let question =
+        json!({"action": message_key(), "data": words.join(" "), "requestId": "long"}).to_string();
+    let asynchronous = LocalServer::chat(None, Duration::from_secs(1)).await;
+    assert!(
+        asynchronous
+            .gateway_config()
+            .asynchronous_routes
+            .contains(&Route::Message),
+        "the contract's message route is asynchronous"
+    );
+    let synchronous = LocalServer::chat_with(proxy_api(), None, Duration::from_secs(1)).await;
+    let run = |url: String| {
+        let question = question.clone();
+        async move {
+            let mut ws = connect(&url).await;
+            send(&mut ws, &question).await;
+            answer(&mut ws, Duration::from_secs(60)).await
+        }
+    };
+    let (a, s) = tokio::join!(run(asynchronous.ws_url()), run(synchronous.ws_url()));
+    assert_eq!(a.0, words.join(" "), "the whole answer, in order");
+    assert!(a.1, "one done frame");
+    assert!(a.2.is_empty(), "no API Gateway frame: {:?}", a.2);
+    // On a synchronous route API Gateway stops waiting at 29 s (the function streams on).
+    assert_eq!(s.2, ["Endpoint request timed out"]);
+    assert_eq!(s.0, words.join(" "));
+    asynchronous.stop().await;
+    synchronous.stop().await;
 }

@@ -285,3 +285,56 @@ fn checkov_reports_no_failed_check() {
     assert_eq!(failed, Vec::<String>::new(), "checkov failed checks");
     assert_eq!(summary["failed"], 0);
 }
+
+/// Each route's integration is what the contract declares: a proxy integration, or an event
+/// invocation (with the request template of the contract) whose function Lambda never retries.
+#[test]
+fn integrations_invoke_as_the_contract_declares() {
+    use streamgate_contract::invocation::{self, Invocation};
+    let t = committed_template();
+    let res = t["Resources"].as_object().unwrap();
+    let configs = resources_of_type(&t, "AWS::Lambda::EventInvokeConfig");
+    for (_, r) in resources_of_type(&t, "AWS::ApiGatewayV2::Route") {
+        let route = Route::from_key(r["Properties"]["RouteKey"].as_str().unwrap()).unwrap();
+        let target = r["Properties"]["Target"]["Fn::Sub"].as_str().unwrap();
+        let id = &target["integrations/${".len()..target.len() - 1];
+        let p = &res[id]["Properties"];
+        let function_id = p["IntegrationUri"]["Fn::Sub"]
+            .as_str()
+            .unwrap()
+            .split("functions/${")
+            .nth(1)
+            .unwrap()
+            .trim_end_matches(".Arn}/invocations");
+        let config = configs
+            .iter()
+            .find(|(_, c)| c["Properties"]["FunctionName"]["Ref"] == function_id);
+        match route.invocation() {
+            Invocation::Synchronous => {
+                assert_eq!(p["IntegrationType"], "AWS_PROXY", "{}", route.key());
+                assert!(config.is_none(), "{}", route.key());
+            }
+            Invocation::Asynchronous => {
+                assert_eq!(p["IntegrationType"], "AWS", "{}", route.key());
+                assert_eq!(p["IntegrationMethod"], "POST");
+                assert_eq!(
+                    p["RequestParameters"]["integration.request.header.X-Amz-Invocation-Type"],
+                    "'Event'"
+                );
+                assert_eq!(
+                    p["RequestTemplates"][invocation::REQUEST_TEMPLATE_KEY],
+                    invocation::request_template().as_str()
+                );
+                let (_, c) = config.expect("an EventInvokeConfig for an asynchronous function");
+                assert_eq!(
+                    c["Properties"]["MaximumRetryAttempts"], 0,
+                    "a retry repeats chunks"
+                );
+                let age = c["Properties"]["MaximumEventAgeInSeconds"]
+                    .as_u64()
+                    .unwrap();
+                assert!((60..=21_600).contains(&age));
+            }
+        }
+    }
+}

@@ -54,7 +54,7 @@ pub async fn default(
                 return event::status(400);
             }
         };
-        let frame = ServerFrame::Error(unknown_action_frame(event.body.as_deref()));
+        let frame = ServerFrame::Error(unknown_action_frame(event::body(event).as_deref()));
         let out = Outbox {
             push,
             store,

@@ -77,7 +77,7 @@ pub async fn message(
             attempts: settings.post_attempts.max(1),
         };
         let fallback_id = event::request_id(event).unwrap_or("-").to_owned();
-        let request = match MessageRequest::parse(event.body.as_deref()) {
+        let request = match MessageRequest::parse(event::body(event).as_deref()) {
             Ok(r) => r,
             Err(frame) => {
                 let frame = match frame.request_id {
