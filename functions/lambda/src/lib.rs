@@ -1,17 +1,25 @@
 //! What the Lambda binaries share: start-up (logging, configuration, SDK clients built once)
-//! and the runtime loop. Each binary is one line: `streamgate_lambda::main(Function::X)`.
+//! and the runtime loop. Each binary is one line: `streamgate_lambda::main::<Grants>(Function::X)`,
+//! its [`Grants`] deciding which clients it links.
 
 use std::sync::Arc;
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use lambda_runtime::{LambdaEvent, service_fn};
-use streamgate_aws::{ApiGatewayPush, DynamoStore, EndpointMode};
-use streamgate_contract::config::{self as env, LlmProviderKind};
-use streamgate_contract::{Function, Permission};
-use streamgate_core::{
-    ApiKey, ChatApp, ChatSettings, ClientPush, LlmProvider, NotGranted, SettingError,
-};
-use streamgate_llm::ProviderConfig;
+use streamgate_aws::DynamoStore;
+use streamgate_contract::Function;
+use streamgate_contract::config as env;
+use streamgate_core::{ChatApp, ChatSettings, SettingError};
+
+pub mod grants;
+
+// lambda_runtime turns a panicking handler into an invocation error (API Gateway's
+// `Internal server error`) and keeps the process warm only if panics unwind, as they do in
+// the tested build. A profile with `panic = "abort"` would crash the process instead.
+#[cfg(panic = "abort")]
+compile_error!("the Lambda functions need panic = \"unwind\" (see [profile.lambda-release])");
+
+pub use grants::{Answering, Grants, Posting, StoreOnly};
 
 /// Why a function cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -31,82 +39,72 @@ pub enum StartError {
     /// The API key cannot be read.
     #[error(transparent)]
     Secret(#[from] streamgate_aws::SecretError),
+    /// The binary was built with other grants than the contract gives its function.
+    #[error(
+        "the {function} function was built with grants {grants:?}, which are not its contract's"
+    )]
+    Grants {
+        /// The function.
+        function: &'static str,
+        /// The binary's grants.
+        grants: &'static str,
+    },
 }
 
-fn env_var(name: &str) -> Option<String> {
+pub(crate) fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
 /// JSON logs (CloudWatch parses them; `LoggingConfig.LogFormat` is JSON), carrying the
 /// handler span's request and connection ids.
 pub fn init_tracing() {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    // `RUST_LOG` as `level` or `target=level,...` (no regular expressions: the filter stays
+    // small in the binary); `info` when unset or unreadable.
+    let filter = env_var("RUST_LOG")
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_current_span(true)
+                .with_span_list(false)
+                .with_target(false)
+                .without_time(), // CloudWatch stamps each line
         )
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_target(false)
-        .without_time() // CloudWatch stamps each line
+        .with(filter)
         .init();
 }
 
-async fn api_key(
-    kind: LlmProviderKind,
-    sdk: &aws_config::SdkConfig,
-) -> Result<Option<ApiKey>, StartError> {
-    if kind == LlmProviderKind::Echo {
-        return Ok(None);
+/// The function's handlers with what `G` grants it: the store always, the `@connections`
+/// client and the model provider when the grants include them. SDK clients and the key are
+/// made once, at start-up.
+async fn app<G: Grants>(function: Function) -> Result<ChatApp, StartError> {
+    if !G::fit(function) {
+        return Err(StartError::Grants {
+            function: function.name(),
+            grants: G::NAME,
+        });
     }
-    if let Some(arn) = env_var(env::LLM_API_KEY_SECRET_ARN).filter(|a| !a.trim().is_empty()) {
-        let client = aws_sdk_secretsmanager::Client::new(sdk);
-        return Ok(Some(
-            streamgate_aws::read_api_key(&client, arn.trim()).await?,
-        ));
-    }
-    Ok(streamgate_llm::api_key_variable(kind, &env_var)
-        .and_then(|var| env_var(&var))
-        .and_then(ApiKey::new))
-}
-
-/// The function's handlers with what its contract grants it: the store always, the
-/// `@connections` client when it may post, the model provider when it uses one. SDK clients
-/// and the key are made once, at start-up.
-async fn app(function: Function) -> Result<ChatApp, StartError> {
     let sdk = aws_config::load_from_env().await;
     let table = env_var(env::TABLE_NAME).ok_or(StartError::Missing(env::TABLE_NAME))?;
     let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table));
-    let push: Arc<dyn ClientPush> = if function.may(Permission::PostToConnection) {
-        let mode = match env_var(env::MANAGEMENT_ENDPOINT).filter(|v| !v.trim().is_empty()) {
-            Some(url) => EndpointMode::Fixed(url),
-            None => EndpointMode::FromEvent { scheme: "https" },
-        };
-        Arc::new(ApiGatewayPush::new(sdk.clone(), mode))
-    } else {
-        Arc::new(NotGranted)
-    };
     let settings = ChatSettings::from_lookup(&env_var)?;
-    let llm: Arc<dyn LlmProvider> = if function.spec().uses_llm {
-        let mut config = ProviderConfig::from_lookup(&env_var)?;
-        config.api_key = api_key(config.kind, &sdk).await?;
-        streamgate_llm::build(&config)?
-    } else {
-        Arc::new(NotGranted)
-    };
     Ok(ChatApp {
         store,
-        push,
-        llm,
+        push: G::push(&sdk),
+        llm: G::llm(&sdk).await?,
         settings,
     })
 }
 
 /// Starts the function and serves invocations until the runtime stops it.
-pub async fn main(function: Function) -> Result<(), lambda_runtime::Error> {
+pub async fn main<G: Grants>(function: Function) -> Result<(), lambda_runtime::Error> {
     init_tracing();
-    let app = match app(function).await {
+    let app = match app::<G>(function).await {
         Ok(app) => Arc::new(app),
         Err(e) => {
             tracing::error!(function = function.name(), error = %e, "cannot start");

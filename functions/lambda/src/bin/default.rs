@@ -2,5 +2,6 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    streamgate_lambda::main(streamgate_contract::Function::Default).await
+    streamgate_lambda::main::<streamgate_lambda::Posting>(streamgate_contract::Function::Default)
+        .await
 }

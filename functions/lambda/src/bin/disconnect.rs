@@ -2,5 +2,8 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    streamgate_lambda::main(streamgate_contract::Function::Disconnect).await
+    streamgate_lambda::main::<streamgate_lambda::StoreOnly>(
+        streamgate_contract::Function::Disconnect,
+    )
+    .await
 }

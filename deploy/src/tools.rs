@@ -1,0 +1,406 @@
+//! The I/O of packaging and deploying: cargo-lambda, the AWS CLI, and the files on disk.
+//! Decisions live in [`crate::preflight`]; this module only gathers and runs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::SystemTime;
+
+use streamgate_contract::Function;
+
+use crate::artifact::{self, Arch};
+use crate::preflight::{ArtifactState, CliConfig, Found};
+use crate::{PROFILE, bootstrap_path, zipped_size};
+
+/// A tool failed or is missing.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    /// A tool is not installed.
+    #[error(
+        "{tool} is not installed: run `just setup-deploy` (it installs cargo-lambda and the AWS CLI into .venv)"
+    )]
+    Missing {
+        /// The tool.
+        tool: &'static str,
+    },
+    /// A command failed.
+    #[error("`{command}` failed ({status}): {stderr}")]
+    Failed {
+        /// The command (never with secret values).
+        command: String,
+        /// Its exit status.
+        status: String,
+        /// What it printed on stderr.
+        stderr: String,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {error}")]
+    File {
+        /// The file.
+        path: String,
+        /// What happened.
+        error: std::io::Error,
+    },
+    /// The template is not valid YAML.
+    #[error("generated/template.yaml cannot be read: {0} (run `just synth`)")]
+    Template(String),
+}
+
+fn file_error(path: &Path) -> impl FnOnce(std::io::Error) -> ToolError + '_ {
+    move |error| ToolError::File {
+        path: path.display().to_string(),
+        error,
+    }
+}
+
+/// Runs `program args` and returns its stdout; `shown` is how the command appears in errors.
+fn output(program: &'static str, args: &[&str], shown: &str) -> Result<String, ToolError> {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => ToolError::Missing { tool: program },
+            _ => ToolError::Failed {
+                command: shown.to_owned(),
+                status: "did not start".into(),
+                stderr: e.to_string(),
+            },
+        })?;
+    if !out.status.success() {
+        return Err(ToolError::Failed {
+            command: shown.to_owned(),
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Runs the AWS CLI.
+pub fn aws(args: &[&str]) -> Result<String, ToolError> {
+    output("aws", args, &format!("aws {}", args.join(" ")))
+}
+
+/// Runs a command with its output on the terminal.
+fn run(program: &'static str, args: &[&str]) -> Result<(), ToolError> {
+    let shown = format!("{program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .status()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => ToolError::Missing { tool: program },
+            _ => ToolError::Failed {
+                command: shown.clone(),
+                status: "did not start".into(),
+                stderr: e.to_string(),
+            },
+        })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(ToolError::Failed {
+            command: shown,
+            status: status.to_string(),
+            stderr: "see above".into(),
+        })
+    }
+}
+
+/// What the AWS CLI knows of credentials and region (`aws configure list`; local files and
+/// variables only, unless the CLI falls back to an instance's metadata service).
+pub fn cli_config() -> Result<CliConfig, ToolError> {
+    aws(&["configure", "list"]).map(|o| crate::preflight::parse_configure_list(&o))
+}
+
+/// The template, as JSON.
+pub fn template(workspace: &Path) -> Result<serde_json::Value, ToolError> {
+    let path = workspace.join("generated/template.yaml");
+    let text = std::fs::read_to_string(&path).map_err(file_error(&path))?;
+    yaml_serde::from_str(&text).map_err(|e| ToolError::Template(e.to_string()))
+}
+
+/// The state of every contract function's `bootstrap`.
+pub fn artifacts(workspace: &Path) -> Vec<ArtifactState> {
+    Function::ALL
+        .iter()
+        .map(|f| {
+            let path = bootstrap_path(workspace, *f);
+            let found = std::fs::read(&path).ok().map(|bytes| Found {
+                machine: artifact::machine(&bytes),
+                glibc: artifact::newest_glibc(&bytes),
+                modified: std::fs::metadata(&path)
+                    .and_then(|m| m.modified())
+                    .unwrap_or(SystemTime::UNIX_EPOCH),
+            });
+            ArtifactState {
+                binary: f.spec().binary,
+                path,
+                found,
+            }
+        })
+        .collect()
+}
+
+/// The newest file the Lambda artifacts are built from: the functions' sources and the
+/// workspace's manifests.
+pub fn newest_source(workspace: &Path) -> Option<(PathBuf, SystemTime)> {
+    fn walk(dir: &Path, newest: &mut Option<(PathBuf, SystemTime)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, newest);
+            } else {
+                consider(path, newest);
+            }
+        }
+    }
+    fn consider(path: PathBuf, newest: &mut Option<(PathBuf, SystemTime)>) {
+        if let Ok(t) = std::fs::metadata(&path).and_then(|m| m.modified())
+            && newest.as_ref().is_none_or(|(_, n)| t > *n)
+        {
+            *newest = Some((path, t));
+        }
+    }
+    let mut newest = None;
+    walk(&workspace.join("functions"), &mut newest);
+    consider(workspace.join("Cargo.toml"), &mut newest);
+    consider(workspace.join("Cargo.lock"), &mut newest);
+    newest.map(|(p, t)| {
+        (
+            p.strip_prefix(workspace)
+                .map(Path::to_path_buf)
+                .unwrap_or(p),
+            t,
+        )
+    })
+}
+
+/// Builds every contract function's `bootstrap` for `arch` with cargo-lambda, one function
+/// at a time with its progress, then lists sizes.
+pub fn package(workspace: &Path, arch: Arch) -> Result<(), ToolError> {
+    let installed = output(
+        "rustup",
+        &["target", "list", "--installed"],
+        "rustup target list",
+    )?;
+    if !installed.lines().any(|l| l.trim() == arch.rust_target()) {
+        println!("adding the Rust target {}", arch.rust_target());
+        run("rustup", &["target", "add", arch.rust_target()])?;
+    }
+    let flag = match arch {
+        Arch::Arm64 => "--arm64",
+        Arch::X86_64 => "--x86-64",
+    };
+    let n = Function::ALL.len();
+    for (i, f) in Function::ALL.iter().enumerate() {
+        let binary = f.spec().binary;
+        println!(
+            "[{}/{n}] {binary} for {} ({PROFILE} profile)",
+            i + 1,
+            arch.name()
+        );
+        run(
+            "cargo",
+            &[
+                "lambda",
+                "build",
+                "--profile",
+                PROFILE,
+                flag,
+                "--package",
+                "streamgate-lambda",
+                "--bin",
+                binary,
+            ],
+        )?;
+    }
+    println!("\n{:<24} {:>12} {:>12}", "function", "bootstrap", "zipped");
+    for f in Function::ALL {
+        let path = bootstrap_path(workspace, *f);
+        let bytes = std::fs::read(&path).map_err(file_error(&path))?;
+        let zipped = zipped_size(&bytes).map_err(file_error(&path))?;
+        println!(
+            "{:<24} {:>9.2} MB {:>9.2} MB",
+            f.spec().binary,
+            bytes.len() as f64 / 1e6,
+            zipped as f64 / 1e6
+        );
+    }
+    println!("\nthe template's Code paths point at target/lambda/<function>/");
+    Ok(())
+}
+
+/// The artifacts bucket: the one named, or `streamgate-artifacts-{account}-{region}`,
+/// created when missing.
+pub fn artifacts_bucket(named: Option<&str>, region: &str) -> Result<String, ToolError> {
+    let bucket = match named {
+        Some(b) => b.to_owned(),
+        None => {
+            let account = aws(&[
+                "sts",
+                "get-caller-identity",
+                "--query",
+                "Account",
+                "--output",
+                "text",
+            ])?;
+            format!("streamgate-artifacts-{account}-{region}")
+        }
+    };
+    if aws(&["s3api", "head-bucket", "--bucket", &bucket]).is_err() {
+        println!("creating the artifacts bucket {bucket}");
+        aws(&["s3", "mb", &format!("s3://{bucket}"), "--region", region])?;
+    }
+    Ok(bucket)
+}
+
+/// Uploads the artifacts (`aws cloudformation package`), returning the packaged template.
+pub fn upload(workspace: &Path, stack: &str, bucket: &str) -> Result<PathBuf, ToolError> {
+    let out_dir = workspace.join("target/deploy");
+    std::fs::create_dir_all(&out_dir).map_err(file_error(&out_dir))?;
+    let packaged = out_dir.join(format!("{stack}.packaged.yaml"));
+    let template = workspace.join("generated/template.yaml");
+    aws(&[
+        "cloudformation",
+        "package",
+        "--template-file",
+        &template.display().to_string(),
+        "--s3-bucket",
+        bucket,
+        "--s3-prefix",
+        stack,
+        "--output-template-file",
+        &packaged.display().to_string(),
+    ])?;
+    Ok(packaged)
+}
+
+/// Creates or updates the stack, with its output on the terminal.
+pub fn deploy(
+    packaged: &Path,
+    stack: &str,
+    values: &BTreeMap<String, String>,
+) -> Result<(), ToolError> {
+    let template = packaged.display().to_string();
+    let overrides: Vec<String> = values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut args = vec![
+        "cloudformation",
+        "deploy",
+        "--template-file",
+        &template,
+        "--stack-name",
+        stack,
+        "--capabilities",
+        "CAPABILITY_IAM",
+        "--no-fail-on-empty-changeset",
+    ];
+    if !overrides.is_empty() {
+        args.push("--parameter-overrides");
+        args.extend(overrides.iter().map(String::as_str));
+    }
+    run("aws", &args)
+}
+
+/// The stack's outputs, name → value.
+pub fn outputs(stack: &str) -> Result<BTreeMap<String, String>, ToolError> {
+    let json = aws(&[
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        stack,
+        "--query",
+        "Stacks[0].Outputs",
+        "--output",
+        "json",
+    ])?;
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+    Ok(v.as_array()
+        .map(|os| {
+            os.iter()
+                .filter_map(|o| {
+                    Some((
+                        o["OutputKey"].as_str()?.to_owned(),
+                        o["OutputValue"].as_str()?.to_owned(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// Stores `key` in the Secrets Manager secret `name` (created or given a new value) and
+/// returns its ARN. The key goes to the CLI through a private file, never on a command line.
+pub fn store_secret(workspace: &Path, name: &str, key: &str) -> Result<String, ToolError> {
+    let dir = workspace.join("target/deploy");
+    std::fs::create_dir_all(&dir).map_err(file_error(&dir))?;
+    let file = dir.join(".secret-value");
+    write_private(&file, key).map_err(file_error(&file))?;
+    let value = format!("file://{}", file.display());
+    let result = match aws(&[
+        "secretsmanager",
+        "describe-secret",
+        "--secret-id",
+        name,
+        "--query",
+        "ARN",
+        "--output",
+        "text",
+    ]) {
+        Ok(arn) => aws(&[
+            "secretsmanager",
+            "put-secret-value",
+            "--secret-id",
+            name,
+            "--secret-string",
+            &value,
+        ])
+        .map(|_| arn),
+        Err(_) => aws(&[
+            "secretsmanager",
+            "create-secret",
+            "--name",
+            name,
+            "--description",
+            "LLM provider API key for streamgate",
+            "--secret-string",
+            &value,
+            "--query",
+            "ARN",
+            "--output",
+            "text",
+        ]),
+    };
+    let _ = std::fs::remove_file(&file);
+    result
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    options.open(path)?.write_all(text.as_bytes())
+}
+
+/// Deletes the stack and waits until it is gone.
+pub fn destroy(stack: &str) -> Result<(), ToolError> {
+    aws(&["cloudformation", "delete-stack", "--stack-name", stack])?;
+    println!("deleting {stack}; waiting until it is gone");
+    run(
+        "aws",
+        &[
+            "cloudformation",
+            "wait",
+            "stack-delete-complete",
+            "--stack-name",
+            stack,
+        ],
+    )
+}

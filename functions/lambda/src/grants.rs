@@ -1,0 +1,137 @@
+//! What a function is granted beyond its connection store, chosen per binary at compile
+//! time. Each binary names its grants (`main::<Posting>(Function::Default)`), so it
+//! references, and links, only the clients its function uses: a `connect` binary holds no
+//! `@connections` client, no HTTP client for a model provider and no Secrets Manager client.
+//! At start-up the grants are checked against the contract.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use streamgate_aws::{ApiGatewayPush, EndpointMode};
+use streamgate_contract::config::{self as env, LlmProviderKind};
+use streamgate_contract::{Function, Permission};
+use streamgate_core::{ApiKey, ClientPush, LlmProvider, NotGranted};
+use streamgate_llm::ProviderConfig;
+
+use crate::{StartError, env_var};
+
+/// The clients a binary may build.
+pub trait Grants {
+    /// Whether the function may post to clients.
+    const POSTS: bool;
+    /// Whether the function talks to the model provider.
+    const USES_LLM: bool;
+    /// A short name for errors.
+    const NAME: &'static str;
+
+    /// The `@connections` client.
+    fn push(sdk: &aws_config::SdkConfig) -> Arc<dyn ClientPush>;
+
+    /// The model provider, with its key read once.
+    fn llm(
+        sdk: &aws_config::SdkConfig,
+    ) -> impl Future<Output = Result<Arc<dyn LlmProvider>, StartError>> + Send;
+
+    /// Whether these grants are exactly what the contract gives `function`.
+    fn fit(function: Function) -> bool {
+        function.may(Permission::PostToConnection) == Self::POSTS
+            && function.spec().uses_llm == Self::USES_LLM
+    }
+}
+
+/// The store only (`connect`, `disconnect`).
+pub struct StoreOnly;
+
+/// The store and posts to clients (`default`).
+pub struct Posting;
+
+/// The store, posts and the model provider (`message`).
+pub struct Answering;
+
+fn api_gateway_push(sdk: &aws_config::SdkConfig) -> Arc<dyn ClientPush> {
+    let mode = match env_var(env::MANAGEMENT_ENDPOINT).filter(|v| !v.trim().is_empty()) {
+        Some(url) => EndpointMode::Fixed(url),
+        None => EndpointMode::FromEvent { scheme: "https" },
+    };
+    Arc::new(ApiGatewayPush::new(sdk.clone(), mode))
+}
+
+impl Grants for StoreOnly {
+    const POSTS: bool = false;
+    const USES_LLM: bool = false;
+    const NAME: &'static str = "store only";
+
+    fn push(_: &aws_config::SdkConfig) -> Arc<dyn ClientPush> {
+        Arc::new(NotGranted)
+    }
+
+    async fn llm(_: &aws_config::SdkConfig) -> Result<Arc<dyn LlmProvider>, StartError> {
+        Ok(Arc::new(NotGranted))
+    }
+}
+
+impl Grants for Posting {
+    const POSTS: bool = true;
+    const USES_LLM: bool = false;
+    const NAME: &'static str = "store and posts";
+
+    fn push(sdk: &aws_config::SdkConfig) -> Arc<dyn ClientPush> {
+        api_gateway_push(sdk)
+    }
+
+    async fn llm(_: &aws_config::SdkConfig) -> Result<Arc<dyn LlmProvider>, StartError> {
+        Ok(Arc::new(NotGranted))
+    }
+}
+
+impl Grants for Answering {
+    const POSTS: bool = true;
+    const USES_LLM: bool = true;
+    const NAME: &'static str = "store, posts and the model";
+
+    fn push(sdk: &aws_config::SdkConfig) -> Arc<dyn ClientPush> {
+        api_gateway_push(sdk)
+    }
+
+    async fn llm(sdk: &aws_config::SdkConfig) -> Result<Arc<dyn LlmProvider>, StartError> {
+        let mut config = ProviderConfig::from_lookup(&env_var)?;
+        config.api_key = api_key(config.kind, sdk).await?;
+        Ok(streamgate_llm::build(&config)?)
+    }
+}
+
+/// The provider's key: from the Secrets Manager secret whose ARN the template passes, else
+/// from the provider's variable (local runs); none for the echo provider.
+async fn api_key(
+    kind: LlmProviderKind,
+    sdk: &aws_config::SdkConfig,
+) -> Result<Option<ApiKey>, StartError> {
+    if kind == LlmProviderKind::Echo {
+        return Ok(None);
+    }
+    if let Some(arn) = env_var(env::LLM_API_KEY_SECRET_ARN).filter(|a| !a.trim().is_empty()) {
+        let client = aws_sdk_secretsmanager::Client::new(sdk);
+        return Ok(Some(
+            streamgate_aws::read_api_key(&client, arn.trim()).await?,
+        ));
+    }
+    Ok(streamgate_llm::api_key_variable(kind, &env_var)
+        .and_then(|var| env_var(&var))
+        .and_then(ApiKey::new))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_function_fits_exactly_one_kind_of_grants() {
+        for f in Function::ALL.iter().copied() {
+            let fits = [StoreOnly::fit(f), Posting::fit(f), Answering::fit(f)];
+            assert_eq!(fits.iter().filter(|x| **x).count(), 1, "{f:?}: {fits:?}");
+        }
+        assert!(StoreOnly::fit(Function::Connect) && StoreOnly::fit(Function::Disconnect));
+        assert!(Posting::fit(Function::Default));
+        assert!(Answering::fit(Function::Message));
+    }
+}
