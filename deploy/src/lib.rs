@@ -37,6 +37,8 @@ pub fn zipped_size(bootstrap: &[u8]) -> std::io::Result<u64> {
     let mut zip = zip::ZipWriter::new(&mut out);
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
+        // zlib's default level, which the AWS CLI's zips use.
+        .compression_level(Some(6))
         .unix_permissions(0o755);
     zip.start_file("bootstrap", options)?;
     zip.write_all(bootstrap)?;

@@ -117,7 +117,7 @@ pub enum Refusal {
     NoCredentials,
     /// No region.
     #[error(
-        "no AWS region: set AWS_REGION (e.g. AWS_REGION=eu-west-1), or run `aws configure set region REGION`"
+        "no AWS region: set AWS_DEFAULT_REGION (e.g. AWS_DEFAULT_REGION=eu-west-1), or run `aws configure set region REGION`"
     )]
     NoRegion,
     /// An override is not `Key=Value`.
@@ -413,7 +413,7 @@ secret_key     ****************abcd              env
         let r = check(&i);
         assert_eq!(r, vec![Refusal::NoCredentials, Refusal::NoRegion]);
         assert!(r[0].to_string().contains("aws configure"));
-        assert!(r[1].to_string().contains("AWS_REGION"));
+        assert!(r[1].to_string().contains("AWS_DEFAULT_REGION"));
 
         let i = inputs(
             LIST_SET,

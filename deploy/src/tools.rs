@@ -179,8 +179,8 @@ pub fn newest_source(workspace: &Path) -> Option<(PathBuf, SystemTime)> {
     })
 }
 
-/// Builds every contract function's `bootstrap` for `arch` with cargo-lambda, one function
-/// at a time with its progress, then lists sizes.
+/// Builds every contract function's `bootstrap` for `arch` with cargo-lambda, then lists
+/// their sizes.
 pub fn package(workspace: &Path, arch: Arch) -> Result<(), ToolError> {
     let installed = output(
         "rustup",
@@ -195,29 +195,29 @@ pub fn package(workspace: &Path, arch: Arch) -> Result<(), ToolError> {
         Arch::Arm64 => "--arm64",
         Arch::X86_64 => "--x86-64",
     };
-    let n = Function::ALL.len();
-    for (i, f) in Function::ALL.iter().enumerate() {
-        let binary = f.spec().binary;
-        println!(
-            "[{}/{n}] {binary} for {} ({PROFILE} profile)",
-            i + 1,
-            arch.name()
-        );
-        run(
-            "cargo",
-            &[
-                "lambda",
-                "build",
-                "--profile",
-                PROFILE,
-                flag,
-                "--package",
-                "streamgate-lambda",
-                "--bin",
-                binary,
-            ],
-        )?;
+    // One cargo invocation: the functions share every compiled dependency and their final
+    // (link-time optimised) links run in parallel. Cargo's progress line shows how far it is.
+    let binaries: Vec<&str> = Function::ALL.iter().map(|f| f.spec().binary).collect();
+    println!(
+        "building {} functions for {} ({PROFILE} profile): {}",
+        binaries.len(),
+        arch.name(),
+        binaries.join(", ")
+    );
+    let mut args = vec![
+        "lambda",
+        "build",
+        "--profile",
+        PROFILE,
+        flag,
+        "--package",
+        "streamgate-lambda",
+    ];
+    for b in &binaries {
+        args.push("--bin");
+        args.push(b);
     }
+    run("cargo", &args)?;
     println!("\n{:<24} {:>12} {:>12}", "function", "bootstrap", "zipped");
     for f in Function::ALL {
         let path = bootstrap_path(workspace, *f);

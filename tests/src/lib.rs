@@ -8,6 +8,7 @@ pub mod dynamodb_local;
 pub mod local;
 pub mod mock_http;
 pub mod mock_realtime;
+pub mod packaging;
 pub mod sse;
 
 use std::path::{Path, PathBuf};

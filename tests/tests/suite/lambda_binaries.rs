@@ -42,15 +42,31 @@ async fn runtime_api(event: &Value) -> MockServer {
     .await
 }
 
-struct Run {
-    response: Value,
-    logs: Vec<Value>,
+pub(crate) struct Run {
+    pub(crate) response: Value,
+    pub(crate) logs: Vec<Value>,
 }
 
 /// Runs `function`'s binary for one invocation.
 async fn invoke(function: Function, event: Value, vars: &[(&str, String)]) -> Run {
+    invoke_with(
+        tokio::process::Command::new(binary(function)),
+        function,
+        event,
+        vars,
+    )
+    .await
+}
+
+/// Runs `cmd` (a build of `function`, perhaps under an emulator) for one invocation, with
+/// the environment Lambda gives it plus `vars`.
+pub(crate) async fn invoke_with(
+    mut cmd: tokio::process::Command,
+    function: Function,
+    event: Value,
+    vars: &[(&str, String)],
+) -> Run {
     let api = runtime_api(&event).await;
-    let mut cmd = tokio::process::Command::new(binary(function));
     cmd.env_clear()
         .env(
             "AWS_LAMBDA_RUNTIME_API",

@@ -10,6 +10,7 @@ mod handlers;
 mod lambda_binaries;
 mod local_server;
 mod message;
+mod package;
 mod providers;
 mod push;
 mod realtime;
