@@ -132,6 +132,50 @@ fn parameters(t: &mut Template) -> Params {
     }
 }
 
+/// API Gateway's CloudWatch Logs role, when the `ConfigureApiGatewayLogging` parameter asks
+/// for it: a stage with logging fails to create ("CloudWatch Logs role ARN must be set in
+/// account settings") in an account and region whose API Gateway settings name no role. The
+/// setting is one per account and region, shared by every API there, so setting it is a
+/// choice, not a default. Returns the join point the stage waits on: it references the
+/// settings only when they are created.
+fn api_gateway_logging(t: &mut Template) -> Handle<WaitConditionHandle> {
+    let configure = t.parameter(
+        "ConfigureApiGatewayLogging",
+        Parameter::string(
+            "true to set this region's API Gateway account settings to a CloudWatch Logs role made by this stack (needed once per account and region before any API logs; replaces a role already set there).",
+        )
+        .default("false")
+        .allowed(&["true", "false"]),
+    );
+    let when = t.condition(
+        "ConfiguresApiGatewayLogging",
+        CondExpr::Equals(configure.r#ref(), Expr::lit("true")),
+    );
+    let role = t.add_with(
+        "ApiGatewayLoggingRole",
+        Role::for_service(
+            "apigateway.amazonaws.com",
+            "API Gateway writes CloudWatch logs for every API of this account and region",
+            Vec::new(),
+        )
+        .with_aws_managed_policy("service-role/AmazonAPIGatewayPushToCloudWatchLogs"),
+        Options::new().when(&when),
+    );
+    let account = t.add_with(
+        "ApiGatewayAccountSettings",
+        ApiGatewayAccount::logging_with(&role),
+        Options::new().when(&when),
+    );
+    t.add_with(
+        "ApiGatewayLoggingReady",
+        WaitConditionHandle {},
+        Options::new().reference(
+            "ApiGatewayAccountSettings",
+            when.if_else(account.r#ref(), Expr::lit("")),
+        ),
+    )
+}
+
 /// `arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${Api}/${Stage}/{rest}`
 fn execute_api_arn(api: &Handle<WebSocketApi>, stage: &ParamRef, rest: &str) -> Expr {
     Sub::new()
@@ -390,7 +434,8 @@ pub fn build() -> Template {
         deployment_options,
     );
     let access_logs = log_group(&mut t, "AccessLogGroup");
-    t.add(
+    let logging_ready = api_gateway_logging(&mut t);
+    t.add_with(
         "Stage",
         Stage::new(
             &chat_api,
@@ -415,6 +460,9 @@ pub fn build() -> Template {
                 throttling_rate_limit: api::THROTTLE_RATE_LIMIT,
             },
         ),
+        // A stage with logging cannot be created before the region's API Gateway account
+        // settings name a CloudWatch Logs role.
+        Options::new().depends_on(&logging_ready),
     );
 
     t.output(

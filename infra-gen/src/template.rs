@@ -245,6 +245,8 @@ pub struct CheckovSkip {
 /// Options of a resource beyond its properties.
 #[derive(Default)]
 pub struct Options {
+    condition: Option<String>,
+    references: BTreeMap<String, Expr>,
     depends_on: Vec<String>,
     deletion: Option<DataPolicy>,
     checkov_skips: Vec<CheckovSkip>,
@@ -255,6 +257,19 @@ impl Options {
     /// No options.
     pub fn new() -> Options {
         Options::default()
+    }
+
+    /// `Condition`: the resource exists only when `c` holds.
+    pub fn when(mut self, c: &ConditionRef) -> Options {
+        self.condition = Some(c.id().to_owned());
+        self
+    }
+
+    /// A `Metadata` entry holding `value` (an expression that may reference other resources,
+    /// which makes this resource wait for them).
+    pub fn reference(mut self, key: &str, value: Expr) -> Options {
+        self.references.insert(key.to_owned(), value);
+        self
     }
 
     /// `DependsOn` a resource it does not otherwise reference.
@@ -304,6 +319,8 @@ struct Metadata {
     checkov: Option<CheckovMetadata>,
     #[serde(rename = "cfn-lint", skip_serializing_if = "Option::is_none")]
     cfn_lint: Option<CfnLintMetadata>,
+    #[serde(flatten)]
+    references: BTreeMap<String, Expr>,
 }
 
 #[derive(Serialize)]
@@ -311,6 +328,8 @@ struct Metadata {
 struct Entry {
     #[serde(rename = "Type")]
     kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    condition: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     deletion_policy: Option<DataPolicy>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -410,12 +429,17 @@ impl Template {
                 ignore_checks: options.cfn_lint_ignores,
             },
         });
-        let metadata =
-            (checkov.is_some() || cfn_lint.is_some()).then_some(Metadata { checkov, cfn_lint });
+        let metadata = (checkov.is_some() || cfn_lint.is_some() || !options.references.is_empty())
+            .then_some(Metadata {
+                checkov,
+                cfn_lint,
+                references: options.references,
+            });
         self.resources.insert(
             id.to_owned(),
             Entry {
                 kind: R::TYPE,
+                condition: options.condition,
                 deletion_policy: options.deletion,
                 update_replace_policy: options.deletion,
                 depends_on: options.depends_on,

@@ -308,3 +308,26 @@ impl Resource for Stage {
     const TYPE: &'static str = "AWS::ApiGatewayV2::Stage";
     type Attr = NoAttr;
 }
+
+/// `AWS::ApiGateway::Account`: the region's API Gateway account settings, which name the
+/// role API Gateway writes CloudWatch logs with (one per account and region, shared by every
+/// API there).
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ApiGatewayAccount {
+    cloud_watch_role_arn: Expr,
+}
+
+impl ApiGatewayAccount {
+    /// Settings naming `role` as API Gateway's CloudWatch Logs role.
+    pub fn logging_with(role: &Handle<super::iam::Role>) -> ApiGatewayAccount {
+        ApiGatewayAccount {
+            cloud_watch_role_arn: role.att(super::iam::RoleAttr::Arn),
+        }
+    }
+}
+
+impl Resource for ApiGatewayAccount {
+    const TYPE: &'static str = "AWS::ApiGateway::Account";
+    type Attr = NoAttr;
+}

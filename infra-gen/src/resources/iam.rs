@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::expr::Expr;
+use crate::expr::{Expr, Pseudo, Sub};
 use crate::template::{Cond, Resource};
 
 /// The IAM actions the stack grants. There is no wildcard.
@@ -114,6 +114,9 @@ pub struct Policy {
 pub struct Role {
     description: String,
     assume_role_policy_document: PolicyDocument,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    managed_policy_arns: Vec<Expr>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     policies: Vec<Policy>,
 }
 
@@ -131,8 +134,22 @@ impl Role {
                 action: vec![Action::AssumeRole],
                 resource: Vec::new(),
             })]),
+            managed_policy_arns: Vec::new(),
             policies,
         }
+    }
+
+    /// The same role with an AWS managed policy (`service-role/...`, say), named by its path.
+    pub fn with_aws_managed_policy(mut self, path: &'static str) -> Role {
+        self.managed_policy_arns.push(
+            Sub::new()
+                .text("arn:")
+                .pseudo(Pseudo::Partition)
+                .text(":iam::aws:policy/")
+                .text(path)
+                .build(),
+        );
+        self
     }
 }
 

@@ -29,12 +29,14 @@ macro_rules! attributes {
 }
 
 mod apigateway;
+mod cloudformation;
 mod dynamodb;
 mod iam;
 mod lambda;
 mod logs;
 
 pub use apigateway::*;
+pub use cloudformation::*;
 pub use dynamodb::*;
 pub use iam::*;
 pub use lambda::*;
@@ -59,5 +61,7 @@ pub fn registry() -> Vec<(&'static str, Vec<&'static str>)> {
         entry::<Role>(),
         entry::<Table>(),
         entry::<LogGroup>(),
+        entry::<ApiGatewayAccount>(),
+        entry::<WaitConditionHandle>(),
     ]
 }

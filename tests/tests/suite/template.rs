@@ -338,3 +338,48 @@ fn integrations_invoke_as_the_contract_declares() {
         }
     }
 }
+
+/// A first deploy into a fresh account works when asked: the region's API Gateway account
+/// settings get a CloudWatch Logs role only when `ConfigureApiGatewayLogging` is `true` (it is
+/// shared by every API there), and the stage is created after them.
+#[test]
+fn api_gateway_logging_is_configured_only_on_request_and_before_the_stage() {
+    let t = committed_template();
+    let param = &t["Parameters"]["ConfigureApiGatewayLogging"];
+    assert_eq!(
+        param["Default"], "false",
+        "never overwrites someone else's setting by default"
+    );
+    let accounts = resources_of_type(&t, "AWS::ApiGateway::Account");
+    let [(account_id, account)] = accounts.as_slice() else {
+        panic!("one account settings resource");
+    };
+    let condition = account["Condition"]
+        .as_str()
+        .expect("created only under a condition");
+    assert_eq!(
+        t["Conditions"][condition],
+        serde_json::json!({"Fn::Equals": [{"Ref": "ConfigureApiGatewayLogging"}, "true"]})
+    );
+    let role_id = account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]
+        .as_str()
+        .unwrap();
+    let role = &t["Resources"][role_id];
+    assert_eq!(role["Condition"], condition);
+    assert_eq!(
+        role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"][0],
+        "apigateway.amazonaws.com"
+    );
+    let (_, stage) = resources_of_type(&t, "AWS::ApiGatewayV2::Stage").remove(0);
+    let waits_on = stage["DependsOn"].as_array().expect("the stage waits");
+    let joined = waits_on.iter().any(|d| {
+        let r = &t["Resources"][d.as_str().unwrap()];
+        r["Condition"].is_null()
+            && r.to_string().contains(&format!("\"Ref\":\"{account_id}\""))
+            && r.to_string().contains(condition)
+    });
+    assert!(
+        joined,
+        "the stage depends on a join point that references the account settings"
+    );
+}
