@@ -114,7 +114,8 @@ test: setup (package "arm64")
     exit $status
 
 # Benchmarks (release build): the local server against serverless-offline, written to
-# BENCH.md, and the handler's first-chunk latency. Not part of `just test`.
+# BENCH.md, the handler's first-chunk latency, the relay's latency, and the packaged Lambda
+# artifacts (sizes, init, warm invocation). Not part of `just test`.
 bench:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -131,6 +132,27 @@ bench:
     printf '\n## Latency\n\n- `first-chunk-latency` (the message handler with the OpenAI-compatible provider against a loopback mock): %s.\n- `relay-latency`: %s.\n' "$latency" "$relay" >> BENCH.md
     echo "$latency"
     echo "$relay"
+    # The Lambda artifacts: x86_64 natively, arm64 under qemu (slower than Graviton).
+    cargo build --release --quiet -p streamgate-tests --bin lambda-bench
+    rows=""
+    for arch in x86_64 arm64; do
+        just package "$arch"
+        rm -rf "target/bench-lambda/$arch" && mkdir -p "target/bench-lambda/$arch"
+        cp -r target/lambda/streamgate-* "target/bench-lambda/$arch/"
+    done
+    x86=$(target/release/lambda-bench --runs 20 --label x86_64 target/bench-lambda/x86_64)
+    arm=$(target/release/lambda-bench --runs 20 --qemu /usr/aarch64-linux-gnu --label "arm64 (qemu)" target/bench-lambda/arm64)
+    {
+        printf '\n## Lambda artifacts\n\n`just package` (profile `lambda-release`). Init: exec to the first `GET /next` on a loopback Runtime API, median of 20 runs. arm64 runs under qemu-user here, so its times are an emulator'"'"'s, not Graviton'"'"'s.\n\n'
+        printf '| function | build | bootstrap (MB) | zip (MB) | init (ms) |\n|---|---|---:|---:|---:|\n'
+        echo "$x86" | grep '^|'
+        echo "$arm" | grep '^|'
+        echo
+        echo "$x86" | grep '^warm'
+        echo "$arm" | grep '^warm'
+    } >> BENCH.md
+    echo "$x86"
+    echo "$arm"
 
 # Format and lint the Rust code.
 check:

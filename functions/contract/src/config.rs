@@ -22,6 +22,8 @@ pub const LLM_API_KEY_SECRET_ARN: &str = "STREAMGATE_LLM_API_KEY_SECRET_ARN";
 pub const LLM_API_KEY_ENV: &str = "STREAMGATE_LLM_API_KEY_ENV";
 /// Maximum output tokens asked of the provider.
 pub const LLM_MAX_TOKENS: &str = "STREAMGATE_LLM_MAX_TOKENS";
+/// Milliseconds the echo provider waits before each word (default 20; 0 for benchmarks).
+pub const ECHO_DELAY_MS: &str = "STREAMGATE_ECHO_DELAY_MS";
 /// Coalescing window for chunk frames, in milliseconds.
 pub const CHUNK_WINDOW_MS: &str = "STREAMGATE_CHUNK_WINDOW_MS";
 /// Coalescing byte budget for chunk frames.

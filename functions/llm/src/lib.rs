@@ -197,11 +197,19 @@ impl ProviderConfig {
                 value: v,
             })?,
         };
+        let defaults = ProviderConfig::echo();
+        // An unreadable delay keeps the default: it only paces the echo provider.
+        let echo_delay = non_empty(env::ECHO_DELAY_MS)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map_or(defaults.echo_delay, |ms| {
+                Duration::from_millis(ms.min(10_000))
+            });
         Ok(ProviderConfig {
             kind,
             base_url: non_empty(env::LLM_BASE_URL),
             model: non_empty(env::LLM_MODEL),
-            ..ProviderConfig::echo()
+            echo_delay,
+            ..defaults
         })
     }
 }
