@@ -53,20 +53,25 @@ fn file_error(path: &Path) -> impl FnOnce(std::io::Error) -> ToolError + '_ {
     }
 }
 
+/// A command that could not start: missing (with the setup step), or another reason.
+fn not_started(program: &'static str, shown: &str, e: std::io::Error) -> ToolError {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => ToolError::Missing { tool: program },
+        _ => ToolError::Failed {
+            command: shown.to_owned(),
+            status: "did not start".into(),
+            stderr: e.to_string(),
+        },
+    }
+}
+
 /// Runs `program args` and returns its stdout; `shown` is how the command appears in errors.
 fn output(program: &'static str, args: &[&str], shown: &str) -> Result<String, ToolError> {
     let out = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => ToolError::Missing { tool: program },
-            _ => ToolError::Failed {
-                command: shown.to_owned(),
-                status: "did not start".into(),
-                stderr: e.to_string(),
-            },
-        })?;
+        .map_err(|e| not_started(program, shown, e))?;
     if !out.status.success() {
         return Err(ToolError::Failed {
             command: shown.to_owned(),
@@ -88,14 +93,7 @@ fn run(program: &'static str, args: &[&str]) -> Result<(), ToolError> {
     let status = Command::new(program)
         .args(args)
         .status()
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => ToolError::Missing { tool: program },
-            _ => ToolError::Failed {
-                command: shown.clone(),
-                status: "did not start".into(),
-                stderr: e.to_string(),
-            },
-        })?;
+        .map_err(|e| not_started(program, &shown, e))?;
     if status.success() {
         Ok(())
     } else {

@@ -148,3 +148,22 @@ pub async fn create_connections_table(client: &aws_sdk_dynamodb::Client, name: &
         .await
         .expect("enable TTL");
 }
+
+/// The item stored under `connection_id` in `table`, if any.
+pub async fn connection_item(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    connection_id: &str,
+) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    client
+        .get_item()
+        .table_name(table)
+        .key(
+            streamgate_contract::record::attr::CONNECTION_ID,
+            aws_sdk_dynamodb::types::AttributeValue::S(connection_id.into()),
+        )
+        .send()
+        .await
+        .expect("DynamoDB Local answers get_item")
+        .item
+}

@@ -115,3 +115,83 @@ pub fn committed_template() -> serde_json::Value {
         .unwrap_or_else(|e| panic!("cannot read {}: {e} (run `just synth`)", path.display()));
     yaml_serde::from_str(&text).expect("the generated template is valid YAML")
 }
+
+/// cfn-lint (from `.venv`) finds nothing in `template`: no error, warning or information.
+///
+/// # Panics
+/// With cfn-lint's report, or when cfn-lint is not installed (with the setup step).
+pub fn assert_cfn_lint_clean(template: &Path) {
+    let cfn_lint = python_tool("cfn-lint");
+    let out = run(Command::new(cfn_lint).arg(template));
+    assert!(
+        out.status.success(),
+        "cfn-lint exited {:?} (bit mask: 2 errors, 4 warnings, 8 informational):\n{}{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// checkov (from `.venv`) runs its CloudFormation checks on `template` and none fails.
+///
+/// # Panics
+/// With the failed checks, or when checkov is not installed (with the setup step).
+pub fn assert_checkov_clean(template: &Path) {
+    let checkov = python_tool("checkov");
+    let out = run(Command::new(checkov)
+        .args([
+            "--framework",
+            "cloudformation",
+            "--compact",
+            "--quiet",
+            "--skip-download",
+            "-o",
+            "json",
+            "-f",
+        ])
+        .arg(template)
+        .env("BC_SKIP_MAPPING", "TRUE"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "checkov printed no JSON report ({e}):\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let summary = &report["summary"];
+    assert!(
+        summary["passed"].as_u64().unwrap() > 0,
+        "checkov ran checks: {summary}"
+    );
+    let failed: Vec<String> = report["results"]["failed_checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| format!("{} on {}", c["check_id"], c["resource"]))
+        .collect();
+    assert_eq!(failed, Vec::<String>::new(), "checkov failed checks");
+    assert_eq!(summary["failed"], 0);
+}
+
+/// The environment Lambda gives a function process (runtime API address, function name,
+/// memory, version, region, credentials), nothing else; output captured, killed on drop.
+pub fn lambda_environment(
+    cmd: &mut tokio::process::Command,
+    runtime_api: &str,
+    function: streamgate_contract::Function,
+) {
+    cmd.env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", function.name())
+        .env(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            function.spec().memory_mb.to_string(),
+        )
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
+        .env("AWS_SECRET_ACCESS_KEY", "local-secret")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+}

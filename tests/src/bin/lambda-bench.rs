@@ -159,24 +159,13 @@ fn lambda_env(
     function: Function,
     extra: &[(&str, String)],
 ) {
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_LAMBDA_RUNTIME_API", api)
-        .env("AWS_LAMBDA_FUNCTION_NAME", function.name())
-        .env(
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-            function.spec().memory_mb.to_string(),
-        )
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
-        .env("AWS_SECRET_ACCESS_KEY", "local-secret")
+    streamgate_tests::lambda_environment(cmd, api, function);
+    cmd.env("PATH", std::env::var("PATH").unwrap_or_default())
         .env(env::TABLE_NAME, "connections")
         .env(env::LLM_PROVIDER, "echo")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
+        .stderr(Stdio::null());
     for (k, v) in extra {
         cmd.env(k, v);
     }

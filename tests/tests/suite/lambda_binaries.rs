@@ -3,12 +3,11 @@
 //! here, start-up and JSON logs included.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
 use streamgate_contract::{Function, config as env};
-use streamgate_tests::dynamodb_local::{DynamoDbLocal, create_connections_table};
+use streamgate_tests::dynamodb_local::{DynamoDbLocal, connection_item, create_connections_table};
 use streamgate_tests::fixture_json;
 use streamgate_tests::mock_http::{MockServer, Part, Reply};
 
@@ -67,23 +66,11 @@ pub(crate) async fn invoke_with(
     vars: &[(&str, String)],
 ) -> Run {
     let api = runtime_api(&event).await;
-    cmd.env_clear()
-        .env(
-            "AWS_LAMBDA_RUNTIME_API",
-            api.url().trim_start_matches("http://"),
-        )
-        .env("AWS_LAMBDA_FUNCTION_NAME", function.name())
-        .env(
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-            function.spec().memory_mb.to_string(),
-        )
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
-        .env("AWS_SECRET_ACCESS_KEY", "local-secret")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+    streamgate_tests::lambda_environment(
+        &mut cmd,
+        api.url().trim_start_matches("http://"),
+        function,
+    );
     for (k, v) in vars {
         cmd.env(k, v);
     }
@@ -142,17 +129,8 @@ async fn connect_and_message_binaries_serve_real_events() {
     // $connect: the record lands in the table; logs are JSON with the ids.
     let run = invoke(Function::Connect, fixture_json("connect"), &table).await;
     assert_eq!(run.response["statusCode"], 200);
-    let item = client
-        .get_item()
-        .table_name("connections")
-        .key(
-            "connectionId",
-            aws_sdk_dynamodb::types::AttributeValue::S("asdfasdf=".into()),
-        )
-        .send()
+    let item = connection_item(&client, "connections", "asdfasdf=")
         .await
-        .unwrap()
-        .item
         .expect("the record was written");
     assert!(item.contains_key("ttl"));
     let connected = run

@@ -9,11 +9,11 @@ use std::process::Command;
 
 use streamgate_contract::{Function, config as env};
 use streamgate_deploy::artifact::{AL2023_GLIBC, newest_glibc};
-use streamgate_tests::dynamodb_local::{DynamoDbLocal, create_connections_table};
+use streamgate_tests::dynamodb_local::{DynamoDbLocal, connection_item, create_connections_table};
 use streamgate_tests::packaging::{
     LocalS3, aws_cli, packaged_bootstrap, qemu_aarch64, scratch_dir,
 };
-use streamgate_tests::{fixture_json, python_tool, run, workspace_binary, workspace_root};
+use streamgate_tests::{fixture_json, run, workspace_binary, workspace_root};
 
 /// The target of issue: each zip at most 3 MB.
 const MAX_ZIP_BYTES: u64 = 3_000_000;
@@ -97,17 +97,7 @@ async fn the_arm64_connect_bootstrap_answers_a_real_event_under_qemu() {
         crate::lambda_binaries::invoke_with(cmd, Function::Connect, fixture_json("connect"), &vars)
             .await;
     assert_eq!(run.response["statusCode"], 200);
-    let item = client
-        .get_item()
-        .table_name("connections")
-        .key(
-            "connectionId",
-            aws_sdk_dynamodb::types::AttributeValue::S("asdfasdf=".into()),
-        )
-        .send()
-        .await
-        .unwrap()
-        .item;
+    let item = connection_item(&client, "connections", "asdfasdf=").await;
     assert!(
         item.is_some_and(|i| i.contains_key("ttl")),
         "the record was written"
@@ -193,25 +183,8 @@ fn cloudformation_package_uploads_each_function_as_a_zip_with_bootstrap_at_its_r
     }
 
     // The packaged template is as clean as the generated one.
-    let lint = run(Command::new(python_tool("cfn-lint")).arg(&packaged));
-    assert!(
-        lint.status.success(),
-        "cfn-lint: {}",
-        String::from_utf8_lossy(&lint.stdout)
-    );
-    let checkov = run(Command::new(python_tool("checkov"))
-        .env("BC_SKIP_MAPPING", "TRUE")
-        .args([
-            "--framework",
-            "cloudformation",
-            "--compact",
-            "--quiet",
-            "--skip-download",
-            "-f",
-        ])
-        .arg(&packaged));
-    let report = String::from_utf8_lossy(&checkov.stdout);
-    assert!(report.contains("Failed checks: 0"), "checkov: {report}");
+    streamgate_tests::assert_cfn_lint_clean(&packaged);
+    streamgate_tests::assert_checkov_clean(&packaged);
 }
 
 /// Runs `streamgate-deploy deploy` against `workspace` with only `vars` (beyond an empty

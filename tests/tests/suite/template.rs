@@ -2,12 +2,13 @@
 //! step with the route contract.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 
 use infra_gen::check;
 use serde_json::Value;
 use streamgate_contract::{Function, Permission, Route};
-use streamgate_tests::{committed_template, python_tool, run, workspace_root};
+use streamgate_tests::{
+    assert_cfn_lint_clean, assert_checkov_clean, committed_template, workspace_root,
+};
 
 fn resources_of_type<'a>(t: &'a Value, ty: &str) -> Vec<(&'a String, &'a Value)> {
     t["Resources"]
@@ -237,53 +238,12 @@ fn connections_table_expires_rows_and_is_recoverable() {
 
 #[test]
 fn cfn_lint_reports_nothing() {
-    let cfn_lint = python_tool("cfn-lint");
-    let out = run(Command::new(cfn_lint).arg(workspace_root().join(infra_gen::TEMPLATE_PATH)));
-    assert!(
-        out.status.success(),
-        "cfn-lint exited {:?} (bit mask: 2 errors, 4 warnings, 8 informational):\n{}{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_cfn_lint_clean(&workspace_root().join(infra_gen::TEMPLATE_PATH));
 }
 
 #[test]
 fn checkov_reports_no_failed_check() {
-    let checkov = python_tool("checkov");
-    let out = run(Command::new(checkov)
-        .args([
-            "--framework",
-            "cloudformation",
-            "--compact",
-            "--quiet",
-            "--skip-download",
-            "-o",
-            "json",
-            "-f",
-        ])
-        .arg(workspace_root().join(infra_gen::TEMPLATE_PATH))
-        .env("BC_SKIP_MAPPING", "TRUE"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
-        panic!(
-            "checkov printed no JSON report ({e}):\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    let summary = &report["summary"];
-    assert!(
-        summary["passed"].as_u64().unwrap() > 0,
-        "checkov ran checks: {summary}"
-    );
-    let failed: Vec<String> = report["results"]["failed_checks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| format!("{} on {}", c["check_id"], c["resource"]))
-        .collect();
-    assert_eq!(failed, Vec::<String>::new(), "checkov failed checks");
-    assert_eq!(summary["failed"], 0);
+    assert_checkov_clean(&workspace_root().join(infra_gen::TEMPLATE_PATH));
 }
 
 /// Each route's integration is what the contract declares: a proxy integration, or an event
