@@ -1,5 +1,5 @@
-//! What the packaging tests drive: the artifacts `just package` built, S3 on loopback
-//! (moto's server) for `aws cloudformation package`, the AWS CLI with local credentials, and
+//! What the packaging tests drive: the artifacts `just package` built, S3 and Secrets Manager
+//! on loopback (moto's server) for `aws cloudformation package` and `just secret`, the AWS CLI with local credentials, and
 //! qemu for arm64 binaries.
 
 use std::path::{Path, PathBuf};
@@ -24,25 +24,26 @@ pub fn packaged_bootstrap(function: Function) -> PathBuf {
     path
 }
 
-/// An S3 endpoint on loopback (moto's server from `.venv`), stopped on drop.
-pub struct LocalS3 {
+/// moto's server from `.venv` on loopback (it answers for S3, Secrets Manager and the other
+/// services it mocks on one port), stopped on drop.
+pub struct MotoServer {
     child: Child,
     port: u16,
 }
 
-impl Drop for LocalS3 {
+impl Drop for MotoServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-impl LocalS3 {
+impl MotoServer {
     /// Starts the server on a free port and waits until it answers.
     ///
     /// # Panics
     /// When moto is not installed or does not answer within 20 s.
-    pub fn start() -> LocalS3 {
+    pub fn start() -> MotoServer {
         let port = crate::dynamodb_local::free_port();
         let child = Command::new(python_tool("moto_server"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
@@ -50,7 +51,7 @@ impl LocalS3 {
             .stderr(Stdio::null())
             .spawn()
             .expect("moto_server starts (run `just setup`)");
-        let s3 = LocalS3 { child, port };
+        let moto = MotoServer { child, port };
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -59,7 +60,7 @@ impl LocalS3 {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        s3
+        moto
     }
 
     /// `http://127.0.0.1:PORT`.

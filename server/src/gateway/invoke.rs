@@ -45,7 +45,8 @@ impl Gateway {
         };
         let event_json = events::message(info, route.key(), text, clock::now_ms());
         if self.config.asynchronous_routes.contains(&route) {
-            self.invoke_asynchronously(route, events::asynchronous_message(&event_json, text));
+            self.invoke_asynchronously(route, events::asynchronous_message(&event_json, text))
+                .await;
             return;
         }
         let request_id = event_json["requestContext"]["requestId"]
@@ -86,18 +87,16 @@ impl Gateway {
 
     /// An event invocation: API Gateway has nothing more to say to the client, whatever the
     /// function does; the function runs up to its own timeout (then it is stopped, as Lambda
-    /// stops it) and is not retried.
-    fn invoke_asynchronously(&self, route: Route, event_json: serde_json::Value) {
+    /// stops it) and is not retried. It runs while its frame holds one of the connection's
+    /// in-flight slots, which bounds how many run at once.
+    async fn invoke_asynchronously(&self, route: Route, event_json: serde_json::Value) {
         let invocation = self.invoke(route, events::typed(event_json));
-        let timeout = self.config.function_timeout(route);
-        self.tasks.spawn(async move {
-            match tokio::time::timeout(timeout, invocation).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
-                    warn!(route = route.key(), error = %e, "the asynchronous invocation failed")
-                }
-                Err(_) => warn!(route = route.key(), "the asynchronous invocation timed out"),
+        match tokio::time::timeout(self.config.function_timeout(route), invocation).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                warn!(route = route.key(), error = %e, "the asynchronous invocation failed")
             }
-        });
+            Err(_) => warn!(route = route.key(), "the asynchronous invocation timed out"),
+        }
     }
 }

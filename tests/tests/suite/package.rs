@@ -11,7 +11,7 @@ use streamgate_contract::{Function, config as env};
 use streamgate_deploy::artifact::{AL2023_GLIBC, newest_glibc};
 use streamgate_tests::dynamodb_local::{DynamoDbLocal, connection_item, create_connections_table};
 use streamgate_tests::packaging::{
-    LocalS3, aws_cli, packaged_bootstrap, qemu_aarch64, scratch_dir,
+    MotoServer, aws_cli, packaged_bootstrap, qemu_aarch64, scratch_dir,
 };
 use streamgate_tests::{fixture_json, run, workspace_binary, workspace_root};
 
@@ -122,12 +122,12 @@ fn ok(cmd: &mut Command) -> String {
 
 #[test]
 fn cloudformation_package_uploads_each_function_as_a_zip_with_bootstrap_at_its_root() {
-    let s3 = LocalS3::start();
+    let moto = MotoServer::start();
     let dir = scratch_dir("cloudformation-package");
     let root = workspace_root();
-    ok(s3.aws(&dir).args(["s3", "mb", "s3://artifacts"]));
+    ok(moto.aws(&dir).args(["s3", "mb", "s3://artifacts"]));
     let packaged = dir.join("packaged.yaml");
-    ok(s3
+    ok(moto
         .aws(&dir)
         .args(["cloudformation", "package", "--template-file"])
         .arg(root.join("generated/template.yaml"))
@@ -155,7 +155,7 @@ fn cloudformation_package_uploads_each_function_as_a_zip_with_bootstrap_at_its_r
         assert_eq!(code["S3Bucket"], "artifacts", "{}: {code}", f.name());
         let key = code["S3Key"].as_str().unwrap();
         let zip_path = dir.join(format!("{}.zip", f.name()));
-        ok(s3
+        ok(moto
             .aws(&dir)
             .args(["s3", "cp", &format!("s3://artifacts/{key}")])
             .arg(&zip_path));
@@ -304,5 +304,74 @@ fn deploy_refuses_with_the_fix_before_anything_is_uploaded() {
     assert!(
         err.contains("is older than functions/core/src/lib.rs"),
         "{err}"
+    );
+}
+
+#[test]
+fn secret_stores_the_key_and_prints_only_its_arn() {
+    const KEY: &str = "sk-test-never-printed-0123456789";
+    let moto = MotoServer::start();
+    let home = scratch_dir("secret-home");
+    let store = |key: &str| {
+        let venv = workspace_root().join(".venv/bin");
+        let mut cmd = Command::new(workspace_binary("streamgate-deploy"));
+        cmd.env_clear()
+            .env("HOME", &home)
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    venv.display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
+            .env("AWS_SECRET_ACCESS_KEY", "local-secret")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto.endpoint())
+            .arg("--workspace")
+            .arg(workspace_root())
+            .args(["secret", "streamgate/test-key"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), format!("{key}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stdout}{stderr}");
+        assert!(
+            !stdout.contains(key) && !stderr.contains(key),
+            "the key is never printed"
+        );
+        stdout.trim().to_owned()
+    };
+    let arn = store(KEY);
+    assert!(
+        arn.starts_with("arn:aws:secretsmanager:us-east-1:"),
+        "{arn}"
+    );
+    let read = |home: &Path| {
+        let mut cmd = aws_cli(home);
+        cmd.env("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
+            .env("AWS_SECRET_ACCESS_KEY", "local-secret")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto.endpoint())
+            .args(["secretsmanager", "get-secret-value", "--secret-id", &arn])
+            .args(["--query", "SecretString", "--output", "text"]);
+        ok(&mut cmd).trim().to_owned()
+    };
+    assert_eq!(read(&home), KEY);
+    // A second run gives the same secret a new value.
+    assert_eq!(store("sk-rotated"), arn);
+    assert_eq!(read(&home), "sk-rotated");
+    assert!(
+        !workspace_root()
+            .join("target/deploy/.secret-value")
+            .exists(),
+        "the key's file is removed"
     );
 }
