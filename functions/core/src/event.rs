@@ -31,6 +31,13 @@ pub fn target(event: &WsEvent) -> Result<Target, MissingField> {
     })
 }
 
+/// The target of a MESSAGE event; `None` (logged) for a malformed one, which gets a 400.
+pub fn message_target(event: &WsEvent) -> Option<Target> {
+    target(event)
+        .map_err(|e| tracing::error!(error = %e, "malformed MESSAGE event"))
+        .ok()
+}
+
 /// The frame the client sent: the body as it is, or decoded when the event carries it
 /// base64-encoded (as the asynchronous integration's template does). `None` when there is no
 /// body, or it does not decode to UTF-8 text.

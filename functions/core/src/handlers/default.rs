@@ -2,7 +2,7 @@
 
 use streamgate_contract::routes::api::ACTION_FIELD;
 use streamgate_contract::{ErrorFrame, ServerFrame};
-use tracing::{Instrument, error};
+use tracing::Instrument;
 
 use super::span;
 use crate::event::{self, WsEvent, WsResponse};
@@ -47,12 +47,8 @@ pub async fn default(
     store: &dyn ConnectionStore,
 ) -> WsResponse {
     async {
-        let target = match event::target(event) {
-            Ok(t) => t,
-            Err(e) => {
-                error!(error = %e, "malformed MESSAGE event");
-                return event::status(400);
-            }
+        let Some(target) = event::message_target(event) else {
+            return event::status(400);
         };
         let frame = ServerFrame::Error(unknown_action_frame(event::body(event).as_deref()));
         let out = Outbox {

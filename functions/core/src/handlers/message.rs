@@ -5,7 +5,7 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use streamgate_contract::{ErrorCode, ErrorFrame, MessageRequest, ServerFrame, Usage};
 use tokio::time::Instant;
-use tracing::{Instrument, debug, error, info, warn};
+use tracing::{Instrument, debug, info, warn};
 
 use super::span;
 use crate::coalesce::Coalescer;
@@ -63,12 +63,8 @@ pub async fn message(
     settings: &ChatSettings,
 ) -> WsResponse {
     async {
-        let target = match event::target(event) {
-            Ok(t) => t,
-            Err(e) => {
-                error!(error = %e, "malformed MESSAGE event");
-                return event::status(400);
-            }
+        let Some(target) = event::message_target(event) else {
+            return event::status(400);
         };
         let out = Outbox {
             push,
