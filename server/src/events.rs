@@ -116,28 +116,6 @@ pub fn message(info: &ConnectionInfo, route_key: &str, body: &str, now_ms: i64) 
     })
 }
 
-/// The event an asynchronous integration delivers for a frame (what the template's request
-/// template renders): the `requestContext` fields the contract lists, the source address,
-/// and the frame base64-encoded.
-pub fn asynchronous_message(proxy_event: &Value, body: &str) -> Value {
-    use base64::Engine;
-    use streamgate_contract::invocation::CONTEXT_FIELDS;
-    let ctx = &proxy_event["requestContext"];
-    let mut out = Map::new();
-    for f in CONTEXT_FIELDS {
-        out.insert(f.key.into(), ctx[f.key].clone());
-    }
-    out.insert(
-        "identity".into(),
-        json!({"sourceIp": ctx["identity"]["sourceIp"].clone()}),
-    );
-    json!({
-        "requestContext": out,
-        "body": base64::engine::general_purpose::STANDARD.encode(body),
-        "isBase64Encoded": true,
-    })
-}
-
 /// A DISCONNECT event, with the close code and reason and API Gateway's fixed dummy headers.
 pub fn disconnect(
     info: &ConnectionInfo,

@@ -20,6 +20,23 @@ pub fn new_api_id() -> String {
         .collect()
 }
 
+/// A fresh Lambda request id (a version-4 UUID).
+pub fn new_uuid() -> String {
+    let mut b = [0u8; 16];
+    rand::rng().fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
 /// Whether `id` could be a connection id this server made (used to answer 400 on malformed
 /// ids in the management API).
 pub fn is_well_formed(id: &str) -> bool {

@@ -9,20 +9,28 @@ use streamgate_contract::Route;
 use streamgate_core::ChatApp;
 use streamgate_core::event::{WsEvent, WsResponse};
 
-/// A route's backend. An `Err` (or a panic) is a crashed invocation.
+use crate::api::ApiRoute;
+
+/// A route's backend: it gets the event as JSON, as a Lambda function does. An `Err` (or a
+/// panic) is a crashed invocation.
 #[async_trait]
 pub trait Integration: Send + Sync + 'static {
     /// Runs the integration of `route`.
-    async fn invoke(&self, route: Route, event: WsEvent) -> Result<WsResponse, String>;
+    async fn invoke(&self, route: &ApiRoute, event: Value) -> Result<WsResponse, String>;
 }
 
-/// The chat handlers, each route to its contract function.
+/// The chat handlers in this process, each route to its contract function; the event is
+/// deserialized as the Lambda runtime deserializes it.
 pub struct ChatIntegration(pub ChatApp);
 
 #[async_trait]
 impl Integration for ChatIntegration {
-    async fn invoke(&self, route: Route, event: WsEvent) -> Result<WsResponse, String> {
-        Ok(self.0.handle(route.function(), &event).await)
+    async fn invoke(&self, route: &ApiRoute, event: Value) -> Result<WsResponse, String> {
+        let contract = Route::from_key(&route.key)
+            .ok_or_else(|| format!("the chat API has no route {:?}", route.key))?;
+        let event: WsEvent = serde_json::from_value(event)
+            .map_err(|e| format!("the event does not deserialize: {e}"))?;
+        Ok(self.0.handle(contract.function(), &event).await)
     }
 }
 
@@ -41,13 +49,15 @@ pub enum AuthDecision {
     Unauthorized,
     /// 403.
     Deny,
+    /// The authorizer failed: 500.
+    Error,
 }
 
 /// A `$connect` authorizer (API Gateway runs REQUEST authorizers on `$connect` only).
 #[async_trait]
 pub trait Authorizer: Send + Sync + 'static {
-    /// Decides on the CONNECT event.
-    async fn authorize(&self, event: &WsEvent) -> AuthDecision;
+    /// Decides on the CONNECT event (as JSON, as API Gateway builds it).
+    async fn authorize(&self, event: &Value) -> AuthDecision;
 }
 
 /// Shared integration handle.

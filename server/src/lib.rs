@@ -5,23 +5,27 @@
 //! * [`gateway`]: the emulator, one module per concern (the URL table, the handshake and
 //!   `$connect`, the connection loop, invocations, the management API, the upgrade).
 //! * [`events`]: the CONNECT / MESSAGE / DISCONNECT events, built in one place.
-//! * [`routing`]: `$request.body.action` route selection.
+//! * [`api`]: what an emulated API is (routes, integrations, selection, request templates).
 //! * [`registry`]: the live connections and the `@connections` operations on them.
 //! * [`integration`]: what a route invokes, and the authorizer hook.
 //! * [`push`]: the handlers' in-process push.
 //! * [`page`]: the test page.
 //! * [`realtime`]: the voice relay (its decisions in `realtime::protocol`, free of I/O).
 
+pub mod api;
 pub mod clock;
 pub mod events;
 pub mod gateway;
 pub mod ids;
 pub mod integration;
+pub mod lambda;
 pub mod page;
 pub mod push;
 pub mod realtime;
 pub mod registry;
-pub mod routing;
+pub mod services;
+pub mod template;
+pub mod template_server;
 
 pub use gateway::{Gateway, GatewayConfig};
 pub use integration::{AuthDecision, Authorizer, ChatIntegration, Integration};

@@ -1,8 +1,9 @@
 //! `streamgate-server`: serves the chat API locally (or on any host), faithful to API
 //! Gateway's WebSocket behaviour, with the same handlers that run in Lambda.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -132,6 +133,34 @@ struct Cli {
         env = "STREAMGATE_REALTIME_KEY_ENV"
     )]
     realtime_key_env: String,
+    /// Serve this CloudFormation template's WebSocket API (YAML or JSON) by running each
+    /// function's packaged `bootstrap` under a local Lambda Runtime API, instead of the
+    /// built-in chat API.
+    #[arg(long, env = "STREAMGATE_TEMPLATE")]
+    template: Option<PathBuf>,
+    /// With --template: a folder of packaged functions (one folder or zip per function, named
+    /// as the template's Code folder, or by logical id for a packaged template).
+    #[arg(long, requires = "template")]
+    artifacts: Option<PathBuf>,
+    /// With --template: a parameter value (repeatable); others take their defaults.
+    #[arg(long = "parameter", value_name = "NAME=VALUE", requires = "template")]
+    parameters: Vec<String>,
+    /// With --template: a secret the functions may read from Secrets Manager (repeatable).
+    #[arg(long = "secret", value_name = "ARN=VALUE", requires = "template")]
+    secrets: Vec<String>,
+    /// With --template: a JSON file of secrets (`{"ARN": "VALUE", ...}`).
+    #[arg(long, requires = "template")]
+    secrets_file: Option<PathBuf>,
+    /// With --template: the folder holding DynamoDBLocal.jar (default: searched under
+    /// the working directory's node_modules).
+    #[arg(long, requires = "template")]
+    dynamodb_local_dir: Option<PathBuf>,
+    /// With --template: processes per function at most.
+    #[arg(long, default_value_t = 32, requires = "template")]
+    max_concurrency: usize,
+    /// With --template: idle function processes are stopped after this many seconds.
+    #[arg(long, default_value_t = 600, requires = "template")]
+    idle_process_timeout_s: u64,
     /// Log format.
     #[arg(
         long,
@@ -199,7 +228,114 @@ fn push(cli: &Cli, registry: &Arc<Registry>) -> Arc<dyn ClientPush> {
     }
 }
 
+/// `NAME=VALUE` pairs.
+fn pairs(values: &[String], flag: &str) -> Result<BTreeMap<String, String>, String> {
+    values
+        .iter()
+        .map(|v| {
+            v.split_once('=')
+                .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+                .ok_or_else(|| format!("--{flag} takes NAME=VALUE"))
+        })
+        .collect()
+}
+
+async fn run_template(cli: Cli, template: PathBuf) -> Result<(), String> {
+    use streamgate_server::template_server::{TemplateOptions, TemplateServer};
+    let mut secrets = BTreeMap::new();
+    if let Some(file) = &cli.secrets_file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        let map: BTreeMap<String, String> = serde_json::from_str(&text).map_err(|_| {
+            format!(
+                "{} is not a JSON object of secret ids to string values",
+                file.display()
+            )
+        })?;
+        secrets.extend(map);
+    }
+    secrets.extend(pairs(&cli.secrets, "secret")?);
+    let mut options = TemplateOptions::new(&template);
+    options.artifacts = cli.artifacts.clone();
+    options.parameters = pairs(&cli.parameters, "parameter")?;
+    options.secrets = secrets;
+    options.dynamodb_endpoint = cli.dynamodb_endpoint.clone();
+    options.dynamodb_local_dir = cli.dynamodb_local_dir.clone();
+    options.max_concurrency = cli.max_concurrency;
+    options.idle_process_timeout = Duration::from_secs(cli.idle_process_timeout_s);
+    options.gateway = GatewayConfig {
+        integration_timeout: Duration::from_millis(cli.integration_timeout_ms),
+        idle_timeout: Duration::from_secs(cli.idle_timeout_s),
+        max_lifetime: Duration::from_secs(cli.max_lifetime_s),
+        management_rate_limit: cli.management_rate_limit,
+        ..GatewayConfig::default()
+    };
+    let addr: SocketAddr = format!("{}:{}", cli.host, cli.port)
+        .parse()
+        .map_err(|e| format!("bad --host/--port: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let server = TemplateServer::start(options, &listener)
+        .await
+        .map_err(|problems| {
+            format!(
+                "cannot serve {}:\n  - {}",
+                template.display(),
+                problems.join("\n  - ")
+            )
+        })?;
+    let (port, stage) = (cli.port, &server.api.stage);
+    let shown = if cli.host == "127.0.0.1" || cli.host == "0.0.0.0" {
+        "localhost".to_owned()
+    } else {
+        cli.host.clone()
+    };
+    println!(
+        "streamgate: {} from {} (API Gateway WebSocket emulation, functions under a local Lambda Runtime API)",
+        server.api.logical_id,
+        template.display()
+    );
+    println!("  WebSocket:       ws://{shown}:{port}/{stage}   (or ws://{shown}:{port})");
+    println!("  @connections:    http://{shown}:{port}/{stage}/@connections/{{connectionId}}");
+    println!("  test page:       http://{shown}:{port}/");
+    for r in &server.api.routes {
+        let f = &server.api.functions[&r.function];
+        println!(
+            "  route {:<12} -> {} ({}, {}, {} s, {} MB){}",
+            r.route.key,
+            f.name,
+            f.runtime,
+            f.architecture,
+            f.timeout.as_secs(),
+            f.memory_mb,
+            if r.route.is_asynchronous() {
+                "  [event invocation]"
+            } else {
+                ""
+            }
+        );
+    }
+    for line in server.setup.iter().chain(&server.api.notes) {
+        println!("  {line}");
+    }
+    let gateway = server.gateway.clone();
+    let serving = tokio::spawn(gateway.clone().serve(listener));
+    shutdown_signal().await;
+    tracing::info!("shutting down: closing every socket with 1001 and running $disconnect");
+    gateway.shutdown();
+    let outcome = tokio::time::timeout(Duration::from_secs(35), serving).await;
+    drop(server);
+    match outcome {
+        Ok(_) => Ok(()),
+        Err(_) => Err("some connections did not close within 35 s".into()),
+    }
+}
+
 async fn run(cli: Cli) -> Result<(), String> {
+    if let Some(template) = cli.template.clone() {
+        return run_template(cli, template).await;
+    }
     // Flags win over the environment; both feed the same lookups the Lambda functions use.
     let mut overrides: HashMap<&str, String> = HashMap::new();
     let flags = [

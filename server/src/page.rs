@@ -1,7 +1,9 @@
 //! The browser test page, served at `/`.
 
 use serde_json::{Value, json};
-use streamgate_contract::{Route, RouteKind};
+use streamgate_contract::RouteKind;
+
+use crate::api::ApiRoute;
 
 /// The page (self-contained HTML, CSS and JavaScript).
 pub const HTML: &str = include_str!("page.html");
@@ -10,11 +12,11 @@ pub const HTML: &str = include_str!("page.html");
 pub const VOICE_HTML: &str = include_str!("voice.html");
 
 /// What the page reads from `/streamgate.json`: the local URL and the actions it offers.
-pub fn config(host: &str, stage: &str, routes: &[Route]) -> Value {
+pub fn config(host: &str, stage: &str, routes: &[ApiRoute]) -> Value {
     let actions: Vec<&str> = routes
         .iter()
         .filter(|r| r.kind() == RouteKind::Action)
-        .map(|r| r.key())
+        .map(|r| r.key.as_str())
         .collect();
     json!({
         "url": format!("ws://{host}/{stage}"),

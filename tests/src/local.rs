@@ -9,6 +9,7 @@ use futures::{SinkExt, StreamExt};
 use serde_json::Value;
 use streamgate_contract::Route;
 use streamgate_core::event::{WsEvent, WsResponse, status, status_with_body};
+use streamgate_server::api::ApiRoute;
 use streamgate_server::{Authorizer, Gateway, GatewayConfig, Integration, Registry};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -62,6 +63,11 @@ impl Recorder {
         Recorder::new(|_, _| Behaviour::Ok)
     }
 
+    /// Where the recorder posts `SleepThenPost` frames: the serving gateway's registry.
+    pub fn registry_slot(&self) -> std::sync::MutexGuard<'_, Option<Arc<Registry>>> {
+        self.registry.lock().unwrap()
+    }
+
     /// Every event received, in order.
     pub fn events(&self) -> Vec<(Route, Value)> {
         self.events.lock().unwrap().clone()
@@ -97,11 +103,10 @@ impl Recorder {
 
 #[async_trait]
 impl Integration for Recorder {
-    async fn invoke(&self, route: Route, event: WsEvent) -> Result<WsResponse, String> {
-        self.events
-            .lock()
-            .unwrap()
-            .push((route, serde_json::to_value(&event).unwrap()));
+    async fn invoke(&self, route: &ApiRoute, event: Value) -> Result<WsResponse, String> {
+        let route = Route::from_key(&route.key).expect("recorded APIs use the contract's routes");
+        self.events.lock().unwrap().push((route, event.clone()));
+        let event: WsEvent = serde_json::from_value(event).map_err(|e| e.to_string())?;
         match (self.script)(route, &event) {
             Behaviour::Ok => Ok(status(200)),
             Behaviour::Status(s) => Ok(status(s)),
@@ -130,6 +135,16 @@ impl Integration for Recorder {
     }
 }
 
+/// Where a scripted API's functions run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host {
+    /// As calls in this process (the chat server's way).
+    InProcess,
+    /// As `provided.al2023` processes under the Lambda Runtime API, from a template
+    /// (`streamgate-server --template`'s way).
+    RuntimeApi,
+}
+
 /// A server running in this process.
 pub struct LocalServer {
     /// The emulator.
@@ -137,6 +152,7 @@ pub struct LocalServer {
     /// `127.0.0.1:PORT`.
     pub addr: std::net::SocketAddr,
     task: tokio::task::JoinHandle<()>,
+    hosted: Option<crate::runtime_host::ProcessHost>,
 }
 
 impl LocalServer {
@@ -155,6 +171,39 @@ impl LocalServer {
             gateway,
             addr,
             task,
+            hosted: None,
+        }
+    }
+
+    /// Starts a server over a recorder on `host`, with an optional `$connect` authorizer.
+    pub async fn on(
+        host: Host,
+        config: GatewayConfig,
+        recorder: &Arc<Recorder>,
+        authorizer: Option<Arc<dyn Authorizer>>,
+    ) -> LocalServer {
+        match host {
+            Host::InProcess => {
+                let registry = Arc::new(Registry::new(config.management_rate_limit));
+                *recorder.registry.lock().unwrap() = Some(registry.clone());
+                LocalServer::start(config, recorder.clone(), registry, authorizer).await
+            }
+            Host::RuntimeApi => {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = listener.local_addr().unwrap();
+                let hosted = crate::runtime_host::ProcessHost::start(
+                    config, recorder, authorizer, &listener,
+                )
+                .await;
+                let gateway = hosted.server.gateway.clone();
+                let task = tokio::spawn(gateway.clone().serve(listener));
+                LocalServer {
+                    gateway,
+                    addr,
+                    task,
+                    hosted: Some(hosted),
+                }
+            }
         }
     }
 
@@ -187,6 +236,7 @@ impl LocalServer {
             .await
             .expect("the server stops within 10 s")
             .unwrap();
+        drop(self.hosted);
     }
 }
 
@@ -259,6 +309,7 @@ pub async fn start_voice(
             gateway,
             addr,
             task,
+            hosted: None,
         },
         service,
     )

@@ -48,8 +48,12 @@ pub struct Posting;
 /// The store, posts and the model provider (`message`).
 pub struct Answering;
 
+/// The `@connections` endpoint: the one configured (ours, else the SDK's standard
+/// service endpoint variable), else `https://{domainName}/{stage}` of each event.
 fn api_gateway_push(sdk: &aws_config::SdkConfig) -> Arc<dyn ClientPush> {
-    let mode = match env_var(env::MANAGEMENT_ENDPOINT).filter(|v| !v.trim().is_empty()) {
+    let configured = env_var(env::MANAGEMENT_ENDPOINT)
+        .or_else(|| env_var("AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"));
+    let mode = match configured.filter(|v| !v.trim().is_empty()) {
         Some(url) => EndpointMode::Fixed(url),
         None => EndpointMode::FromEvent { scheme: "https" },
     };

@@ -144,14 +144,15 @@ impl Gateway {
         .await;
         info!(connection_id = %id, code = ending.code, "disconnected");
         if let Some(route) = self.route(RouteKind::Disconnect) {
-            let event = events::typed(events::disconnect(
+            let event = events::disconnect(
                 &info,
-                route.key(),
+                &route.key,
                 ending.code,
                 &ending.reason,
                 clock::now_ms(),
-            ));
-            if tokio::time::timeout(self.config.integration_timeout, self.invoke(route, event))
+            );
+            let timeout = self.config.integration_timeout(&route);
+            if tokio::time::timeout(timeout, self.invoke(&route, event))
                 .await
                 .is_err()
             {

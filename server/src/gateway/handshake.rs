@@ -8,7 +8,7 @@ use std::sync::Arc;
 use http::{Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use serde_json::json;
-use streamgate_contract::{Route, RouteKind};
+use streamgate_contract::RouteKind;
 use tracing::info;
 
 use super::Gateway;
@@ -52,12 +52,9 @@ impl Gateway {
         event_headers.push(("X-Forwarded-Proto".into(), "http".into()));
         let query = req.uri().query().map(query_pairs);
 
-        // The CONNECT event names the contract's `$connect` route even when this API has none
-        // (an authorizer still sees it).
-        let connect_key = Route::ALL
-            .iter()
-            .find(|r| r.kind() == RouteKind::Connect)
-            .map_or("", |r| r.key());
+        // The CONNECT event names the `$connect` route even when this API has none (an
+        // authorizer still sees it).
+        let connect_key = "$connect";
         let connect_event = |info: &ConnectionInfo| {
             events::connect(
                 info,
@@ -74,10 +71,7 @@ impl Gateway {
         };
 
         if let Some(authorizer) = &self.authorizer {
-            match authorizer
-                .authorize(&events::typed(connect_event(&info)))
-                .await
-            {
+            match authorizer.authorize(&connect_event(&info)).await {
                 AuthDecision::Allow {
                     principal_id,
                     mut context,
@@ -91,15 +85,22 @@ impl Gateway {
                 AuthDecision::Deny => {
                     return refuse(StatusCode::FORBIDDEN, &self, &info.connection_id);
                 }
+                AuthDecision::Error => {
+                    return refuse(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        &self,
+                        &info.connection_id,
+                    );
+                }
             }
         }
 
         let mut subprotocol = None;
         if let Some(route) = self.route(RouteKind::Connect) {
-            let event = events::typed(connect_event(&info));
-            let mut invocation = self.invoke(route, event);
+            let mut invocation = self.invoke(&route, connect_event(&info));
             let outcome =
-                tokio::time::timeout(self.config.integration_timeout, &mut invocation).await;
+                tokio::time::timeout(self.config.integration_timeout(&route), &mut invocation)
+                    .await;
             match outcome {
                 Ok(Ok(response)) => {
                     let status = u16::try_from(response.status_code).unwrap_or(500);

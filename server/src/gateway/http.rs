@@ -72,3 +72,16 @@ mod tests {
         assert_eq!(decode_segment("%FF"), None, "not UTF-8");
     }
 }
+
+/// A request body, at most `limit` bytes (`None` when larger or broken).
+pub(crate) async fn read_body(
+    req: http::Request<hyper::body::Incoming>,
+    limit: usize,
+) -> Option<Bytes> {
+    use http_body_util::BodyExt;
+    http_body_util::Limited::new(req.into_body(), limit)
+        .collect()
+        .await
+        .ok()
+        .map(|b| b.to_bytes())
+}

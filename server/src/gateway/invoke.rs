@@ -6,14 +6,14 @@ use std::panic::AssertUnwindSafe;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use serde_json::json;
-use streamgate_contract::Route;
-use streamgate_core::event::{WsEvent, WsResponse};
+use serde_json::{Value, json};
+use streamgate_core::event::WsResponse;
 use tracing::warn;
 
 use super::Gateway;
+use crate::api::{ApiRoute, RouteIntegration};
 use crate::events::{self, ConnectionInfo};
-use crate::{clock, ids, routing};
+use crate::{clock, ids};
 
 /// API Gateway's own frames: `{"message": ..., "connectionId": ..., "requestId": ...}`.
 fn gateway_frame(message: &str, connection_id: &str, request_id: &str) -> String {
@@ -24,12 +24,13 @@ impl Gateway {
     /// One invocation of a route's integration; a panic is a crash, as a Lambda error is.
     pub(super) fn invoke(
         &self,
-        route: Route,
-        event: WsEvent,
+        route: &ApiRoute,
+        event: Value,
     ) -> BoxFuture<'static, Result<WsResponse, String>> {
         let integration = self.integration.clone();
+        let route = route.clone();
         Box::pin(async move {
-            AssertUnwindSafe(integration.invoke(route, event))
+            AssertUnwindSafe(integration.invoke(&route, event))
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|_| Err("the integration panicked".to_owned()))
@@ -38,26 +39,25 @@ impl Gateway {
 
     pub(super) async fn on_message(&self, info: &ConnectionInfo, text: &str) {
         let id = &info.connection_id;
-        let Some(route) = routing::select(text, &self.config.routes) else {
+        let Some(route) = self.config.selection.select(text, &self.config.routes) else {
             self.registry
                 .send_raw(id, gateway_frame("Forbidden", id, &ids::new_id()));
             return;
         };
-        let event_json = events::message(info, route.key(), text, clock::now_ms());
-        if self.config.asynchronous_routes.contains(&route) {
-            self.invoke_asynchronously(route, events::asynchronous_message(&event_json, text))
-                .await;
+        let event = events::message(info, &route.key, text, clock::now_ms());
+        if let RouteIntegration::Event(template) = &route.integration {
+            let rendered = template.render(&event, text);
+            self.invoke_asynchronously(route, rendered).await;
             return;
         }
-        let request_id = event_json["requestContext"]["requestId"]
+        let request_id = event["requestContext"]["requestId"]
             .as_str()
             .unwrap_or("")
             .to_owned();
-        let event = events::typed(event_json);
         let mut invocation = self.invoke(route, event);
-        match tokio::time::timeout(self.config.integration_timeout, &mut invocation).await {
+        match tokio::time::timeout(self.config.integration_timeout(route), &mut invocation).await {
             Ok(Ok(response)) => {
-                if self.config.two_way_routes.contains(&route)
+                if route.two_way
                     && let Some(body) = response.body
                 {
                     let text = match body {
@@ -88,15 +88,23 @@ impl Gateway {
     /// An event invocation: API Gateway has nothing more to say to the client, whatever the
     /// function does; the function runs up to its own timeout (then it is stopped, as Lambda
     /// stops it) and is not retried. It runs while its frame holds one of the connection's
-    /// in-flight slots, which bounds how many run at once.
-    async fn invoke_asynchronously(&self, route: Route, event_json: serde_json::Value) {
-        let invocation = self.invoke(route, events::typed(event_json));
-        match tokio::time::timeout(self.config.function_timeout(route), invocation).await {
+    /// in-flight slots, which bounds how many run at once. `rendered` is the request
+    /// template's output; Lambda takes it only if it is JSON.
+    async fn invoke_asynchronously(&self, route: &ApiRoute, rendered: String) {
+        let event = match serde_json::from_str::<Value>(&rendered) {
+            Ok(event) => event,
+            Err(e) => {
+                warn!(route = %route.key, error = %e, "the request template did not render JSON");
+                return;
+            }
+        };
+        let invocation = self.invoke(route, event);
+        match tokio::time::timeout(route.function_timeout, invocation).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
-                warn!(route = route.key(), error = %e, "the asynchronous invocation failed")
+                warn!(route = %route.key, error = %e, "the asynchronous invocation failed")
             }
-            Err(_) => warn!(route = route.key(), "the asynchronous invocation timed out"),
+            Err(_) => warn!(route = %route.key, "the asynchronous invocation timed out"),
         }
     }
 }

@@ -26,31 +26,31 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use streamgate_contract::RouteKind;
 use streamgate_contract::limits;
-use streamgate_contract::{Invocation, Route, RouteKind};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
+use crate::api::{ApiRoute, SelectionExpression};
 use crate::ids;
 use crate::integration::{Authorizer, SharedIntegration};
 use crate::realtime::RealtimeService;
 use crate::registry::Registry;
+use crate::services::SecretStore;
 
 /// How the emulated API behaves. Defaults are API Gateway's.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
     /// The stage (`ws://host/{stage}`; `ws://host/` works too).
     pub stage: String,
-    /// The routes the API has (a subset of the contract's; all by default).
-    pub routes: Vec<Route>,
-    /// Routes with a route response: their integration's `body` goes to the client.
-    pub two_way_routes: Vec<Route>,
-    /// Routes whose integration is asynchronous (an event invocation): no timeout frame, the
-    /// function runs to its own timeout. By default the contract's
-    /// ([`Route::invocation`]).
-    pub asynchronous_routes: Vec<Route>,
-    /// API Gateway stops waiting for a synchronous integration after this long.
+    /// The routes the API has, each with its integration and route response (by default
+    /// the contract's, as the generated template deploys them).
+    pub routes: Vec<ApiRoute>,
+    /// The route selection expression.
+    pub selection: SelectionExpression,
+    /// API Gateway stops waiting for a synchronous integration after this long (a route's
+    /// own `integration_timeout` wins).
     pub integration_timeout: Duration,
     /// A connection with no frame either way for this long is closed.
     pub idle_timeout: Duration,
@@ -66,13 +66,8 @@ impl Default for GatewayConfig {
     fn default() -> Self {
         GatewayConfig {
             stage: "dev".into(),
-            routes: Route::ALL.to_vec(),
-            two_way_routes: Vec::new(),
-            asynchronous_routes: Route::ALL
-                .iter()
-                .copied()
-                .filter(|r| r.invocation() == Invocation::Asynchronous)
-                .collect(),
+            routes: ApiRoute::contract_routes(),
+            selection: SelectionExpression::default(),
             integration_timeout: limits::INTEGRATION_TIMEOUT,
             idle_timeout: limits::IDLE_TIMEOUT,
             max_lifetime: limits::MAX_CONNECTION_DURATION,
@@ -90,14 +85,22 @@ pub struct Gateway {
     integration: SharedIntegration,
     authorizer: Option<Arc<dyn Authorizer>>,
     realtime: Option<Arc<RealtimeService>>,
+    secrets: Option<Arc<SecretStore>>,
     shutdown: watch::Sender<bool>,
     tasks: TaskTracker,
 }
 
 impl GatewayConfig {
-    /// How long an asynchronous invocation of `route` may run: its function's timeout.
-    pub fn function_timeout(&self, route: Route) -> Duration {
-        Duration::from_secs(u64::from(route.function().spec().timeout_seconds))
+    /// How long API Gateway waits for `route`'s proxy integration.
+    pub fn integration_timeout(&self, route: &ApiRoute) -> Duration {
+        route
+            .integration_timeout
+            .unwrap_or(self.integration_timeout)
+    }
+
+    /// The route of `kind`, if the API has one.
+    pub fn route(&self, kind: RouteKind) -> Option<&ApiRoute> {
+        self.routes.iter().find(|r| r.kind() == kind)
     }
 }
 
@@ -120,17 +123,64 @@ impl Gateway {
         authorizer: Option<Arc<dyn Authorizer>>,
         realtime: Option<Arc<RealtimeService>>,
     ) -> Arc<Gateway> {
+        Gateway::build(
+            config,
+            integration,
+            registry,
+            authorizer,
+            realtime,
+            None,
+            None,
+        )
+    }
+
+    /// A gateway for a template's API: its own API id, and Secrets Manager's
+    /// `GetSecretValue` served from `secrets` on the same port.
+    pub fn for_template(
+        config: GatewayConfig,
+        integration: SharedIntegration,
+        registry: Arc<Registry>,
+        authorizer: Option<Arc<dyn Authorizer>>,
+        api_id: String,
+        secrets: Arc<SecretStore>,
+    ) -> Arc<Gateway> {
+        Gateway::build(
+            config,
+            integration,
+            registry,
+            authorizer,
+            None,
+            Some(api_id),
+            Some(secrets),
+        )
+    }
+
+    fn build(
+        config: GatewayConfig,
+        integration: SharedIntegration,
+        registry: Arc<Registry>,
+        authorizer: Option<Arc<dyn Authorizer>>,
+        realtime: Option<Arc<RealtimeService>>,
+        api_id: Option<String>,
+        secrets: Option<Arc<SecretStore>>,
+    ) -> Arc<Gateway> {
         let (shutdown, _) = watch::channel(false);
         Arc::new(Gateway {
             config,
-            api_id: ids::new_api_id(),
+            api_id: api_id.unwrap_or_else(ids::new_api_id),
             registry,
             integration,
             authorizer,
             realtime,
+            secrets,
             shutdown,
             tasks: TaskTracker::new(),
         })
+    }
+
+    /// The API id (`requestContext.apiId`).
+    pub fn api_id(&self) -> &str {
+        &self.api_id
     }
 
     /// The configuration.
@@ -143,12 +193,8 @@ impl Gateway {
         &self.registry
     }
 
-    pub(super) fn route(&self, kind: RouteKind) -> Option<Route> {
-        self.config
-            .routes
-            .iter()
-            .copied()
-            .find(|r| r.kind() == kind)
+    pub(super) fn route(&self, kind: RouteKind) -> Option<ApiRoute> {
+        self.config.route(kind).cloned()
     }
 
     /// Serves on `listener` until [`Gateway::shutdown`]; then closes every socket with 1001,

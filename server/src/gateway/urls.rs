@@ -10,6 +10,7 @@
 //! | `GET /`                                   | the test page                            |
 //! | `GET /streamgate.json`                    | the test page's settings                 |
 //! | `GET /voice`, `GET /restaurants.json`     | the voice page and its restaurants       |
+//! | `POST /` with `X-Amz-Target: secretsmanager.*` | Secrets Manager (template APIs)      |
 //! | anything else                             | 404                                      |
 
 use std::net::SocketAddr;
@@ -20,7 +21,7 @@ use hyper::body::Incoming;
 use serde_json::json;
 
 use super::Gateway;
-use super::http::{Body, json_response, respond};
+use super::http::{Body, json_response, read_body, respond};
 use crate::page;
 use crate::realtime;
 
@@ -46,6 +47,8 @@ pub enum Endpoint {
     VoicePage,
     /// The voice page's restaurant list.
     Restaurants,
+    /// A Secrets Manager call (`POST /` with an `X-Amz-Target`).
+    SecretsManager,
     /// Nothing here: 404.
     NotFound,
 }
@@ -53,8 +56,26 @@ pub enum Endpoint {
 /// Resolves a request: its method, path, whether it asks for a WebSocket upgrade, the
 /// stage, and whether the voice relay is served.
 pub fn resolve(method: &Method, path: &str, upgrade: bool, stage: &str, voice: bool) -> Endpoint {
+    resolve_with(method, path, upgrade, stage, voice, None)
+}
+
+/// [`resolve`], also given the request's `X-Amz-Target` header (AWS JSON-protocol calls).
+pub fn resolve_with(
+    method: &Method,
+    path: &str,
+    upgrade: bool,
+    stage: &str,
+    voice: bool,
+    amz_target: Option<&str>,
+) -> Endpoint {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let get = method == Method::GET;
+    if method == Method::POST
+        && segments.is_empty()
+        && amz_target.is_some_and(|t| t.starts_with("secretsmanager."))
+    {
+        return Endpoint::SecretsManager;
+    }
     match segments.as_slice() {
         ["realtime"] if upgrade && voice => Endpoint::VoiceSocket,
         [s, "@connections", id] if *s == stage => Endpoint::Management {
@@ -86,12 +107,18 @@ impl Gateway {
         req: Request<Incoming>,
         peer: SocketAddr,
     ) -> Response<Body> {
-        let endpoint = resolve(
+        let amz_target = req
+            .headers()
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let endpoint = resolve_with(
             req.method(),
             req.uri().path(),
             wants_websocket(&req),
             &self.config.stage,
             self.realtime.is_some(),
+            amz_target.as_deref().filter(|_| self.secrets.is_some()),
         );
         match endpoint {
             Endpoint::ChatSocket => self.handshake(req, peer).await,
@@ -118,6 +145,19 @@ impl Gateway {
             Endpoint::VoicePage => realtime::http::voice_page(),
             Endpoint::Restaurants => match &self.realtime {
                 Some(service) => realtime::http::restaurants(service),
+                None => not_found(),
+            },
+            Endpoint::SecretsManager => match &self.secrets {
+                Some(store) => {
+                    let body = read_body(req, 1 << 20).await.unwrap_or_default();
+                    let (status, answer) =
+                        store.answer(amz_target.as_deref().unwrap_or_default(), &body);
+                    respond(
+                        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                        "application/x-amz-json-1.1",
+                        answer.to_string(),
+                    )
+                }
                 None => not_found(),
             },
             Endpoint::NotFound => not_found(),
@@ -168,6 +208,16 @@ mod tests {
             at(Method::GET, "/elsewhere/deep", false),
             Endpoint::NotFound
         );
+        let secrets = |target| resolve_with(&Method::POST, "/", false, "dev", false, target);
+        assert_eq!(
+            secrets(Some("secretsmanager.GetSecretValue")),
+            Endpoint::SecretsManager
+        );
+        assert_eq!(
+            secrets(Some("DynamoDB_20120810.GetItem")),
+            Endpoint::NotFound
+        );
+        assert_eq!(secrets(None), Endpoint::NotFound);
     }
 
     #[test]

@@ -1,0 +1,214 @@
+//! Finding a function's `bootstrap` (a folder, a zip, or a packaged artifact under
+//! `--artifacts`), checking it is a program Lambda could run for the declared architecture,
+//! and how to start it on this machine (natively, or an arm64 binary under `qemu-aarch64`).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::template::{Code, FunctionDef};
+
+/// How to start a function's bootstrap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launch {
+    /// The folder holding `bootstrap` (`LAMBDA_TASK_ROOT`, the working directory).
+    pub task_root: PathBuf,
+    /// The program and its leading arguments (`[bootstrap]`, or
+    /// `[qemu-aarch64, -L, sysroot, bootstrap]`).
+    pub command: Vec<String>,
+}
+
+/// An ELF file's machine, from its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Machine {
+    /// x86-64.
+    X86_64,
+    /// AArch64.
+    Arm64,
+    /// Something else (or not ELF).
+    Other,
+}
+
+impl Machine {
+    /// The machine of the ELF header `bytes` (at least 20 bytes).
+    pub fn of_elf(bytes: &[u8]) -> Machine {
+        if bytes.len() < 20 || &bytes[..4] != b"\x7fELF" {
+            return Machine::Other;
+        }
+        match u16::from_le_bytes([bytes[18], bytes[19]]) {
+            0x3e => Machine::X86_64,
+            0xb7 => Machine::Arm64,
+            _ => Machine::Other,
+        }
+    }
+
+    /// Lambda's name for it (`Architectures`).
+    pub fn lambda_name(self) -> &'static str {
+        match self {
+            Machine::X86_64 => "x86_64",
+            Machine::Arm64 => "arm64",
+            Machine::Other => "unknown",
+        }
+    }
+
+    /// This machine's.
+    pub fn host() -> Machine {
+        match std::env::consts::ARCH {
+            "x86_64" => Machine::X86_64,
+            "aarch64" => Machine::Arm64,
+            _ => Machine::Other,
+        }
+    }
+}
+
+/// Where a function's code is on disk: `artifacts` (when given) holds one folder per
+/// function named as the template's `Code` folder (`target/lambda/<name>`), or by logical id
+/// for packaged templates; `unpack_dir` receives zips.
+pub fn locate(
+    f: &FunctionDef,
+    artifacts: Option<&Path>,
+    unpack_dir: &Path,
+) -> Result<Launch, String> {
+    let path = match (&f.code, artifacts) {
+        (Code::Path(p), Some(dir)) => {
+            let name = p.file_name().map(PathBuf::from).unwrap_or_default();
+            let candidate = dir.join(&name);
+            if candidate.exists() {
+                candidate
+            } else {
+                p.clone()
+            }
+        }
+        (Code::Path(p), None) => p.clone(),
+        (Code::S3 { .. }, Some(dir)) => dir.join(&f.logical_id),
+        (Code::S3 { key }, None) => {
+            return Err(format!(
+                "{}: its code is in S3 ({key}); pass --artifacts DIR with a folder per function",
+                f.logical_id
+            ));
+        }
+    };
+    let task_root = if path.is_dir() {
+        path
+    } else if path.extension().is_some_and(|e| e == "zip") && path.is_file() {
+        let into = unpack_dir.join(&f.logical_id);
+        unzip(&path, &into)
+            .map_err(|e| format!("{}: cannot unpack {}: {e}", f.logical_id, path.display()))?;
+        into
+    } else {
+        return Err(format!(
+            "{}: no code at {} (package the functions first: `just package`, or cargo lambda build)",
+            f.logical_id,
+            path.display()
+        ));
+    };
+    let bootstrap = task_root.join("bootstrap");
+    let mut header = [0u8; 20];
+    let read = std::fs::File::open(&bootstrap).and_then(|mut file| file.read_exact(&mut header));
+    if read.is_err() {
+        return Err(format!(
+            "{}: {} has no bootstrap (Lambda would fail with Runtime.InvalidEntrypoint)",
+            f.logical_id,
+            task_root.display()
+        ));
+    }
+    if !is_executable(&bootstrap) {
+        return Err(format!(
+            "{}: {} is not executable (Lambda would fail with Runtime.InvalidEntrypoint)",
+            f.logical_id,
+            bootstrap.display()
+        ));
+    }
+    let machine = Machine::of_elf(&header);
+    let shown = bootstrap.display().to_string();
+    if machine != Machine::Other && machine.lambda_name() != f.architecture {
+        return Err(format!(
+            "{}: {shown} is built for {} but the function's architecture is {} (Lambda would fail with Runtime.InvalidEntrypoint; package for {} or set the template's architecture)",
+            f.logical_id,
+            machine.lambda_name(),
+            f.architecture,
+            f.architecture
+        ));
+    }
+    let command = if machine == Machine::Arm64 && Machine::host() != Machine::Arm64 {
+        let Some(qemu) = on_path("qemu-aarch64") else {
+            return Err(format!(
+                "{}: {shown} is an arm64 binary; running it here needs qemu-aarch64 (apt install qemu-user libc6-arm64-cross), or package for this machine",
+                f.logical_id
+            ));
+        };
+        let mut c = vec![qemu.display().to_string()];
+        let sysroot = Path::new("/usr/aarch64-linux-gnu");
+        if sysroot.is_dir() {
+            c.extend(["-L".to_owned(), sysroot.display().to_string()]);
+        }
+        c.push(shown);
+        c
+    } else {
+        vec![shown]
+    };
+    Ok(Launch { task_root, command })
+}
+
+fn on_path(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(program))
+            .find(|p| is_executable(p))
+    })
+}
+
+#[cfg(unix)]
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(p: &Path) -> bool {
+    p.is_file()
+}
+
+/// Unpacks a zip as Lambda does, keeping the files' Unix modes.
+fn unzip(zip_path: &Path, into: &Path) -> std::io::Result<()> {
+    let file = std::fs::File::open(zip_path)?;
+    let mut archive = zip::ZipArchive::new(file).map_err(std::io::Error::other)?;
+    std::fs::create_dir_all(into)?;
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).map_err(std::io::Error::other)?;
+        let Some(relative) = entry.enclosed_name() else {
+            continue;
+        };
+        let out = into.join(relative);
+        if entry.is_dir() {
+            std::fs::create_dir_all(&out)?;
+            continue;
+        }
+        if let Some(parent) = out.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut target = std::fs::File::create(&out)?;
+        std::io::copy(&mut entry, &mut target)?;
+        #[cfg(unix)]
+        if let Some(mode) = entry.unix_mode() {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&out, std::fs::Permissions::from_mode(mode & 0o7777))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elf_machines_are_read_from_the_header() {
+        let mut h = vec![0x7f, b'E', b'L', b'F'];
+        h.resize(20, 0);
+        h[18] = 0xb7;
+        assert_eq!(Machine::of_elf(&h), Machine::Arm64);
+        h[18] = 0x3e;
+        assert_eq!(Machine::of_elf(&h), Machine::X86_64);
+        assert_eq!(Machine::of_elf(b"#!/bin/sh\necho hi\n  "), Machine::Other);
+    }
+}

@@ -1,0 +1,500 @@
+//! One function's processes, managed as Lambda manages execution environments: a free warm
+//! process takes the next invocation; otherwise a new one starts (a cold start), up to the
+//! concurrency limit, beyond which invocations wait. A process that exits, fails its init or
+//! runs past the function's timeout is killed and replaced on demand; idle ones are stopped
+//! after a while. Every process is killed when the pool is dropped.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::artifact::Launch;
+use super::runtime_api::{Invocation, Reported, RuntimeApi};
+use crate::template::FunctionDef;
+use crate::{clock, ids};
+
+/// Where function output goes: `(function name, line)`.
+pub type LogSink = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
+/// How the pools behave.
+#[derive(Clone)]
+pub struct PoolConfig {
+    /// Processes per function at most (Lambda's reserved concurrency, locally).
+    pub max_concurrency: usize,
+    /// An idle process is stopped after this long.
+    pub idle_timeout: Duration,
+    /// `AWS_REGION`.
+    pub region: String,
+    /// `123456789012`-style account in ARNs.
+    pub account_id: String,
+    /// Variables every process gets besides Lambda's own and the function's (service
+    /// endpoints, local credentials).
+    pub extra_environment: BTreeMap<String, String>,
+    /// Function output.
+    pub logs: LogSink,
+}
+
+/// Why an invocation failed, in Lambda's terms.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InvokeError {
+    /// The function reported an error (`/error`).
+    #[error("{error_type}: {message}")]
+    Function {
+        /// `errorType`.
+        error_type: String,
+        /// `errorMessage`.
+        message: String,
+    },
+    /// The process failed to initialise or exited mid-invocation.
+    #[error("{0}")]
+    Runtime(String),
+    /// The function ran past its timeout and was stopped.
+    #[error("Task timed out after {0:.2} seconds")]
+    Timeout(f64),
+    /// The function could not be started at all.
+    #[error("the function could not start: {0}")]
+    Start(String),
+}
+
+/// What one invocation took, for reports and benchmarks.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// Exec to the first `/next`, when this invocation started the process.
+    pub init: Option<Duration>,
+    /// Hand-over to the answer.
+    pub duration: Duration,
+}
+
+struct Process {
+    id: u64,
+    child: Mutex<Option<Child>>,
+    invocations: mpsc::Sender<Invocation>,
+    api: RuntimeApi,
+    started: Instant,
+    last_used: Mutex<Instant>,
+}
+
+impl Process {
+    fn kill(&self) {
+        if let Some(mut child) = self.child.lock().unwrap().take() {
+            let _ = child.start_kill();
+            tokio::spawn(async move {
+                let _ = child.wait().await;
+            });
+        }
+    }
+
+    fn exited(&self) -> bool {
+        let mut guard = self.child.lock().unwrap();
+        match guard.as_mut() {
+            Some(child) => !matches!(child.try_wait(), Ok(None)),
+            None => true,
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[derive(Default)]
+struct State {
+    idle: Vec<Arc<Process>>,
+    running: usize,
+    timings: Vec<Timing>,
+}
+
+/// One function's processes.
+pub struct Pool {
+    function: FunctionDef,
+    launch: Launch,
+    config: PoolConfig,
+    state: Mutex<State>,
+    freed: Notify,
+    next_id: AtomicU64,
+}
+
+/// Timings kept for [`Pool::timings`].
+const KEPT_TIMINGS: usize = 10_000;
+
+impl Pool {
+    /// A pool for `function`, started as `launch` says. No process starts until the first
+    /// invocation (Lambda's on-demand initialisation).
+    pub fn new(function: FunctionDef, launch: Launch, config: PoolConfig) -> Arc<Pool> {
+        let pool = Arc::new(Pool {
+            function,
+            launch,
+            config,
+            state: Mutex::new(State::default()),
+            freed: Notify::new(),
+            next_id: AtomicU64::new(1),
+        });
+        let weak = Arc::downgrade(&pool);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let Some(pool) = weak.upgrade() else { break };
+                pool.stop_idle();
+            }
+        });
+        pool
+    }
+
+    /// The function.
+    pub fn function(&self) -> &FunctionDef {
+        &self.function
+    }
+
+    /// Processes running now (busy or idle).
+    pub fn processes(&self) -> usize {
+        self.state.lock().unwrap().running
+    }
+
+    /// The timings of recent invocations.
+    pub fn timings(&self) -> Vec<Timing> {
+        self.state.lock().unwrap().timings.clone()
+    }
+
+    /// Stops every idle process now.
+    pub fn stop_all_idle(&self) {
+        let idle = std::mem::take(&mut self.state.lock().unwrap().idle);
+        self.state.lock().unwrap().running -= idle.len();
+        drop(idle);
+    }
+
+    fn stop_idle(&self) {
+        let mut state = self.state.lock().unwrap();
+        let timeout = self.config.idle_timeout;
+        let before = state.idle.len();
+        state
+            .idle
+            .retain(|p| p.last_used.lock().unwrap().elapsed() < timeout);
+        let stopped = before - state.idle.len();
+        state.running -= stopped;
+        if stopped > 0 {
+            info!(function = %self.function.name, stopped, "idle processes stopped");
+            self.freed.notify_waiters();
+        }
+    }
+
+    /// Runs one invocation and returns the function's payload.
+    pub async fn invoke(&self, event: Value) -> Result<(Value, Timing), InvokeError> {
+        let (process, cold) = self.acquire().await?;
+        let request_id = ids::new_uuid();
+        let timeout = self.function.timeout;
+        let (reply, outcome) = oneshot::channel();
+        let handed = Instant::now();
+        let invocation = Invocation {
+            request_id: request_id.clone(),
+            deadline_ms: clock::now_ms() + timeout.as_millis() as i64,
+            function_arn: format!(
+                "arn:aws:lambda:{}:{}:function:{}",
+                self.config.region, self.config.account_id, self.function.name
+            ),
+            trace_id: format!(
+                "Root=1-{:08x}-{};Parent={};Sampled=0",
+                clock::now_ms() / 1000,
+                &ids::new_uuid().replace('-', "")[..24],
+                &ids::new_uuid().replace('-', "")[..16]
+            ),
+            event,
+            reply,
+        };
+        if process.invocations.send(invocation).await.is_err() {
+            self.retire(&process);
+            return Err(InvokeError::Runtime("the process stopped".into()));
+        }
+        let result = tokio::time::timeout(timeout, self.outcome(&process, outcome)).await;
+        let duration = handed.elapsed();
+        let init = if cold { process.init_duration() } else { None };
+        let timing = Timing { init, duration };
+        self.record(timing, &request_id);
+        match result {
+            Ok(Ok(payload)) => {
+                self.release(process);
+                let value = serde_json::from_slice(&payload).map_err(|e| {
+                    InvokeError::Runtime(format!("the function's response is not JSON: {e}"))
+                })?;
+                Ok((value, timing))
+            }
+            Ok(Err(e @ InvokeError::Function { .. })) => {
+                // A reported error leaves the process warm, as in Lambda.
+                self.release(process);
+                Err(e)
+            }
+            Ok(Err(e)) => {
+                self.retire(&process);
+                Err(e)
+            }
+            Err(_) => {
+                warn!(function = %self.function.name, request_id, "timed out: the process is stopped");
+                self.retire(&process);
+                Err(InvokeError::Timeout(timeout.as_secs_f64()))
+            }
+        }
+    }
+
+    fn record(&self, timing: Timing, request_id: &str) {
+        let init = timing
+            .init
+            .map(|d| format!("\tInit Duration: {:.2} ms", d.as_secs_f64() * 1000.0))
+            .unwrap_or_default();
+        (self.config.logs)(
+            &self.function.name,
+            &format!(
+                "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tMemory Size: {} MB{init}",
+                timing.duration.as_secs_f64() * 1000.0,
+                self.function.memory_mb
+            ),
+        );
+        let mut state = self.state.lock().unwrap();
+        if state.timings.len() >= KEPT_TIMINGS {
+            state.timings.remove(0);
+        }
+        state.timings.push(timing);
+    }
+
+    /// Waits for the process's report, or its exit.
+    async fn outcome(
+        &self,
+        process: &Arc<Process>,
+        mut outcome: oneshot::Receiver<Reported>,
+    ) -> Result<bytes::Bytes, InvokeError> {
+        loop {
+            tokio::select! {
+                reported = &mut outcome => {
+                    return match reported {
+                        Ok(Reported::Response(body)) => Ok(body),
+                        Ok(Reported::Error { error_type, message }) => Err(InvokeError::Function { error_type, message }),
+                        Ok(Reported::InitError { error_type, message }) => Err(InvokeError::Runtime(format!("Runtime.InitError: {error_type}: {message}"))),
+                        Err(_) => Err(InvokeError::Runtime("the invocation was dropped".into())),
+                    };
+                }
+                _ = tokio::time::sleep(Duration::from_millis(20)) => {
+                    if process.exited() {
+                        // Give a report sent just before the exit its chance.
+                        if let Ok(reported) = tokio::time::timeout(Duration::from_millis(50), &mut outcome).await
+                            && let Ok(Reported::Response(body)) = reported
+                        {
+                            return Ok(body);
+                        }
+                        return Err(match process.api.init_error() {
+                            Some(Reported::InitError { error_type, message }) => InvokeError::Runtime(format!("Runtime.InitError: {error_type}: {message}")),
+                            _ => InvokeError::Runtime("Runtime.ExitError: the process exited".into()),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    async fn acquire(&self) -> Result<(Arc<Process>, bool), InvokeError> {
+        enum Next {
+            Warm(Arc<Process>),
+            Cold,
+            Wait,
+        }
+        loop {
+            let freed = self.freed.notified();
+            let next = {
+                let mut state = self.state.lock().unwrap();
+                let mut next = Next::Wait;
+                while let Some(p) = state.idle.pop() {
+                    if p.exited() {
+                        state.running -= 1;
+                        continue;
+                    }
+                    next = Next::Warm(p);
+                    break;
+                }
+                if matches!(next, Next::Wait) && state.running < self.config.max_concurrency.max(1)
+                {
+                    state.running += 1;
+                    next = Next::Cold;
+                }
+                next
+            };
+            match next {
+                Next::Warm(p) => return Ok((p, false)),
+                Next::Cold => {
+                    return match self.spawn().await {
+                        Ok(p) => Ok((p, true)),
+                        Err(e) => {
+                            self.state.lock().unwrap().running -= 1;
+                            self.freed.notify_one();
+                            Err(InvokeError::Start(e))
+                        }
+                    };
+                }
+                Next::Wait => freed.await,
+            }
+        }
+    }
+
+    fn release(&self, process: Arc<Process>) {
+        *process.last_used.lock().unwrap() = Instant::now();
+        self.state.lock().unwrap().idle.push(process);
+        self.freed.notify_one();
+    }
+
+    fn retire(&self, process: &Arc<Process>) {
+        process.kill();
+        self.state.lock().unwrap().running -= 1;
+        self.freed.notify_one();
+    }
+
+    async fn spawn(&self) -> Result<Arc<Process>, String> {
+        let (tx, rx) = mpsc::channel(1);
+        let api = RuntimeApi::start(rx)
+            .await
+            .map_err(|e| format!("no Runtime API port: {e}"))?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let f = &self.function;
+        let mut command = Command::new(&self.launch.command[0]);
+        command
+            .args(&self.launch.command[1..])
+            .current_dir(&self.launch.task_root)
+            .env_clear()
+            .envs(environment(
+                f,
+                &self.launch,
+                &api.addr.to_string(),
+                &self.config,
+                id,
+            ))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let started = Instant::now();
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", self.launch.command.join(" ")))?;
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let logs = self.config.logs.clone();
+            let name = f.name.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stream).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    logs(&name, &line);
+                }
+            });
+        }
+        let process = Arc::new(Process {
+            id,
+            child: Mutex::new(Some(child)),
+            invocations: tx,
+            api,
+            started,
+            last_used: Mutex::new(Instant::now()),
+        });
+        info!(function = %f.name, process = process.id, "cold start");
+        Ok(process)
+    }
+}
+
+impl Process {
+    /// Exec to the first `/next`, once the process has asked for work.
+    fn init_duration(&self) -> Option<Duration> {
+        futures::FutureExt::now_or_never(self.api.initialized()).map(|at| at - self.started)
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let state = self.state.get_mut().unwrap();
+        state.idle.clear();
+    }
+}
+
+/// The environment Lambda gives a `provided.*` function's process: its own variables,
+/// the function's `Environment`, and the local extras (endpoints, credentials).
+pub fn environment(
+    f: &FunctionDef,
+    launch: &Launch,
+    runtime_api: &str,
+    config: &PoolConfig,
+    process: u64,
+) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    let root = launch.task_root.display().to_string();
+    let day = clock::iso8601(clock::now_ms())[..10].replace('-', "/");
+    let lambda = [
+        ("AWS_LAMBDA_FUNCTION_NAME", f.name.clone()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", f.memory_mb.to_string()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned()),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{}", f.name),
+        ),
+        (
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            format!("{day}/[$LATEST]{:032x}", process),
+        ),
+        ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_owned()),
+        ("AWS_REGION", config.region.clone()),
+        ("AWS_DEFAULT_REGION", config.region.clone()),
+        ("_HANDLER", f.handler.clone()),
+        ("LAMBDA_TASK_ROOT", root.clone()),
+        ("LAMBDA_RUNTIME_DIR", root),
+        ("LANG", "en_US.UTF-8".to_owned()),
+        ("TZ", ":UTC".to_owned()),
+        ("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin".to_owned()),
+    ];
+    for (k, v) in lambda {
+        env.insert(k.to_owned(), v);
+    }
+    for (k, v) in &config.extra_environment {
+        env.insert(k.clone(), v.clone());
+    }
+    // The function's own variables win, as in Lambda (reserved names aside).
+    for (k, v) in &f.environment {
+        if !RESERVED.contains(&k.as_str()) {
+            env.insert(k.clone(), v.clone());
+        }
+    }
+    env
+}
+
+/// Variables a function's `Environment` cannot set (Lambda refuses them at deploy time).
+pub const RESERVED: &[&str] = &[
+    "_HANDLER",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_LAMBDA_RUNTIME_API",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+];

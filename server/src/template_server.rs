@@ -1,0 +1,288 @@
+//! Serving a CloudFormation template's WebSocket API with its functions' real bootstraps:
+//! reads the template ([`crate::template`]), finds every artifact, starts DynamoDB Local
+//! (or uses a given endpoint) and creates the tables, then joins the gateway, the function
+//! pools and the local services on one port. Every problem is reported before anything
+//! starts serving.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::api::ApiRoute;
+use crate::gateway::{Gateway, GatewayConfig};
+use crate::ids;
+use crate::integration::Authorizer;
+use crate::lambda::artifact;
+use crate::lambda::pool::{LogSink, Pool, PoolConfig};
+use crate::lambda::{FunctionHost, LambdaAuthorizer};
+use crate::registry::Registry;
+use crate::services::{DynamoDbLocal, SecretStore, tables};
+use crate::template::{self, LocalApi, Pseudo, ReadOptions};
+use streamgate_contract::RouteKind;
+
+/// What serving a template needs.
+#[derive(Clone)]
+pub struct TemplateOptions {
+    /// The template (YAML or JSON).
+    pub template: PathBuf,
+    /// A folder of packaged functions (one folder per function) instead of the template's
+    /// `Code` paths.
+    pub artifacts: Option<PathBuf>,
+    /// Parameter values.
+    pub parameters: BTreeMap<String, String>,
+    /// Secrets served to the functions (ARN or name → value).
+    pub secrets: BTreeMap<String, String>,
+    /// A DynamoDB endpoint; without one, DynamoDB Local is started when the template has
+    /// tables.
+    pub dynamodb_endpoint: Option<String>,
+    /// Where `DynamoDBLocal.jar` is (default: searched under the working directory).
+    pub dynamodb_local_dir: Option<PathBuf>,
+    /// Processes per function at most.
+    pub max_concurrency: usize,
+    /// Idle processes are stopped after this long.
+    pub idle_process_timeout: Duration,
+    /// The gateway's own settings (timers, limits); routes, stage and selection come from
+    /// the template.
+    pub gateway: GatewayConfig,
+    /// Where function output goes.
+    pub logs: LogSink,
+    /// Variables every function gets besides Lambda's, the function's and the endpoints.
+    pub extra_environment: BTreeMap<String, String>,
+}
+
+impl TemplateOptions {
+    /// Options for `template` with local defaults (output printed with the function name).
+    pub fn new(template: impl Into<PathBuf>) -> TemplateOptions {
+        TemplateOptions {
+            template: template.into(),
+            artifacts: None,
+            parameters: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            dynamodb_endpoint: None,
+            dynamodb_local_dir: None,
+            max_concurrency: 32,
+            idle_process_timeout: Duration::from_secs(600),
+            gateway: GatewayConfig::default(),
+            logs: Arc::new(|function: &str, line: &str| println!("{function} | {line}")),
+            extra_environment: BTreeMap::new(),
+        }
+    }
+}
+
+/// A template's API being served.
+pub struct TemplateServer {
+    /// The gateway.
+    pub gateway: Arc<Gateway>,
+    /// The functions' processes.
+    pub host: Arc<FunctionHost>,
+    /// What the template declares.
+    pub api: LocalApi,
+    /// The DynamoDB endpoint the functions use, if any.
+    pub dynamodb_endpoint: Option<String>,
+    /// What was done at start-up (tables created...), for the banner.
+    pub setup: Vec<String>,
+    _dynamodb: Option<DynamoDbLocal>,
+    _unpacked: Unpacked,
+}
+
+/// A scratch folder for unpacked zips, removed when dropped.
+struct Unpacked(PathBuf);
+
+impl Drop for Unpacked {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl TemplateServer {
+    /// Reads and checks everything; the error lists every problem found.
+    pub async fn start(
+        options: TemplateOptions,
+        listener: &TcpListener,
+    ) -> Result<TemplateServer, Vec<String>> {
+        let text = std::fs::read_to_string(&options.template)
+            .map_err(|e| vec![format!("cannot read {}: {e}", options.template.display())])?;
+        let base_dir = options
+            .template
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default();
+        let pseudo = Pseudo::default();
+        let api_id = ids::new_api_id();
+        let api = template::read(
+            &text,
+            &ReadOptions {
+                parameters: options.parameters.clone(),
+                pseudo: pseudo.clone(),
+                base_dir,
+                api_id: api_id.clone(),
+            },
+        )?;
+        let unpacked = Unpacked(std::env::temp_dir().join(format!(
+            "streamgate-functions-{}-{api_id}",
+            std::process::id()
+        )));
+        let mut problems = Vec::new();
+        let mut launches = BTreeMap::new();
+        for (id, f) in &api.functions {
+            match artifact::locate(f, options.artifacts.as_deref(), &unpacked.0) {
+                Ok(launch) => {
+                    launches.insert(id.clone(), launch);
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        for arn in &api.secret_arns {
+            if !options.secrets.contains_key(arn) {
+                problems.push(format!(
+                    "a parameter names the secret {arn}: give its value with --secret {arn}=VALUE (or --secrets-file)"
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+
+        let mut setup = Vec::new();
+        let port = listener
+            .local_addr()
+            .map_err(|e| vec![format!("no local address: {e}")])?
+            .port();
+        let (dynamodb, dynamodb_endpoint) = match (
+            &options.dynamodb_endpoint,
+            api.tables.is_empty(),
+        ) {
+            (Some(url), _) => (None, Some(url.clone())),
+            (None, true) => (None, None),
+            (None, false) => {
+                let cwd = std::env::current_dir().unwrap_or_default();
+                let dir = options
+                    .dynamodb_local_dir
+                    .clone()
+                    .or_else(|| DynamoDbLocal::find_jar_dir(&cwd))
+                    .ok_or_else(|| {
+                        vec![format!(
+                            "the template declares {} table(s): pass --dynamodb-endpoint URL, or install DynamoDB Local (`just setup` puts it under tests/node)",
+                            api.tables.len()
+                        )]
+                    })?;
+                let db = DynamoDbLocal::start(&dir).await.map_err(|e| vec![e])?;
+                let endpoint = db.endpoint();
+                setup.push(format!("DynamoDB Local at {endpoint}"));
+                (Some(db), Some(endpoint))
+            }
+        };
+        if let Some(endpoint) = &dynamodb_endpoint {
+            let client = dynamodb_client(endpoint, &pseudo.region);
+            for table in &api.tables {
+                setup.push(tables::create(&client, table).await.map_err(|e| vec![e])?);
+            }
+        }
+
+        let mut environment = BTreeMap::from([
+            (
+                "AWS_ACCESS_KEY_ID".to_owned(),
+                "ASIALOCALSTREAMGATE0".to_owned(),
+            ),
+            ("AWS_SECRET_ACCESS_KEY".to_owned(), "local".to_owned()),
+            ("AWS_SESSION_TOKEN".to_owned(), "local".to_owned()),
+            (
+                "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI".to_owned(),
+                format!("http://127.0.0.1:{port}/{}", api.stage),
+            ),
+            (
+                "AWS_ENDPOINT_URL_SECRETS_MANAGER".to_owned(),
+                format!("http://127.0.0.1:{port}"),
+            ),
+        ]);
+        if let Some(endpoint) = &dynamodb_endpoint {
+            environment.insert("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), endpoint.clone());
+        }
+        environment.extend(options.extra_environment.clone());
+        let pool_config = PoolConfig {
+            max_concurrency: options.max_concurrency,
+            idle_timeout: options.idle_process_timeout,
+            region: pseudo.region.clone(),
+            account_id: pseudo.account_id.clone(),
+            extra_environment: environment,
+            logs: options.logs.clone(),
+        };
+        let pools: BTreeMap<String, Arc<Pool>> = api
+            .functions
+            .iter()
+            .map(|(id, f)| {
+                let launch = launches.remove(id).expect("located above");
+                (
+                    id.clone(),
+                    Pool::new(f.clone(), launch, pool_config.clone()),
+                )
+            })
+            .collect();
+        let routes: BTreeMap<String, String> = api
+            .routes
+            .iter()
+            .map(|r| (r.route.key.clone(), r.function.clone()))
+            .collect();
+        let authorizer: Option<Arc<dyn Authorizer>> = api
+            .routes
+            .iter()
+            .find(|r| r.route.kind() == RouteKind::Connect)
+            .and_then(|r| r.authorizer.clone())
+            .map(|def| {
+                let pool = pools[&def.function].clone();
+                Arc::new(LambdaAuthorizer {
+                    method_arn: format!(
+                        "arn:aws:execute-api:{}:{}:{api_id}/{}/$connect",
+                        pseudo.region, pseudo.account_id, api.stage
+                    ),
+                    def,
+                    pool,
+                }) as Arc<dyn Authorizer>
+            });
+        let host = Arc::new(FunctionHost::new(pools, routes));
+        let config = GatewayConfig {
+            stage: api.stage.clone(),
+            routes: api
+                .routes
+                .iter()
+                .map(|r| r.route.clone())
+                .collect::<Vec<ApiRoute>>(),
+            selection: api.selection.clone(),
+            ..options.gateway.clone()
+        };
+        let registry = Arc::new(Registry::new(config.management_rate_limit));
+        let gateway = Gateway::for_template(
+            config,
+            host.clone(),
+            registry,
+            authorizer,
+            api_id,
+            Arc::new(SecretStore::new(options.secrets.clone())),
+        );
+        Ok(TemplateServer {
+            gateway,
+            host,
+            api,
+            dynamodb_endpoint,
+            setup,
+            _dynamodb: dynamodb,
+            _unpacked: unpacked,
+        })
+    }
+}
+
+/// A DynamoDB client for a local endpoint (any credentials do).
+pub fn dynamodb_client(endpoint: &str, region: &str) -> aws_sdk_dynamodb::Client {
+    let credentials =
+        aws_credential_types::Credentials::new("local", "local", None, None, "streamgate-local");
+    let conf = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new(region.to_owned()))
+        .credentials_provider(credentials)
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(conf)
+}
