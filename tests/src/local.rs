@@ -33,6 +33,8 @@ pub enum Behaviour {
     Panic,
     /// Wait, then answer 200.
     Sleep(Duration),
+    /// Wait, then answer 200 with this body.
+    SleepThenBody(Duration, String),
     /// Wait, then post this text to the caller through the registry, then answer 200.
     SleepThenPost(Duration, String),
 }
@@ -121,6 +123,10 @@ impl Integration for Recorder {
             Behaviour::Sleep(d) => {
                 tokio::time::sleep(d).await;
                 Ok(status(200))
+            }
+            Behaviour::SleepThenBody(d, body) => {
+                tokio::time::sleep(d).await;
+                Ok(status_with_body(200, body))
             }
             Behaviour::SleepThenPost(d, text) => {
                 tokio::time::sleep(d).await;

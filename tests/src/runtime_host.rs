@@ -43,7 +43,7 @@ pub fn parity_function() -> PathBuf {
 
 /// Serves the recorder (and an authorizer) to function processes: `POST /invoke` with
 /// `{route, event}` and `POST /authorize` with `{event}`.
-async fn serve_recorder(
+pub async fn serve_recorder(
     recorder: Arc<Recorder>,
     authorizer: Option<Arc<dyn Authorizer>>,
 ) -> (String, tokio::task::JoinHandle<()>) {

@@ -101,6 +101,7 @@ pub fn locate(
             path.display()
         ));
     };
+    let task_root = std::fs::canonicalize(&task_root).unwrap_or(task_root);
     let bootstrap = task_root.join("bootstrap");
     let mut header = [0u8; 20];
     let read = std::fs::File::open(&bootstrap).and_then(|mut file| file.read_exact(&mut header));

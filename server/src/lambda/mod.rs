@@ -57,8 +57,13 @@ impl Integration for FunctionHost {
         let pool = self
             .pool_of(&route.key)
             .ok_or_else(|| format!("no function serves {:?}", route.key))?;
-        let (payload, _) = pool.invoke(event).await.map_err(|e| e.to_string())?;
-        proxy_response(payload)
+        let (payload, _) = pool.invoke(event).await.map_err(|e| {
+            tracing::warn!(route = %route.key, function = %pool.function().name, error = %e, "the invocation failed");
+            e.to_string()
+        })?;
+        proxy_response(payload).inspect_err(|e| {
+            tracing::warn!(route = %route.key, error = %e, "the function's answer is not a proxy response");
+        })
     }
 }
 

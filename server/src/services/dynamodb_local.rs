@@ -39,7 +39,8 @@ impl DynamoDbLocal {
             ))
             .arg("-jar")
             .arg(jar_dir.join("DynamoDBLocal.jar"))
-            .args(["-inMemory", "-port", &port.to_string()])
+            // One database whatever the caller's access key and region, as a real table is.
+            .args(["-inMemory", "-sharedDb", "-port", &port.to_string()])
             .current_dir(jar_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -346,6 +346,12 @@ impl Reader<'_> {
                 }
                 Err(_) => limits::INTEGRATION_TIMEOUT,
             };
+            if !matches!(kind.as_str(), "AWS_PROXY" | "AWS") {
+                self.problems.push(format!(
+                    "{id}: IntegrationType {kind} is not emulated (only Lambda integrations run)"
+                ));
+                continue;
+            }
             let Some(function) = self.function_by_arn(&uri) else {
                 self.problems.push(format!(
                     "{id}: IntegrationUri {uri:?} does not name a Lambda function of this template"

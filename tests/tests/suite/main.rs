@@ -17,4 +17,5 @@ mod realtime;
 mod secrets;
 mod server_binary;
 mod template;
+mod template_host;
 mod voice_browser;

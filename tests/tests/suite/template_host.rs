@@ -1,0 +1,451 @@
+//! `streamgate-server --template`: a template's WebSocket API served with its functions'
+//! real bootstraps under the embedded Lambda Runtime API. The generated chat stack with the
+//! packaged (arm64) bootstraps, a hand-written stack that is not ours, what the emulator
+//! names at start-up, and Lambda's process behaviours (warm reuse, cold starts, timeouts,
+//! init errors, idle stops).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use streamgate_contract::{Function, Route};
+use streamgate_server::GatewayConfig;
+use streamgate_server::api::ApiRoute;
+use streamgate_server::template_server::{TemplateOptions, TemplateServer};
+use streamgate_tests::dynamodb_local::jar_dir;
+use streamgate_tests::local::{Behaviour, Recorder, closed, connect, next_json, next_text, send};
+use streamgate_tests::packaging::{packaged_bootstrap, scratch_dir};
+use streamgate_tests::runtime_host::template_for;
+use streamgate_tests::workspace_root;
+
+/// Function output, captured.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<(String, String)>>>);
+
+impl Logs {
+    fn sink(&self) -> streamgate_server::lambda::pool::LogSink {
+        let lines = self.0.clone();
+        Arc::new(move |f: &str, l: &str| lines.lock().unwrap().push((f.to_owned(), l.to_owned())))
+    }
+
+    fn of(&self, function: &str) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(f, _)| f == function)
+            .map(|(_, l)| l.clone())
+            .collect()
+    }
+}
+
+struct Running {
+    server: TemplateServer,
+    addr: std::net::SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    async fn start(options: TemplateOptions) -> Running {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = TemplateServer::start(options, &listener)
+            .await
+            .unwrap_or_else(|p| panic!("the template serves: {p:#?}"));
+        let task = tokio::spawn(server.gateway.clone().serve(listener));
+        Running { server, addr, task }
+    }
+
+    fn url(&self) -> String {
+        format!("ws://{}/{}", self.addr, self.server.api.stage)
+    }
+
+    fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        streamgate_server::template_server::dynamodb_client(
+            self.server
+                .dynamodb_endpoint
+                .as_deref()
+                .expect("a DynamoDB endpoint"),
+            "us-east-1",
+        )
+    }
+
+    async fn stop(self) {
+        self.server.gateway.shutdown();
+        tokio::time::timeout(Duration::from_secs(15), self.task)
+            .await
+            .expect("the server stops")
+            .unwrap();
+    }
+}
+
+async fn items(db: &aws_sdk_dynamodb::Client, table: &str) -> usize {
+    db.scan()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap()
+        .items()
+        .len()
+}
+
+async fn wait_for_items(db: &aws_sdk_dynamodb::Client, table: &str, n: usize) {
+    for _ in 0..100 {
+        if items(db, table).await == n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "{table} did not reach {n} items (has {})",
+        items(db, table).await
+    );
+}
+
+fn host_architecture() -> &'static str {
+    if std::env::consts::ARCH == "aarch64" {
+        "arm64"
+    } else {
+        "x86_64"
+    }
+}
+
+/// A test binary of this package (built with the suite).
+fn test_binary(name: &str) -> std::path::PathBuf {
+    streamgate_tests::runtime_host::parity_function().with_file_name(name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_written_chat_stack_runs_unmodified() {
+    let dir = scratch_dir("simple-chat");
+    std::fs::copy(
+        workspace_root().join("tests/fixtures/simple-chat/template.yaml"),
+        dir.join("template.yaml"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("function")).unwrap();
+    std::os::unix::fs::symlink(
+        test_binary("simple-chat-function"),
+        dir.join("function/bootstrap"),
+    )
+    .unwrap();
+    let logs = Logs::default();
+    let mut options = TemplateOptions::new(dir.join("template.yaml"));
+    options.parameters = BTreeMap::from([("Architecture".into(), host_architecture().into())]);
+    options.dynamodb_local_dir = Some(jar_dir());
+    options.logs = logs.sink();
+    let running = Running::start(options).await;
+    assert_eq!(running.server.api.stage, "Prod");
+    let db = running.dynamodb();
+    let ttl = db
+        .describe_time_to_live()
+        .table_name("simplechat_connections")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ttl.time_to_live_description()
+            .and_then(|d| d.attribute_name()),
+        Some("expiresAt"),
+        "the table is created with the template's TTL attribute"
+    );
+
+    let mut alice = connect(&running.url()).await;
+    let mut bob = connect(&running.url()).await;
+    wait_for_items(&db, "simplechat_connections", 2).await;
+    send(
+        &mut alice,
+        &json!({"action": "sendmessage", "data": "hello, everyone"}).to_string(),
+    )
+    .await;
+    assert_eq!(next_text(&mut alice).await, "hello, everyone");
+    assert_eq!(next_text(&mut bob).await, "hello, everyone");
+    bob.close(None).await.unwrap();
+    wait_for_items(&db, "simplechat_connections", 1).await;
+    // An unknown action with no $default route: API Gateway's Forbidden frame.
+    send(&mut alice, r#"{"action": "dance"}"#).await;
+    assert_eq!(next_json(&mut alice).await["message"], "Forbidden");
+
+    let reports = logs.of("local-SendMessageFunction");
+    assert!(
+        reports
+            .iter()
+            .any(|l| l.starts_with("REPORT RequestId: ") && l.contains("Init Duration")),
+        "a cold start is reported with the function's name: {reports:?}"
+    );
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_generated_chat_stack_runs_its_packaged_bootstraps() {
+    for f in Function::ALL {
+        packaged_bootstrap(*f);
+    }
+    let logs = Logs::default();
+    let mut options = TemplateOptions::new(workspace_root().join("generated/template.yaml"));
+    options.artifacts = Some(workspace_root().join("target/lambda"));
+    options.dynamodb_local_dir = Some(jar_dir());
+    options.logs = logs.sink();
+    let running = Running::start(options).await;
+    let table = running
+        .server
+        .api
+        .tables
+        .first()
+        .expect("the stack declares its connections table")
+        .name
+        .clone();
+    let db = running.dynamodb();
+
+    let mut ws = connect(&running.url()).await;
+    wait_for_items(&db, &table, 1).await;
+    let question = json!({"action": Route::Message.key(), "data": "streamed through real processes", "requestId": "r1"});
+    send(&mut ws, &question.to_string()).await;
+    let mut text = String::new();
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(60), next_json(&mut ws))
+            .await
+            .expect("the answer arrives (an arm64 cold start under qemu takes a moment)");
+        match frame["type"].as_str() {
+            Some("chunk") => text.push_str(frame["content"].as_str().unwrap()),
+            Some("done") => break,
+            other => panic!("unexpected frame {other:?}: {frame}"),
+        }
+    }
+    assert_eq!(text, "streamed through real processes");
+    // The $default route answers through @connections too.
+    send(&mut ws, "not json").await;
+    let frame = tokio::time::timeout(Duration::from_secs(30), next_json(&mut ws))
+        .await
+        .unwrap();
+    assert_eq!(frame["type"], "error", "{frame}");
+    ws.close(None).await.unwrap();
+    wait_for_items(&db, &table, 0).await;
+    let message_logs = logs.of("local-MessageFunction");
+    assert!(
+        message_logs.iter().any(|l| l.starts_with('{')),
+        "the function's JSON logs are shown under its name: {message_logs:?}"
+    );
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn what_cannot_be_emulated_is_named_at_start_up() {
+    let dir = scratch_dir("unsupported-template");
+    std::fs::write(
+        dir.join("template.yaml"),
+        r#"
+Parameters:
+  Needed: {Type: String}
+Resources:
+  Api:
+    Type: AWS::ApiGatewayV2::Api
+    Properties: {Name: x, ProtocolType: WEBSOCKET, RouteSelectionExpression: $request.header.x}
+  Node:
+    Type: AWS::Lambda::Function
+    Properties: {Code: {ZipFile: "exports.handler = async () => ({})"}, Handler: index.handler, Runtime: nodejs20.x}
+  Route:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: {ApiId: !Ref Api, RouteKey: $connect, Target: !Sub "integrations/${Http}"}
+  Http:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties: {ApiId: !Ref Api, IntegrationType: HTTP_PROXY, IntegrationUri: "https://example.com"}
+"#,
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let problems =
+        match TemplateServer::start(TemplateOptions::new(dir.join("template.yaml")), &listener)
+            .await
+        {
+            Ok(_) => panic!("the template is refused"),
+            Err(p) => p,
+        };
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("--parameter Needed=VALUE")),
+        "{problems:#?}"
+    );
+    let text = format!("{problems:?}");
+    drop(listener);
+    let with_value = {
+        let mut o = TemplateOptions::new(dir.join("template.yaml"));
+        o.parameters = BTreeMap::from([("Needed".into(), "x".into())]);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        match TemplateServer::start(o, &listener).await {
+            Ok(_) => panic!("the template is refused"),
+            Err(p) => p,
+        }
+    };
+    let all = format!("{text}{with_value:?}");
+    for expected in ["$request.header.x", "HTTP_PROXY"] {
+        assert!(
+            all.contains(expected),
+            "{expected} is named: {with_value:#?}"
+        );
+    }
+
+    // A function whose bootstrap is missing is named with the packaging step.
+    let mut options = TemplateOptions::new(workspace_root().join("generated/template.yaml"));
+    options.artifacts = Some(dir.join("nothing-here"));
+    options.parameters = BTreeMap::from([("Architecture".into(), "x86_64".into())]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let problems = match TemplateServer::start(options, &listener).await {
+        Ok(_) => panic!("refused"),
+        Err(p) => p,
+    };
+    assert_eq!(problems.len(), Function::ALL.len(), "{problems:#?}");
+}
+
+/// A one-route API over the parity function, with `timeout_s` as the function's timeout.
+async fn scripted(
+    recorder: &Arc<Recorder>,
+    timeout_s: u64,
+    tune: impl FnOnce(&mut TemplateOptions),
+) -> (Running, tokio::task::JoinHandle<()>) {
+    let (url, task) = streamgate_tests::runtime_host::serve_recorder(recorder.clone(), None).await;
+    let dir = scratch_dir(&format!(
+        "scripted-{}",
+        streamgate_server::ids::new_api_id()
+    ));
+    std::fs::create_dir_all(dir.join("function")).unwrap();
+    std::os::unix::fs::symlink(
+        streamgate_tests::runtime_host::parity_function(),
+        dir.join("function/bootstrap"),
+    )
+    .unwrap();
+    let mut default = ApiRoute::proxy("$default");
+    default.two_way = true;
+    default.function_timeout = Duration::from_secs(timeout_s);
+    let config = GatewayConfig {
+        routes: vec![default],
+        ..GatewayConfig::default()
+    };
+    std::fs::write(
+        dir.join("template.json"),
+        template_for(&config, &dir.join("function"), &url, false).to_string(),
+    )
+    .unwrap();
+    let mut options = TemplateOptions::new(dir.join("template.json"));
+    options.gateway = config;
+    options.logs = Arc::new(|_: &str, _: &str| {});
+    tune(&mut options);
+    let running = Running::start(options).await;
+    *recorder.registry_slot() = Some(running.server.gateway.registry().clone());
+    (running, task)
+}
+
+fn processes(running: &Running) -> usize {
+    running.server.host.pool_of("$default").unwrap().processes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_processes_are_reused_busy_ones_add_cold_starts_and_idle_ones_stop() {
+    let recorder = Recorder::new(|_, event| match event.body.as_deref() {
+        Some("slow") => Behaviour::SleepThenBody(Duration::from_millis(800), "ok".into()),
+        _ => Behaviour::Body("ok".into()),
+    });
+    let (running, task) = scripted(&recorder, 30, |o| {
+        o.idle_process_timeout = Duration::from_secs(2);
+    })
+    .await;
+    let mut ws = connect(&running.url()).await;
+    for _ in 0..3 {
+        send(&mut ws, "quick").await;
+        assert_eq!(next_text(&mut ws).await, "ok");
+    }
+    assert_eq!(
+        processes(&running),
+        1,
+        "one warm process serves one after another"
+    );
+    let mut other = connect(&running.url()).await;
+    send(&mut ws, "slow").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    send(&mut other, "slow").await;
+    recorder.wait_for(Route::Default, 5).await;
+    assert_eq!(next_text(&mut ws).await, "ok");
+    assert_eq!(next_text(&mut other).await, "ok");
+    assert_eq!(
+        processes(&running),
+        2,
+        "a busy process makes the next invocation cold"
+    );
+    let timings = running.server.host.pool_of("$default").unwrap().timings();
+    assert_eq!(
+        timings.iter().filter(|t| t.init.is_some()).count(),
+        2,
+        "two cold starts"
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(processes(&running), 0, "idle processes are stopped");
+    send(&mut ws, "quick").await;
+    assert_eq!(next_text(&mut ws).await, "ok");
+    drop((ws, other));
+    running.stop().await;
+    task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_past_its_timeout_is_stopped_and_the_client_gets_the_error_frame() {
+    let recorder = Recorder::new(|_, event| match event.body.as_deref() {
+        Some("hang") => Behaviour::Sleep(Duration::from_secs(20)),
+        _ => Behaviour::Ok,
+    });
+    let (running, task) = scripted(&recorder, 1, |_| {}).await;
+    let mut ws = connect(&running.url()).await;
+    let started = std::time::Instant::now();
+    send(&mut ws, "hang").await;
+    let frame = next_json(&mut ws).await;
+    assert_eq!(frame["message"], "Internal server error");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(processes(&running), 0, "the timed-out process is killed");
+    send(&mut ws, "fine").await;
+    recorder.wait_for(Route::Default, 2).await;
+    ws.close(None).await.unwrap();
+    let _ = closed(&mut ws).await;
+    running.stop().await;
+    task.abort();
+}
+
+#[tokio::test]
+async fn an_init_error_refuses_the_handshake_with_502() {
+    let recorder = Recorder::ok();
+    let (url, task) = streamgate_tests::runtime_host::serve_recorder(recorder.clone(), None).await;
+    let dir = scratch_dir("init-error");
+    std::fs::create_dir_all(dir.join("function")).unwrap();
+    std::os::unix::fs::symlink(
+        streamgate_tests::runtime_host::parity_function(),
+        dir.join("function/bootstrap"),
+    )
+    .unwrap();
+    let config = GatewayConfig {
+        routes: vec![ApiRoute::proxy("$connect"), ApiRoute::proxy("$default")],
+        ..GatewayConfig::default()
+    };
+    std::fs::write(
+        dir.join("template.json"),
+        template_for(&config, &dir.join("function"), &url, false).to_string(),
+    )
+    .unwrap();
+    let mut options = TemplateOptions::new(dir.join("template.json"));
+    options.gateway = config;
+    options.logs = Arc::new(|_: &str, _: &str| {});
+    options.extra_environment =
+        BTreeMap::from([("PARITY_INIT_ERROR".into(), "no configuration".into())]);
+    let running = Running::start(options).await;
+    match tokio_tungstenite::connect_async(running.url()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 502),
+        other => panic!("expected 502, got {other:?}"),
+    }
+    assert!(recorder.events().is_empty(), "the handler never ran");
+    running.stop().await;
+    task.abort();
+    let _: Value = json!(null);
+}
