@@ -40,10 +40,19 @@ setup-node:
         touch "$stamp"
     fi
 
+# Lambda's name for this machine's architecture.
+lambda_arch := if arch() == "aarch64" { "arm64" } else { "x86_64" }
+
 # Serve the chat API locally (ws://localhost:3000, test page at http://localhost:3000/).
 # Extra flags go to the server, e.g. `just local --provider openai --model gpt-4o-mini`.
 local *ARGS:
     cargo run --quiet -p streamgate-server -- {{ARGS}}
+
+# Serve generated/template.yaml the way Lambda runs it: the functions packaged for this
+# machine, each `bootstrap` under a local Lambda Runtime API, the table in DynamoDB Local.
+# Extra flags go to the server, e.g. `just local-lambda --parameter LlmProvider=openai`.
+local-lambda *ARGS: setup-node (package lambda_arch)
+    cargo run --quiet -p streamgate-server -- --template generated/template.yaml --artifacts target/lambda --parameter Architecture={{lambda_arch}} {{ARGS}}
 
 # Debian's packages the tests use: Chromium for the browser tests (playwright-core never
 # downloads a browser), espeak-ng, which speaks the voice test's fake microphone input, and

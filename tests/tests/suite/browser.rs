@@ -5,18 +5,17 @@ use std::time::Duration;
 
 use streamgate_contract::Route;
 use streamgate_tests::local::{LocalServer, browser_tools};
+use streamgate_server::template_server::{TemplateOptions, TemplateServer};
 use streamgate_tests::workspace_root;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_page_streams_an_answer_and_shows_errors_in_chromium() {
+/// Runs the page script against the server at `addr`.
+async fn page_test(addr: std::net::SocketAddr) -> std::process::Output {
     let chromium = browser_tools();
     let root = workspace_root();
-    // Slow enough that the page visibly streams.
-    let server = LocalServer::chat(None, Duration::from_millis(60)).await;
     let artifacts = root.join("tests/artifacts");
-    let output = tokio::process::Command::new("node")
+    tokio::process::Command::new("node")
         .arg(root.join("tests/node/chat-page.mjs"))
-        .arg(format!("http://{}/", server.addr))
+        .arg(format!("http://{addr}/"))
         .arg(Route::Message.key())
         .arg(&artifacts)
         .env("CHROMIUM", &chromium)
@@ -24,7 +23,14 @@ async fn the_page_streams_an_answer_and_shows_errors_in_chromium() {
         .kill_on_drop(true)
         .output()
         .await
-        .expect("node runs (install Node.js)");
+        .expect("node runs (install Node.js)")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_streams_an_answer_and_shows_errors_in_chromium() {
+    // Slow enough that the page visibly streams.
+    let server = LocalServer::chat(None, Duration::from_millis(60)).await;
+    let output = page_test(server.addr).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}");
@@ -32,5 +38,38 @@ async fn the_page_streams_an_answer_and_shows_errors_in_chromium() {
     assert!(
         output.status.success(),
         "the browser test failed:\n{stdout}\n{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_works_against_the_template_server_hosting_the_packaged_bootstraps() {
+    for f in streamgate_contract::Function::ALL {
+        streamgate_tests::packaging::packaged_bootstrap(*f);
+    }
+    let root = workspace_root();
+    let mut options = TemplateOptions::new(root.join("generated/template.yaml"));
+    options.artifacts = Some(root.join("target/lambda"));
+    options.dynamodb_local_dir = Some(streamgate_tests::dynamodb_local::jar_dir());
+    options.logs = std::sync::Arc::new(|_: &str, _: &str| {});
+    options.extra_environment = [(
+        streamgate_contract::config::ECHO_DELAY_MS.to_owned(),
+        "60".to_owned(),
+    )]
+    .into();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = TemplateServer::start(options, &listener)
+        .await
+        .unwrap_or_else(|p| panic!("the generated template serves: {p:#?}"));
+    let serving = tokio::spawn(server.gateway.clone().serve(listener));
+    let output = page_test(addr).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    server.gateway.shutdown();
+    let _ = tokio::time::timeout(Duration::from_secs(15), serving).await;
+    assert!(
+        output.status.success(),
+        "the browser test failed against the template server:\n{stdout}\n{stderr}"
     );
 }
