@@ -49,6 +49,19 @@ pub fn decode_segment(segment: &str) -> Option<String> {
         .map(|s| s.into_owned())
 }
 
+/// A request body, at most `limit` bytes (`None` when larger or broken).
+pub(crate) async fn read_body(
+    req: http::Request<hyper::body::Incoming>,
+    limit: usize,
+) -> Option<Bytes> {
+    use http_body_util::BodyExt;
+    http_body_util::Limited::new(req.into_body(), limit)
+        .collect()
+        .await
+        .ok()
+        .map(|b| b.to_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,17 +84,4 @@ mod tests {
         );
         assert_eq!(decode_segment("%FF"), None, "not UTF-8");
     }
-}
-
-/// A request body, at most `limit` bytes (`None` when larger or broken).
-pub(crate) async fn read_body(
-    req: http::Request<hyper::body::Incoming>,
-    limit: usize,
-) -> Option<Bytes> {
-    use http_body_util::BodyExt;
-    http_body_util::Limited::new(req.into_body(), limit)
-        .collect()
-        .await
-        .ok()
-        .map(|b| b.to_bytes())
 }

@@ -258,10 +258,10 @@ impl Reader<'_> {
                 }
             };
             for f in std::iter::once(&function).chain(authorizer.as_ref().map(|a| &a.function)) {
-                if !functions.contains_key(f) {
-                    if let Some(def) = self.function(f) {
-                        functions.insert(f.clone(), def);
-                    }
+                if !functions.contains_key(f)
+                    && let Some(def) = self.function(f)
+                {
+                    functions.insert(f.clone(), def);
                 }
             }
             let function_timeout = functions

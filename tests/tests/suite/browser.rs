@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use streamgate_contract::Route;
-use streamgate_tests::local::{LocalServer, browser_tools};
 use streamgate_server::template_server::{TemplateOptions, TemplateServer};
+use streamgate_tests::local::{LocalServer, browser_tools};
 use streamgate_tests::workspace_root;
 
 /// Runs the page script against the server at `addr`.
