@@ -228,6 +228,25 @@ fn push(cli: &Cli, registry: &Arc<Registry>) -> Arc<dyn ClientPush> {
     }
 }
 
+/// The listening socket of `--host`/`--port`.
+async fn listen(cli: &Cli) -> Result<tokio::net::TcpListener, String> {
+    let addr: SocketAddr = format!("{}:{}", cli.host, cli.port)
+        .parse()
+        .map_err(|e| format!("bad --host/--port: {e}"))?;
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))
+}
+
+/// The host name the banner shows for `--host`.
+fn shown_host(host: &str) -> String {
+    if host == "127.0.0.1" || host == "0.0.0.0" {
+        "localhost".to_owned()
+    } else {
+        host.to_owned()
+    }
+}
+
 /// `NAME=VALUE` pairs.
 fn pairs(values: &[String], flag: &str) -> Result<BTreeMap<String, String>, String> {
     values
@@ -270,12 +289,7 @@ async fn run_template(cli: Cli, template: PathBuf) -> Result<(), String> {
         management_rate_limit: cli.management_rate_limit,
         ..GatewayConfig::default()
     };
-    let addr: SocketAddr = format!("{}:{}", cli.host, cli.port)
-        .parse()
-        .map_err(|e| format!("bad --host/--port: {e}"))?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let listener = listen(&cli).await?;
     let server = TemplateServer::start(options, &listener)
         .await
         .map_err(|problems| {
@@ -286,11 +300,7 @@ async fn run_template(cli: Cli, template: PathBuf) -> Result<(), String> {
             )
         })?;
     let (port, stage) = (cli.port, &server.api.stage);
-    let shown = if cli.host == "127.0.0.1" || cli.host == "0.0.0.0" {
-        "localhost".to_owned()
-    } else {
-        cli.host.clone()
-    };
+    let shown = shown_host(&cli.host);
     println!(
         "streamgate: {} from {} (API Gateway WebSocket emulation, functions under a local Lambda Runtime API)",
         server.api.logical_id,
@@ -416,17 +426,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         None,
         Some(realtime),
     );
-    let addr: SocketAddr = format!("{}:{}", cli.host, cli.port)
-        .parse()
-        .map_err(|e| format!("bad --host/--port: {e}"))?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let shown = if cli.host == "127.0.0.1" || cli.host == "0.0.0.0" {
-        "localhost".to_owned()
-    } else {
-        cli.host.clone()
-    };
+    let listener = listen(&cli).await?;
+    let shown = shown_host(&cli.host);
     let (port, stage) = (cli.port, &cli.stage);
     println!("streamgate: chat API (API Gateway WebSocket emulation)");
     println!("  WebSocket:       ws://{shown}:{port}/{stage}   (or ws://{shown}:{port})");
