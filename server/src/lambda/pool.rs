@@ -112,7 +112,7 @@ impl Drop for Process {
 struct State {
     idle: Vec<Arc<Process>>,
     running: usize,
-    timings: Vec<Timing>,
+    timings: std::collections::VecDeque<Timing>,
 }
 
 /// One function's processes.
@@ -163,7 +163,7 @@ impl Pool {
 
     /// The timings of recent invocations.
     pub fn timings(&self) -> Vec<Timing> {
-        self.state.lock().unwrap().timings.clone()
+        self.state.lock().unwrap().timings.iter().copied().collect()
     }
 
     /// Stops every idle process now.
@@ -260,9 +260,9 @@ impl Pool {
         );
         let mut state = self.state.lock().unwrap();
         if state.timings.len() >= KEPT_TIMINGS {
-            state.timings.remove(0);
+            state.timings.pop_front();
         }
-        state.timings.push(timing);
+        state.timings.push_back(timing);
     }
 
     /// Waits for the process's report, or its exit.
