@@ -18,7 +18,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value, json};
-use streamgate_server::api::{ApiRoute, RouteIntegration};
+use streamgate_server::api::{ApiRoute, RouteIntegration, reserved};
 use streamgate_server::template_server::{TemplateOptions, TemplateServer};
 use streamgate_server::{AuthDecision, Authorizer, GatewayConfig, Integration};
 
@@ -170,16 +170,16 @@ pub fn template_for(
             "ApiId": {"Ref": "Api"}, "RouteKey": route.key,
             "Target": {"Fn::Join": ["/", ["integrations", {"Ref": format!("Integration{i}")}]]},
         }});
-        if with_authorizer && route.key == "$connect" {
+        if with_authorizer && route.key == reserved::CONNECT {
             r["Properties"]["AuthorizationType"] = json!("CUSTOM");
             r["Properties"]["AuthorizerId"] = json!({"Ref": "Authorizer"});
         }
         if route.two_way {
-            r["Properties"]["RouteResponseSelectionExpression"] = json!("$default");
+            r["Properties"]["RouteResponseSelectionExpression"] = json!(reserved::DEFAULT);
             resources.insert(
                 format!("Response{i}"),
                 json!({"Type": "AWS::ApiGatewayV2::RouteResponse", "Properties": {
-                    "ApiId": {"Ref": "Api"}, "RouteId": {"Ref": format!("Route{i}")}, "RouteResponseKey": "$default"
+                    "ApiId": {"Ref": "Api"}, "RouteId": {"Ref": format!("Route{i}")}, "RouteResponseKey": reserved::DEFAULT
                 }}),
             );
         }

@@ -91,12 +91,21 @@ impl ApiRoute {
     }
 }
 
-/// The kind of a route key: the three special keys, else an action route.
+/// API Gateway's reserved route keys. Any WebSocket API (the contract's or a template's) uses
+/// these three; every other key is an action route. This module is the one place outside the
+/// contract where they are written, and a test proves the contract agrees.
+pub mod reserved {
+    pub const CONNECT: &str = "$connect";
+    pub const DISCONNECT: &str = "$disconnect";
+    pub const DEFAULT: &str = "$default";
+}
+
+/// The kind of a route key: the three reserved keys, else an action route.
 pub fn kind_of(key: &str) -> RouteKind {
     match key {
-        "$connect" => RouteKind::Connect,
-        "$disconnect" => RouteKind::Disconnect,
-        "$default" => RouteKind::Default,
+        reserved::CONNECT => RouteKind::Connect,
+        reserved::DISCONNECT => RouteKind::Disconnect,
+        reserved::DEFAULT => RouteKind::Default,
         _ => RouteKind::Action,
     }
 }

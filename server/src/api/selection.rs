@@ -103,11 +103,11 @@ mod tests {
         assert_eq!(select(&body(&format!("\"{key}\""))).as_deref(), Some(key));
         assert_eq!(
             select(&body(&format!("\"{}\"", key.to_uppercase()))).as_deref(),
-            Some("$default")
+            Some(crate::api::reserved::DEFAULT)
         );
         assert_eq!(
             select(&body(&format!("\" {key}\""))).as_deref(),
-            Some("$default")
+            Some(crate::api::reserved::DEFAULT)
         );
         assert_eq!(expr.evaluate(&body("42")).as_deref(), Some("42"));
         assert_eq!(expr.evaluate(&body("true")).as_deref(), Some("true"));
@@ -120,7 +120,10 @@ mod tests {
         assert_eq!(expr.evaluate("[1,2]"), None);
         // Special routes are never selected by the body.
         let special = format!("\"{}\"", Route::Connect.key());
-        assert_eq!(select(&body(&special)).as_deref(), Some("$default"));
+        assert_eq!(
+            select(&body(&special)).as_deref(),
+            Some(crate::api::reserved::DEFAULT)
+        );
     }
 
     #[test]

@@ -131,29 +131,52 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The `message` event API Gateway really sent (`tests/fixtures/apigw-websocket/`).
     fn proxy_event() -> Value {
-        json!({"requestContext": {
-            "routeKey": "message", "connectionId": "R1kmxc2VNjMCFIA=", "connectedAt": 1700000000000_i64,
-            "identity": {"sourceIp": "192.0.2.1"}
-        }, "body": "{}"})
+        serde_json::from_str(include_str!(
+            "../../../tests/fixtures/apigw-websocket/message.json"
+        ))
+        .unwrap()
     }
 
     #[test]
     fn the_contracts_template_renders_the_event_the_handlers_read() {
         let template =
             RequestTemplate::parse(&streamgate_contract::invocation::request_template()).unwrap();
-        let rendered = template.render(&proxy_event(), r#"{"action":"message","data":"héllo \""}"#);
+        let proxy = proxy_event();
+        let body = json!({"action": streamgate_contract::Route::Message.key(), "data": "héllo \""})
+            .to_string();
+        let rendered = template.render(&proxy, &body);
         let event: Value = serde_json::from_str(&rendered).expect(&rendered);
-        assert_eq!(event["requestContext"]["connectionId"], "R1kmxc2VNjMCFIA=");
+        let context = &proxy["requestContext"];
+        for field in [
+            "connectionId",
+            "connectedAt",
+            "requestTimeEpoch",
+            "routeKey",
+            "stage",
+        ] {
+            assert_eq!(event["requestContext"][field], context[field], "{field}");
+        }
+        assert!(event["requestContext"]["connectedAt"].is_i64());
         assert_eq!(
-            event["requestContext"]["connectedAt"],
-            1_700_000_000_000_i64
+            event["requestContext"]["identity"]["sourceIp"],
+            context["identity"]["sourceIp"]
         );
-        assert_eq!(event["requestContext"]["identity"]["sourceIp"], "192.0.2.1");
-        let body = base64::engine::general_purpose::STANDARD
+        let decoded = base64::engine::general_purpose::STANDARD
             .decode(event["body"].as_str().unwrap())
             .unwrap();
-        assert_eq!(body, r#"{"action":"message","data":"héllo \""}"#.as_bytes());
+        assert_eq!(decoded, body.as_bytes());
+    }
+
+    #[test]
+    fn a_context_value_api_gateway_did_not_send_renders_empty() {
+        // VTL renders an unknown `$context` variable as nothing, as API Gateway does.
+        let t = RequestTemplate::parse(r#"{"e":"$context.notAField","r":"$context.routeKey"}"#)
+            .unwrap();
+        let v: Value = serde_json::from_str(&t.render(&proxy_event(), "{}")).unwrap();
+        assert_eq!(v["e"], "");
+        assert_eq!(v["r"], proxy_event()["requestContext"]["routeKey"]);
     }
 
     #[test]
@@ -162,7 +185,7 @@ mod tests {
         let v: Value = serde_json::from_str(&t.render(&proxy_event(), r#"{"q":"a\"b"}"#)).unwrap();
         assert_eq!(v["b"], r#"{"q":"a\"b"}"#);
         assert_eq!(v["raw"]["q"], "a\"b");
-        assert_eq!(v["c"], "message");
+        assert_eq!(v["c"], proxy_event()["requestContext"]["routeKey"]);
     }
 
     #[test]

@@ -54,7 +54,7 @@ impl Gateway {
 
         // The CONNECT event names the `$connect` route even when this API has none (an
         // authorizer still sees it).
-        let connect_key = "$connect";
+        let connect_key = crate::api::reserved::CONNECT;
         let connect_event = |info: &ConnectionInfo| {
             events::connect(
                 info,

@@ -370,7 +370,7 @@ impl Reader<'_> {
                     let key = selection.trim_start_matches('\\');
                     let source = templates[key]
                         .as_str()
-                        .or_else(|| templates["$default"].as_str())
+                        .or_else(|| templates[crate::api::reserved::DEFAULT].as_str())
                         .or_else(|| {
                             templates
                                 .as_object()
@@ -425,7 +425,9 @@ impl Reader<'_> {
         let all: Vec<(String, Value)> = self.resources("AWS::ApiGatewayV2::RouteResponse");
         let mut out = Vec::new();
         for (id, resource) in all {
-            if scalar(&self.prop(&id, &resource, "RouteResponseKey")) == "$default" {
+            if scalar(&self.prop(&id, &resource, "RouteResponseKey"))
+                == crate::api::reserved::DEFAULT
+            {
                 out.push(scalar(&self.prop(&id, &resource, "RouteId")));
             }
         }

@@ -195,7 +195,7 @@ async fn main() {
     println!(
         "| route | connections | in-process median / p99 (ms) | template host median / p99 (ms) | ratio (medians) | template host round trips/s |\n|---|---:|---:|---:|---:|---:|"
     );
-    for (name, message) in [("$default", false), ("message", true)] {
+    for (name, message) in [(Route::Default.key(), false), (Route::Message.key(), true)] {
         for connections in [1usize, 64] {
             let per = if connections == 1 {
                 round_trips

@@ -1,4 +1,6 @@
-//! The route contract is the only place route keys are written.
+//! The route contract is the only place route keys are written (API Gateway's three reserved
+//! keys also live in the server's `api::reserved`, which any template's API uses; the contract
+//! must agree with them).
 
 use std::path::Path;
 
@@ -24,11 +26,15 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 fn route_keys_appear_only_in_the_contract() {
     let root = workspace_root();
     let contract = root.join("functions").join("contract");
+    let reserved = root.join("server/src/api/mod.rs");
     let mut files = Vec::new();
     rust_files(&root, &mut files);
     assert!(files.len() > 10, "the scan sees the workspace");
     let mut offenders = Vec::new();
-    for file in files.iter().filter(|f| !f.starts_with(&contract)) {
+    for file in files
+        .iter()
+        .filter(|f| !f.starts_with(&contract) && **f != reserved)
+    {
         let text = std::fs::read_to_string(file).unwrap();
         for route in Route::ALL {
             let key = route.key();
@@ -56,4 +62,15 @@ fn route_keys_appear_only_in_the_contract() {
         "route keys must come from streamgate_contract::Route, not literals:\n{}",
         offenders.join("\n")
     );
+}
+
+#[test]
+fn the_contracts_special_routes_are_api_gateways_reserved_keys() {
+    use streamgate_server::api::{kind_of, reserved};
+    assert_eq!(Route::Connect.key(), reserved::CONNECT);
+    assert_eq!(Route::Disconnect.key(), reserved::DISCONNECT);
+    assert_eq!(Route::Default.key(), reserved::DEFAULT);
+    for route in Route::ALL {
+        assert_eq!(kind_of(route.key()), route.kind(), "{route:?}");
+    }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::json;
 use streamgate_contract::{Function, Route};
 use streamgate_server::GatewayConfig;
-use streamgate_server::api::ApiRoute;
+use streamgate_server::api::{ApiRoute, reserved};
 use streamgate_server::template_server::{TemplateOptions, TemplateServer};
 use streamgate_tests::dynamodb_local::jar_dir;
 use streamgate_tests::local::{Behaviour, Recorder, closed, connect, next_json, next_text, send};
@@ -306,7 +306,7 @@ async fn scripted(
     timeout_s: u64,
     tune: impl FnOnce(&mut TemplateOptions),
 ) -> (Running, tokio::task::JoinHandle<()>) {
-    let mut default = ApiRoute::proxy("$default");
+    let mut default = ApiRoute::proxy(reserved::DEFAULT);
     default.two_way = true;
     default.function_timeout = Duration::from_secs(timeout_s);
     scripted_api(recorder, vec![default], tune).await
@@ -348,7 +348,12 @@ async fn scripted_api(
 }
 
 fn processes(running: &Running) -> usize {
-    running.server.host.pool_of("$default").unwrap().processes()
+    running
+        .server
+        .host
+        .pool_of(reserved::DEFAULT)
+        .unwrap()
+        .processes()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -383,7 +388,12 @@ async fn warm_processes_are_reused_busy_ones_add_cold_starts_and_idle_ones_stop(
         2,
         "a busy process makes the next invocation cold"
     );
-    let timings = running.server.host.pool_of("$default").unwrap().timings();
+    let timings = running
+        .server
+        .host
+        .pool_of(reserved::DEFAULT)
+        .unwrap()
+        .timings();
     assert_eq!(
         timings.iter().filter(|t| t.init.is_some()).count(),
         2,
@@ -427,7 +437,10 @@ async fn a_function_past_its_timeout_is_stopped_and_the_client_gets_the_error_fr
 #[tokio::test]
 async fn an_init_error_refuses_the_handshake_with_502() {
     let recorder = Recorder::ok();
-    let routes = vec![ApiRoute::proxy("$connect"), ApiRoute::proxy("$default")];
+    let routes = vec![
+        ApiRoute::proxy(reserved::CONNECT),
+        ApiRoute::proxy(reserved::DEFAULT),
+    ];
     let (running, task) = scripted_api(&recorder, routes, |o| {
         o.extra_environment =
             BTreeMap::from([("PARITY_INIT_ERROR".into(), "no configuration".into())]);
