@@ -20,6 +20,7 @@ pub mod ids;
 pub mod integration;
 pub mod lambda;
 pub mod page;
+pub mod process;
 pub mod push;
 pub mod realtime;
 pub mod registry;

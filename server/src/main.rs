@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use streamgate_aws::{ApiGatewayPush, DynamoStore, EndpointMode};
+use streamgate_aws::DynamoStore;
 use streamgate_contract::config as env;
 use streamgate_core::memory::MemoryStore;
 use streamgate_core::{ApiKey, ChatApp, ChatSettings, ClientPush, ConnectionStore};
@@ -171,19 +171,6 @@ struct Cli {
     log_format: LogFormat,
 }
 
-fn init_logs(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    if format == LogFormat::Json {
-        builder.json().with_current_span(true).init();
-    } else {
-        builder.init();
-    }
-}
-
 async fn store(cli: &Cli) -> Arc<dyn ConnectionStore> {
     match cli.store {
         StoreKind::Memory => Arc::new(MemoryStore::new()),
@@ -204,27 +191,7 @@ async fn store(cli: &Cli) -> Arc<dyn ConnectionStore> {
 fn push(cli: &Cli, registry: &Arc<Registry>) -> Arc<dyn ClientPush> {
     match cli.push {
         PushKind::InProcess => Arc::new(LocalPush(registry.clone())),
-        PushKind::Sdk => {
-            // This server's own @connections API, which accepts any signature.
-            let credentials = aws_credential_types::Credentials::new(
-                "local",
-                "local",
-                None,
-                None,
-                "streamgate-local",
-            );
-            let sdk = aws_config::SdkConfig::builder()
-                .behavior_version(aws_config::BehaviorVersion::latest())
-                .region(aws_config::Region::new("us-east-1"))
-                .credentials_provider(
-                    aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
-                )
-                .build();
-            Arc::new(ApiGatewayPush::new(
-                sdk,
-                EndpointMode::FromEvent { scheme: "http" },
-            ))
-        }
+        PushKind::Sdk => streamgate_server::push::sdk_push_to_self(),
     }
 }
 
@@ -331,7 +298,7 @@ async fn run_template(cli: Cli, template: PathBuf) -> Result<(), String> {
     }
     let gateway = server.gateway.clone();
     let serving = tokio::spawn(gateway.clone().serve(listener));
-    shutdown_signal().await;
+    streamgate_server::process::stop_signal().await;
     tracing::info!("shutting down: closing every socket with 1001 and running $disconnect");
     gateway.shutdown();
     let outcome = tokio::time::timeout(Duration::from_secs(35), serving).await;
@@ -448,7 +415,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         cli.push
     );
     let server = tokio::spawn(gateway.clone().serve(listener));
-    shutdown_signal().await;
+    streamgate_server::process::stop_signal().await;
     tracing::info!("shutting down: closing every socket with 1001 and running $disconnect");
     gateway.shutdown();
     match tokio::time::timeout(Duration::from_secs(35), server).await {
@@ -457,28 +424,10 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logs(cli.log_format);
+    streamgate_server::process::init_logs(cli.log_format == LogFormat::Json);
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

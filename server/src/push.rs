@@ -1,5 +1,5 @@
-//! The in-process `@connections` push: the handlers' frames go straight to the registry,
-//! with the same answers the HTTP management API gives.
+//! How the in-process host's handlers reach `@connections`: straight to the registry, with the
+//! same answers the HTTP management API gives, or through the AWS SDK over HTTP as in Lambda.
 
 use std::sync::Arc;
 
@@ -21,4 +21,22 @@ impl ClientPush for LocalPush {
     async fn disconnect(&self, to: &Target) -> Result<(), PushError> {
         self.0.close(&to.connection_id, close::NORMAL, "")
     }
+}
+
+/// The AWS SDK push Lambda uses, aimed at this server's own `@connections` API (the endpoint
+/// comes from each event's domain and stage; the local API accepts any signature).
+pub fn sdk_push_to_self() -> Arc<dyn ClientPush> {
+    let credentials =
+        aws_credential_types::Credentials::new("local", "local", None, None, "streamgate-local");
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
+        )
+        .build();
+    Arc::new(streamgate_aws::ApiGatewayPush::new(
+        sdk,
+        streamgate_aws::EndpointMode::FromEvent { scheme: "http" },
+    ))
 }

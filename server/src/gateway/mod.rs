@@ -60,6 +60,9 @@ pub struct GatewayConfig {
     pub management_rate_limit: Option<u32>,
     /// Integrations running at once for one connection; further frames wait.
     pub max_in_flight_per_connection: usize,
+    /// Whether the chat API (and its `@connections` API and test page) is served; a
+    /// relay-only server (the voice waiter on ECS) has none.
+    pub chat_api: bool,
 }
 
 impl Default for GatewayConfig {
@@ -73,6 +76,7 @@ impl Default for GatewayConfig {
             max_lifetime: limits::MAX_CONNECTION_DURATION,
             management_rate_limit: None,
             max_in_flight_per_connection: 64,
+            chat_api: true,
         }
     }
 }
@@ -129,6 +133,36 @@ impl Gateway {
             registry,
             authorizer,
             realtime,
+            None,
+            None,
+        )
+    }
+
+    /// A server of the voice relay alone (the waiter on ECS): `/realtime`, the voice page at
+    /// `/` and `/voice`, the restaurant list and `/healthz`; no chat API.
+    pub fn relay_only(realtime: Arc<RealtimeService>) -> Arc<Gateway> {
+        struct NoChat;
+        #[async_trait::async_trait]
+        impl crate::integration::Integration for NoChat {
+            async fn invoke(
+                &self,
+                _: &ApiRoute,
+                _: serde_json::Value,
+            ) -> Result<streamgate_core::event::WsResponse, String> {
+                Err("this server has no chat API".into())
+            }
+        }
+        let config = GatewayConfig {
+            routes: Vec::new(),
+            chat_api: false,
+            ..GatewayConfig::default()
+        };
+        Gateway::build(
+            config,
+            Arc::new(NoChat),
+            Arc::new(Registry::new(None)),
+            None,
+            Some(realtime),
             None,
             None,
         )
@@ -197,10 +231,13 @@ impl Gateway {
         self.config.route(kind).cloned()
     }
 
-    /// Serves on `listener` until [`Gateway::shutdown`]; then closes every socket with 1001,
-    /// runs `$disconnect` for each, and returns when all are done.
+    /// Serves on `listener` until [`Gateway::shutdown`]; then drains: every socket closes
+    /// with 1001 (chat sockets after `$disconnect`, voice sessions after a `server_draining`
+    /// frame), while new connections are still answered (health checks get 503, upgrades
+    /// 503); returns when every socket is done.
     pub async fn serve(self: Arc<Gateway>, listener: TcpListener) {
         let mut stop = self.shutdown.subscribe();
+        let mut draining = false;
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
@@ -208,18 +245,20 @@ impl Gateway {
                     let _ = stream.set_nodelay(true);
                     let gw = self.clone();
                     let mut stop_conn = self.shutdown.subscribe();
+                    let keep_alive = !draining;
                     self.tasks.spawn(async move {
                         let service = service_fn(move |req| {
                             let gw = gw.clone();
                             async move { Ok::<_, Infallible>(gw.handle(req, peer).await) }
                         });
                         let conn = http1::Builder::new()
+                            .keep_alive(keep_alive)
                             .serve_connection(TokioIo::new(stream), service)
                             .with_upgrades();
                         tokio::pin!(conn);
                         tokio::select! {
                             _ = conn.as_mut() => {}
-                            _ = stop_conn.changed() => {
+                            _ = stop_conn.changed(), if keep_alive => {
                                 // Idle keep-alive connections (the SDK's pool) end now;
                                 // requests in flight finish first.
                                 conn.as_mut().graceful_shutdown();
@@ -228,17 +267,25 @@ impl Gateway {
                         }
                     });
                 }
-                _ = stop.changed() => break,
+                _ = stop.changed(), if !draining => {
+                    draining = true;
+                    self.tasks.close();
+                }
+                _ = self.tasks.wait(), if draining => break,
             }
         }
         drop(listener);
-        self.tasks.close();
         self.tasks.wait().await;
     }
 
     /// Starts a graceful shutdown.
     pub fn shutdown(&self) {
         let _ = self.shutdown.send(true);
+    }
+
+    /// Whether shutdown has started.
+    pub fn draining(&self) -> bool {
+        *self.shutdown.borrow()
     }
 
     /// A receiver that changes when shutdown starts.

@@ -11,7 +11,11 @@
 //! | `GET /streamgate.json`                    | the test page's settings                 |
 //! | `GET /voice`, `GET /restaurants.json`     | the voice page and its restaurants       |
 //! | `POST /` with `X-Amz-Target: secretsmanager.*` | Secrets Manager (template APIs)      |
+//! | `GET /healthz`                            | 200, or 503 once draining (load balancers) |
 //! | anything else                             | 404                                      |
+//!
+//! A relay-only server (no chat API, as on ECS) answers none of the chat rows and serves the
+//! voice page on `GET /` too. While the server drains, upgrades are refused with 503.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,47 +49,60 @@ pub enum Endpoint {
     PageSettings,
     /// The voice page.
     VoicePage,
-    /// The voice page's restaurant list.
+    /// The voice page's restaurants and their menus.
     Restaurants,
     /// A Secrets Manager call (`POST /` with an `X-Amz-Target`).
     SecretsManager,
+    /// The health check.
+    Health,
     /// Nothing here: 404.
     NotFound,
 }
 
-/// Resolves a request: its method, path, whether it asks for a WebSocket upgrade, the
-/// stage, and whether the voice relay is served.
-pub fn resolve(method: &Method, path: &str, upgrade: bool, stage: &str, voice: bool) -> Endpoint {
-    resolve_with(method, path, upgrade, stage, voice, None)
+/// What a server serves, as the URL table sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Surface<'a> {
+    /// The chat API's stage.
+    pub stage: &'a str,
+    /// The chat API, its `@connections` API and the test page.
+    pub chat: bool,
+    /// The voice relay, its page and restaurant list.
+    pub voice: bool,
+    /// Secrets Manager calls (template APIs).
+    pub secrets: bool,
 }
 
-/// [`resolve`], also given the request's `X-Amz-Target` header (AWS JSON-protocol calls).
-pub fn resolve_with(
+/// Resolves a request: its method, path, whether it asks for a WebSocket upgrade, its
+/// `X-Amz-Target` header (AWS JSON-protocol calls), and what this server serves.
+pub fn resolve(
     method: &Method,
     path: &str,
     upgrade: bool,
-    stage: &str,
-    voice: bool,
     amz_target: Option<&str>,
+    on: &Surface,
 ) -> Endpoint {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let get = method == Method::GET;
-    if method == Method::POST
+    if on.secrets
+        && method == Method::POST
         && segments.is_empty()
         && amz_target.is_some_and(|t| t.starts_with("secretsmanager."))
     {
         return Endpoint::SecretsManager;
     }
+    let (chat, voice) = (on.chat, on.voice);
     match segments.as_slice() {
+        ["healthz"] if get && !upgrade => Endpoint::Health,
         ["realtime"] if upgrade && voice => Endpoint::VoiceSocket,
-        [s, "@connections", id] if *s == stage => Endpoint::Management {
+        [s, "@connections", id] if chat && *s == on.stage => Endpoint::Management {
             raw_id: (*id).to_owned(),
         },
-        [] if upgrade => Endpoint::ChatSocket,
-        [s] if upgrade && *s == stage => Endpoint::ChatSocket,
-        [_] if upgrade => Endpoint::WrongStage,
-        [] if get => Endpoint::TestPage,
-        ["streamgate.json"] if get => Endpoint::PageSettings,
+        [] if upgrade && chat => Endpoint::ChatSocket,
+        [s] if upgrade && chat && *s == on.stage => Endpoint::ChatSocket,
+        [_] if upgrade && chat => Endpoint::WrongStage,
+        [] if get && chat => Endpoint::TestPage,
+        [] if get && !upgrade && voice => Endpoint::VoicePage,
+        ["streamgate.json"] if get && chat => Endpoint::PageSettings,
         ["voice"] if get && voice => Endpoint::VoicePage,
         ["restaurants.json"] if get && voice => Endpoint::Restaurants,
         _ => Endpoint::NotFound,
@@ -112,15 +129,42 @@ impl Gateway {
             .get("x-amz-target")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let endpoint = resolve_with(
+        let endpoint = resolve(
             req.method(),
             req.uri().path(),
             wants_websocket(&req),
-            &self.config.stage,
-            self.realtime.is_some(),
-            amz_target.as_deref().filter(|_| self.secrets.is_some()),
+            amz_target.as_deref(),
+            &Surface {
+                stage: &self.config.stage,
+                chat: self.config.chat_api,
+                voice: self.realtime.is_some(),
+                secrets: self.secrets.is_some(),
+            },
         );
+        if self.draining() && matches!(endpoint, Endpoint::ChatSocket | Endpoint::VoiceSocket) {
+            return json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"message": "Service Unavailable"}),
+            );
+        }
         match endpoint {
+            Endpoint::Health => {
+                if self.draining() {
+                    json_response(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        json!({"status": "draining"}),
+                    )
+                } else {
+                    json_response(
+                        StatusCode::OK,
+                        json!({
+                            "status": "ok",
+                            "connections": self.registry.len(),
+                            "voiceSessions": self.realtime.as_ref().map_or(0, |r| r.sessions()),
+                        }),
+                    )
+                }
+            }
             Endpoint::ChatSocket => self.handshake(req, peer).await,
             Endpoint::WrongStage => {
                 json_response(StatusCode::FORBIDDEN, json!({"message": "Forbidden"}))
@@ -173,8 +217,15 @@ fn not_found() -> Response<Body> {
 mod tests {
     use super::*;
 
+    const ALL: Surface = Surface {
+        stage: "dev",
+        chat: true,
+        voice: true,
+        secrets: false,
+    };
+
     fn at(method: Method, path: &str, upgrade: bool) -> Endpoint {
-        resolve(&method, path, upgrade, "dev", true)
+        resolve(&method, path, upgrade, None, &ALL)
     }
 
     #[test]
@@ -208,7 +259,22 @@ mod tests {
             at(Method::GET, "/elsewhere/deep", false),
             Endpoint::NotFound
         );
-        let secrets = |target| resolve_with(&Method::POST, "/", false, "dev", false, target);
+        assert_eq!(at(Method::GET, "/healthz", false), Endpoint::Health);
+        let with_secrets = Surface {
+            secrets: true,
+            ..ALL
+        };
+        let secrets = |target| resolve(&Method::POST, "/", false, target, &with_secrets);
+        assert_eq!(
+            resolve(
+                &Method::POST,
+                "/",
+                false,
+                Some("secretsmanager.GetSecretValue"),
+                &ALL
+            ),
+            Endpoint::NotFound
+        );
         assert_eq!(
             secrets(Some("secretsmanager.GetSecretValue")),
             Endpoint::SecretsManager
@@ -222,11 +288,37 @@ mod tests {
 
     #[test]
     fn voice_endpoints_exist_only_with_the_relay() {
+        let no_voice = Surface {
+            voice: false,
+            ..ALL
+        };
         let without =
-            |path: &str, upgrade: bool| resolve(&Method::GET, path, upgrade, "dev", false);
+            |path: &str, upgrade: bool| resolve(&Method::GET, path, upgrade, None, &no_voice);
         assert_eq!(without("/voice", false), Endpoint::NotFound);
         assert_eq!(without("/restaurants.json", false), Endpoint::NotFound);
         // Without the relay, `/realtime` is just another stage name.
         assert_eq!(without("/realtime", true), Endpoint::WrongStage);
+    }
+
+    #[test]
+    fn a_relay_only_server_serves_the_voice_page_at_the_root_and_nothing_of_the_chat_api() {
+        let relay = Surface { chat: false, ..ALL };
+        let on = |method: Method, path: &str, upgrade: bool| {
+            resolve(&method, path, upgrade, None, &relay)
+        };
+        assert_eq!(on(Method::GET, "/", false), Endpoint::VoicePage);
+        assert_eq!(on(Method::GET, "/voice", false), Endpoint::VoicePage);
+        assert_eq!(on(Method::GET, "/realtime", true), Endpoint::VoiceSocket);
+        assert_eq!(on(Method::GET, "/healthz", false), Endpoint::Health);
+        assert_eq!(on(Method::GET, "/", true), Endpoint::NotFound);
+        assert_eq!(on(Method::GET, "/dev", true), Endpoint::NotFound);
+        assert_eq!(
+            on(Method::POST, "/dev/@connections/x", false),
+            Endpoint::NotFound
+        );
+        assert_eq!(
+            on(Method::GET, "/streamgate.json", false),
+            Endpoint::NotFound
+        );
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
@@ -76,7 +76,10 @@ pub struct Timing {
 
 struct Process {
     id: u64,
-    child: Mutex<Option<Child>>,
+    /// Asks the watcher to kill the process (dropping it does too).
+    kill: Mutex<Option<oneshot::Sender<()>>>,
+    /// Turns true once the process has exited, whatever the reason.
+    exited: watch::Receiver<bool>,
     invocations: mpsc::Sender<Invocation>,
     api: RuntimeApi,
     started: Instant,
@@ -85,21 +88,33 @@ struct Process {
 
 impl Process {
     fn kill(&self) {
-        if let Some(mut child) = self.child.lock().unwrap().take() {
-            let _ = child.start_kill();
-            tokio::spawn(async move {
-                let _ = child.wait().await;
-            });
+        if let Some(kill) = self.kill.lock().unwrap().take() {
+            let _ = kill.send(());
         }
     }
 
     fn exited(&self) -> bool {
-        let mut guard = self.child.lock().unwrap();
-        match guard.as_mut() {
-            Some(child) => !matches!(child.try_wait(), Ok(None)),
-            None => true,
-        }
+        *self.exited.borrow()
     }
+}
+
+/// Owns the child until it exits (by itself, or killed on request or when the [`Process`] is
+/// dropped), reaps it, and tells the pool: exits are noticed as they happen, not polled.
+fn watch_child(mut child: Child) -> (oneshot::Sender<()>, watch::Receiver<bool>) {
+    let (kill, killed) = oneshot::channel::<()>();
+    let (exited_tx, exited) = watch::channel(false);
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = child.wait() => {}
+            // A kill request, or the process handle dropped.
+            _ = killed => {
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+            }
+        }
+        let _ = exited_tx.send(true);
+    });
+    (kill, exited)
 }
 
 impl Drop for Process {
@@ -271,32 +286,31 @@ impl Pool {
         process: &Arc<Process>,
         mut outcome: oneshot::Receiver<Reported>,
     ) -> Result<bytes::Bytes, InvokeError> {
-        loop {
-            tokio::select! {
-                reported = &mut outcome => {
-                    return match reported {
-                        Ok(Reported::Response(body)) => Ok(body),
-                        Ok(Reported::Error { error_type, message }) => Err(InvokeError::Function { error_type, message }),
-                        Ok(Reported::InitError { error_type, message }) => Err(InvokeError::Runtime(format!("Runtime.InitError: {error_type}: {message}"))),
-                        Err(_) => Err(InvokeError::Runtime("the invocation was dropped".into())),
-                    };
-                }
-                _ = tokio::time::sleep(Duration::from_millis(20)) => {
-                    if process.exited() {
-                        // Give a report sent just before the exit its chance.
-                        if let Ok(reported) = tokio::time::timeout(Duration::from_millis(50), &mut outcome).await
-                            && let Ok(Reported::Response(body)) = reported
-                        {
-                            return Ok(body);
-                        }
-                        return Err(match process.api.init_error() {
-                            Some(Reported::InitError { error_type, message }) => InvokeError::Runtime(format!("Runtime.InitError: {error_type}: {message}")),
-                            _ => InvokeError::Runtime("Runtime.ExitError: the process exited".into()),
-                        });
-                    }
-                }
+        let mut exited = process.exited.clone();
+        tokio::select! {
+            reported = &mut outcome => {
+                return match reported {
+                    Ok(Reported::Response(body)) => Ok(body),
+                    Ok(Reported::Error { error_type, message }) => Err(InvokeError::Function { error_type, message }),
+                    Ok(Reported::InitError { error_type, message }) => Err(InvokeError::Runtime(format!("Runtime.InitError: {error_type}: {message}"))),
+                    Err(_) => Err(InvokeError::Runtime("the invocation was dropped".into())),
+                };
             }
+            _ = exited.wait_for(|exited| *exited) => {}
         }
+        // Give a report sent just before the exit its chance.
+        if let Ok(Ok(Reported::Response(body))) =
+            tokio::time::timeout(Duration::from_millis(50), &mut outcome).await
+        {
+            return Ok(body);
+        }
+        Err(match process.api.init_error() {
+            Some(Reported::InitError {
+                error_type,
+                message,
+            }) => InvokeError::Runtime(format!("Runtime.InitError: {error_type}: {message}")),
+            _ => InvokeError::Runtime("Runtime.ExitError: the process exited".into()),
+        })
     }
 
     async fn acquire(&self) -> Result<(Arc<Process>, bool), InvokeError> {
@@ -403,9 +417,11 @@ impl Pool {
                 }
             });
         }
+        let (kill, exited) = watch_child(child);
         let process = Arc::new(Process {
             id,
-            child: Mutex::new(Some(child)),
+            kill: Mutex::new(Some(kill)),
+            exited,
             invocations: tx,
             api,
             started,

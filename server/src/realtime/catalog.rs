@@ -1,9 +1,10 @@
-//! The restaurants the voice waiter serves, loaded from a JSON file at start.
+//! The restaurants the voice waiter serves, and the checks a catalog must pass (where it is
+//! read from, and its refresh, are in [`super::source`]).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// One dish.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct MenuItem {
     /// Its name, as the waiter and the cart say it.
     pub name: String,
@@ -63,13 +64,38 @@ impl Catalog {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;
+        let invalid = |reason: String| CatalogError::Invalid {
+            path: path.to_owned(),
+            reason,
+        };
+        if catalog.restaurants.is_empty() {
+            return Err(invalid("it has no restaurants".into()));
+        }
         let mut ids = std::collections::HashSet::new();
         for r in &catalog.restaurants {
-            if r.id.is_empty() || !ids.insert(r.id.as_str()) {
-                return Err(CatalogError::Invalid {
-                    path: path.to_owned(),
-                    reason: format!("restaurant id {:?} is empty or repeated", r.id),
-                });
+            if r.id.trim().is_empty() || !ids.insert(r.id.as_str()) {
+                return Err(invalid(format!(
+                    "restaurant id {:?} is empty or repeated",
+                    r.id
+                )));
+            }
+            if r.menu.is_empty() {
+                return Err(invalid(format!("restaurant {:?} has no menu", r.id)));
+            }
+            let mut names = std::collections::HashSet::new();
+            for item in &r.menu {
+                if item.name.trim().is_empty() || !names.insert(item.name.to_lowercase()) {
+                    return Err(invalid(format!(
+                        "restaurant {:?}: menu item {:?} is empty or repeated",
+                        r.id, item.name
+                    )));
+                }
+                if !item.price.is_finite() || item.price < 0.0 {
+                    return Err(invalid(format!(
+                        "restaurant {:?}: {:?} has price {}, not a price",
+                        r.id, item.name, item.price
+                    )));
+                }
             }
         }
         Ok(catalog)
@@ -100,5 +126,39 @@ impl Restaurant {
     pub fn item(&self, name: &str) -> Option<&MenuItem> {
         let wanted = name.trim().to_lowercase();
         self.menu.iter().find(|i| i.name.to_lowercase() == wanted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_catalogs_are_refused_with_the_reason() {
+        let cases = [
+            ("[]", "is not valid"),
+            (r#"{"restaurants":[]}"#, "no restaurants"),
+            (
+                r#"{"restaurants":[{"id":"a","name":"A","menu":[]}]}"#,
+                "has no menu",
+            ),
+            (
+                r#"{"restaurants":[{"id":"a","name":"A","menu":[{"name":"x","price":1}]},{"id":"a","name":"B","menu":[{"name":"x","price":1}]}]}"#,
+                "empty or repeated",
+            ),
+            (
+                r#"{"restaurants":[{"id":"a","name":"A","menu":[{"name":"Tea","price":1},{"name":"tea","price":2}]}]}"#,
+                "\"tea\" is empty or repeated",
+            ),
+            (
+                r#"{"restaurants":[{"id":"a","name":"A","menu":[{"name":"x","price":-1}]}]}"#,
+                "not a price",
+            ),
+        ];
+        for (text, why) in cases {
+            let e = Catalog::parse(text, "menus.json").unwrap_err().to_string();
+            assert!(e.contains("menus.json") && e.contains(why), "{text}: {e}");
+        }
+        assert!(Catalog::parse(SAMPLE, "sample").is_ok());
     }
 }

@@ -57,13 +57,13 @@ pub(crate) fn voice_page() -> Response<Body> {
     respond(StatusCode::OK, "text/html; charset=utf-8", page::VOICE_HTML)
 }
 
-/// The restaurants the voice page offers: id and name of each.
+/// The restaurants the voice page offers, each with its menu (shown beside the cart).
 pub(crate) fn restaurants(service: &RealtimeService) -> Response<Body> {
     let list: Vec<serde_json::Value> = service
         .catalog()
         .restaurants
         .iter()
-        .map(|r| json!({"id": r.id, "name": r.name}))
+        .map(|r| json!({"id": r.id, "name": r.name, "menu": r.menu}))
         .collect();
     json_response(StatusCode::OK, serde_json::Value::Array(list))
 }

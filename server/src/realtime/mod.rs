@@ -7,7 +7,9 @@ pub mod catalog;
 pub(crate) mod http;
 pub mod protocol;
 pub mod session;
+pub mod source;
 mod upstream;
 
 pub use catalog::Catalog;
 pub use session::{RealtimeConfig, RealtimeService};
+pub use source::{CatalogReader, CatalogSource, spawn_refresh};

@@ -14,8 +14,8 @@
 //! What to do with each frame and event is decided in [`super::protocol`]; this loop carries
 //! out the actions.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -37,6 +37,13 @@ use crate::events::ConnectionInfo;
 
 /// How long a full queue may hold up the relay before the session ends.
 pub const SEND_GRACE: Duration = Duration::from_secs(2);
+
+/// How long a closing session waits for the client to answer its close frame.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// How often a client gets a ping by default: well under an Application Load Balancer's
+/// default idle timeout (60 s).
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(25);
 
 /// Settings of the voice relay.
 #[derive(Debug, Clone)]
@@ -63,6 +70,9 @@ pub struct RealtimeConfig {
     pub events_from_upstream: usize,
     /// Seconds a connection record lives.
     pub record_ttl: Duration,
+    /// A WebSocket ping goes to each client this often, so a load balancer in front (whose
+    /// idle timeout must be longer) never sees a quiet socket.
+    pub ping_interval: Duration,
 }
 
 impl RealtimeConfig {
@@ -82,6 +92,7 @@ impl RealtimeConfig {
             record_ttl: Duration::from_secs(
                 streamgate_contract::config::DEFAULT_CONNECTION_TTL_SECONDS,
             ),
+            ping_interval: DEFAULT_PING_INTERVAL,
         }
     }
 }
@@ -98,8 +109,12 @@ pub enum Refusal {
 /// The relay.
 pub struct RealtimeService {
     config: RealtimeConfig,
+    /// The catalog now; replaced whole when it is refreshed (sessions keep the restaurant
+    /// they started with).
+    catalog: RwLock<Arc<Catalog>>,
     store: Arc<dyn ConnectionStore>,
     dropped_audio: AtomicU64,
+    live: AtomicU64,
 }
 
 /// How carrying out a batch of actions went.
@@ -187,15 +202,30 @@ impl RealtimeService {
     /// A relay writing connection records to `store`.
     pub fn new(config: RealtimeConfig, store: Arc<dyn ConnectionStore>) -> Arc<RealtimeService> {
         Arc::new(RealtimeService {
+            catalog: RwLock::new(config.catalog.clone()),
             config,
             store,
             dropped_audio: AtomicU64::new(0),
+            live: AtomicU64::new(0),
         })
     }
 
-    /// The catalog.
-    pub fn catalog(&self) -> &Catalog {
-        &self.config.catalog
+    /// The catalog now.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the catalog: new sessions see it; running ones keep their restaurant.
+    pub fn replace_catalog(&self, catalog: Catalog) {
+        *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(catalog);
+    }
+
+    /// Voice sessions open now.
+    pub fn sessions(&self) -> u64 {
+        self.live.load(Ordering::Relaxed)
     }
 
     /// Audio frames dropped for slow clients so far.
@@ -215,8 +245,7 @@ impl RealtimeService {
             .filter(|v| !v.is_empty())
             .ok_or(Refusal::MissingRestaurant)?;
         let restaurant = self
-            .config
-            .catalog
+            .catalog()
             .restaurant(&id)
             .cloned()
             .ok_or(Refusal::UnknownRestaurant(id))?;
@@ -279,6 +308,7 @@ impl RealtimeService {
     {
         let id = info.connection_id.clone();
         let setup = self.setup(restaurant, language);
+        self.live.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = self.store.put(&self.record(&info, &setup)).await {
             warn!(connection_id = %id, error = %e, "cannot write the realtime connection record");
         }
@@ -300,6 +330,11 @@ impl RealtimeService {
             upstream: None,
             state: SessionState::default(),
         };
+        let mut ping = tokio::time::interval_at(
+            tokio::time::Instant::now() + self.config.ping_interval,
+            self.config.ping_interval,
+        );
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let close_code = loop {
             let upstream_event = async {
                 match session.upstream.as_mut() {
@@ -326,7 +361,17 @@ impl RealtimeService {
                     }
                     None => protocol::on_upstream_closed(&mut session.state),
                 },
-                _ = shutdown.changed() => break Some(close::GOING_AWAY),
+                _ = ping.tick() => {
+                    // A full queue already keeps the socket busy; no ping is needed then.
+                    let _ = session.client_tx.try_send(Message::Ping(Default::default()));
+                    continue;
+                }
+                _ = shutdown.changed() => {
+                    // Draining (SIGTERM on ECS, Ctrl-C locally): say so with a code the
+                    // client acts on (reconnect), then close cleanly.
+                    let _ = session.to_client(protocol::draining_frame()).await;
+                    break Some(close::GOING_AWAY);
+                }
             };
             if let Outcome::CloseClient(code) = session.run(actions).await {
                 break Some(code);
@@ -344,9 +389,22 @@ impl RealtimeService {
         }
         drop(client_tx);
         let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
+        if close_code.is_some() {
+            // The closing handshake (RFC 6455 §7.1.2): the client answers our close frame;
+            // wait for that (bounded) so the socket ends cleanly rather than reset.
+            let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                while let Some(Ok(m)) = stream.next().await {
+                    if matches!(m, Message::Close(_)) {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
         if let Err(e) = self.store.delete(&id).await {
             warn!(connection_id = %id, error = %e, "cannot delete the realtime connection record");
         }
+        self.live.fetch_sub(1, Ordering::Relaxed);
         info!(connection_id = %id, "voice session closed");
     }
 }

@@ -167,33 +167,43 @@ async fn main() {
     )
     .await
     .unwrap();
-    let registry = Arc::new(Registry::new(None));
-    let app = streamgate_core::ChatApp {
-        store: Arc::new(streamgate_aws::DynamoStore::new(
-            dynamodb_client(&db.endpoint(), "us-east-1"),
-            &in_process_table.name,
-        )),
-        push: Arc::new(streamgate_server::push::LocalPush(registry.clone())),
-        llm: Arc::new(streamgate_llm::EchoProvider::new(Duration::ZERO)),
-        settings: streamgate_core::ChatSettings::default(),
-    };
-    let gateway = Gateway::new(
-        GatewayConfig::default(),
-        Arc::new(ChatIntegration(app)),
-        registry,
-        None,
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let in_process_url = format!("ws://{}/dev", listener.local_addr().unwrap());
-    tokio::spawn(gateway.serve(listener));
+    // Two in-process hosts: handlers pushing straight to the registry (the default), and the
+    // same handlers pushing through the AWS SDK over HTTP as they do in Lambda, which separates
+    // the cost of real processes from the cost of the SDK round trip.
+    let mut in_process_urls = Vec::new();
+    for sdk in [false, true] {
+        let registry = Arc::new(Registry::new(None));
+        let app = streamgate_core::ChatApp {
+            store: Arc::new(streamgate_aws::DynamoStore::new(
+                dynamodb_client(&db.endpoint(), "us-east-1"),
+                &in_process_table.name,
+            )),
+            push: if sdk {
+                streamgate_server::push::sdk_push_to_self()
+            } else {
+                Arc::new(streamgate_server::push::LocalPush(registry.clone()))
+            },
+            llm: Arc::new(streamgate_llm::EchoProvider::new(Duration::ZERO)),
+            settings: streamgate_core::ChatSettings::default(),
+        };
+        let gateway = Gateway::new(
+            GatewayConfig::default(),
+            Arc::new(ChatIntegration(app)),
+            registry,
+            None,
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        in_process_urls.push(format!("ws://{}/dev", listener.local_addr().unwrap()));
+        tokio::spawn(gateway.serve(listener));
+    }
 
     println!("## Template host vs in-process host: warm round trips\n");
     println!(
-        "{round_trips} round trips per row after a warm-up (at 64 connections, {} each). `$default`: a frame in, the handler's error frame back through `@connections`. `message`: a 3-word echo answer to its `done` frame (an event invocation).\n",
+        "{round_trips} round trips per row after a warm-up (at 64 connections, {} each). `$default`: a frame in, the handler's error frame back through `@connections`. `message`: a 3-word echo answer to its `done` frame (an event invocation). In-process: the handlers in the server (A: frames straight to the registry; B: through the AWS SDK's `@connections` client over HTTP, as in Lambda). Template host: the packaged bootstraps as processes under the Runtime API, pushing through the SDK.\n",
         (round_trips / 64).max(1)
     );
     println!(
-        "| route | connections | in-process median / p99 (ms) | template host median / p99 (ms) | ratio (medians) | template host round trips/s |\n|---|---:|---:|---:|---:|---:|"
+        "| route | connections | in-process A median / p99 (ms) | in-process B (SDK push) median / p99 (ms) | template host median / p99 (ms) | ratio to A | ratio to B | template host round trips/s |\n|---|---:|---:|---:|---:|---:|---:|---:|"
     );
     for (name, message) in [(Route::Default.key(), false), (Route::Message.key(), true)] {
         for connections in [1usize, 64] {
@@ -202,16 +212,20 @@ async fn main() {
             } else {
                 (round_trips / 64).max(1)
             };
-            let a = measure(&in_process_url, connections, per, message).await;
-            let b = measure(&template_url, connections, per, message).await;
+            let a = measure(&in_process_urls[0], connections, per, message).await;
+            let b = measure(&in_process_urls[1], connections, per, message).await;
+            let t = measure(&template_url, connections, per, message).await;
             println!(
-                "| {name} | {connections} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2}x | {:.0} |",
+                "| {name} | {connections} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2}x | {:.2}x | {:.0} |",
                 a.0,
                 a.1,
                 b.0,
                 b.1,
-                b.0 / a.0,
-                b.2
+                t.0,
+                t.1,
+                t.0 / a.0,
+                t.0 / b.0,
+                t.2
             );
         }
     }

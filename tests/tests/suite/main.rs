@@ -14,6 +14,7 @@ mod package;
 mod providers;
 mod push;
 mod realtime;
+mod relay;
 mod secrets;
 mod server_binary;
 mod template;

@@ -43,6 +43,17 @@ pub mod code {
     pub const UPSTREAM_CLOSED: &str = "upstream_closed";
     /// The voice service is not taking events fast enough; the session ended.
     pub const UPSTREAM_SLOW: &str = "upstream_slow";
+    /// This server is shutting down (a deploy or scale-in); reconnect and start again.
+    pub const SERVER_DRAINING: &str = "server_draining";
+}
+
+/// The frame every session gets when the server starts draining, before its socket closes
+/// with 1001.
+pub fn draining_frame() -> Value {
+    error_frame(
+        code::SERVER_DRAINING,
+        "the server is restarting; reconnect to start a new session",
+    )
 }
 
 /// The frame for an upstream that cannot be reached.
