@@ -257,8 +257,8 @@ fn allowed_resource(resource: &Value) -> bool {
     }
 }
 
-/// No IAM statement has a `*` action or a `*` resource beyond `@connections/*` and log
-/// streams.
+/// No IAM statement has a `*` action or a `*` resource beyond `@connections/*`, log streams
+/// and the registry login (which has no other resource).
 pub fn check_iam(t: &Value) -> Vec<Problem> {
     let mut problems = Vec::new();
     let mut statements = Vec::new();
@@ -295,7 +295,7 @@ pub fn check_iam(t: &Value) -> Vec<Problem> {
                 Some(v) => vec![v],
                 None => vec![],
             };
-            for a in actions {
+            for a in &actions {
                 if a.as_str().is_none_or(|a| a.contains('*')) {
                     problems.push(problem(format!(
                         "{id}/{sid}: wildcard or non-literal action {a}"
@@ -307,7 +307,14 @@ pub fn check_iam(t: &Value) -> Vec<Problem> {
                 Some(v) => vec![v],
                 None => vec![],
             };
+            // `ecr:GetAuthorizationToken` has no resource-level permission: `*` is its only
+            // resource, and a statement granting it may grant nothing else.
+            let login_only =
+                actions.len() == 1 && actions[0].as_str() == Some("ecr:GetAuthorizationToken");
             for r in resources {
+                if login_only && r.as_str() == Some("*") {
+                    continue;
+                }
                 if !allowed_resource(r) {
                     problems.push(problem(format!("{id}/{sid}: wildcard resource {r}")));
                 }

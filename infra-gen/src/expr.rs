@@ -19,6 +19,8 @@ pub enum Pseudo {
     Region,
     /// `AWS::StackName`
     StackName,
+    /// `AWS::StackId`
+    StackId,
     /// `AWS::URLSuffix`
     UrlSuffix,
 }
@@ -30,6 +32,7 @@ impl Pseudo {
         Pseudo::Partition,
         Pseudo::Region,
         Pseudo::StackName,
+        Pseudo::StackId,
         Pseudo::UrlSuffix,
     ];
 
@@ -40,6 +43,7 @@ impl Pseudo {
             Pseudo::Partition => "AWS::Partition",
             Pseudo::Region => "AWS::Region",
             Pseudo::StackName => "AWS::StackName",
+            Pseudo::StackId => "AWS::StackId",
             Pseudo::UrlSuffix => "AWS::URLSuffix",
         }
     }
@@ -85,6 +89,10 @@ pub(crate) enum Node {
     Sub(Vec<Part>),
     If(String, Box<Expr>, Box<Expr>),
     NoValue,
+    /// `{"Fn::Select": [i, {"Fn::GetAZs": ""}]}`
+    AvailabilityZone(u8),
+    /// `{"Fn::Select": [i, {"Fn::Split": [sep, e]}]}`
+    SplitPart(Box<Expr>, &'static str, u8),
 }
 
 impl Expr {
@@ -96,6 +104,16 @@ impl Expr {
     /// `Ref` to a pseudo parameter.
     pub fn pseudo(p: Pseudo) -> Expr {
         Expr(Node::Ref(Target::Pseudo(p)))
+    }
+
+    /// The region's `i`-th availability zone.
+    pub fn availability_zone(i: u8) -> Expr {
+        Expr(Node::AvailabilityZone(i))
+    }
+
+    /// The `i`-th part of `e` split at `separator`.
+    pub fn split_part(e: Expr, separator: &'static str, i: u8) -> Expr {
+        Expr(Node::SplitPart(Box::new(e), separator, i))
     }
 
     pub(crate) fn logical_ref(id: &str) -> Expr {
@@ -221,6 +239,31 @@ impl Serialize for Expr {
             Node::Sub(parts) => single(s, "Fn::Sub", &render_sub(parts)),
             Node::If(cond, a, b) => single(s, "Fn::If", &(cond.as_str(), a.as_ref(), b.as_ref())),
             Node::NoValue => single(s, "Ref", "AWS::NoValue"),
+            Node::AvailabilityZone(i) => {
+                #[derive(serde::Serialize)]
+                struct GetAzs {
+                    #[serde(rename = "Fn::GetAZs")]
+                    get_azs: &'static str,
+                }
+                single(s, "Fn::Select", &(i, GetAzs { get_azs: "" }))
+            }
+            Node::SplitPart(e, sep, i) => {
+                #[derive(serde::Serialize)]
+                struct Split<'a> {
+                    #[serde(rename = "Fn::Split")]
+                    split: (&'a str, &'a Expr),
+                }
+                single(
+                    s,
+                    "Fn::Select",
+                    &(
+                        i,
+                        Split {
+                            split: (sep, e.as_ref()),
+                        },
+                    ),
+                )
+            }
         }
     }
 }

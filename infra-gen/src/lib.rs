@@ -3,13 +3,16 @@
 //! * [`expr`]: values and intrinsic functions, emitted in long form.
 //! * [`template`]: the template under construction and the typed handles that name its parts.
 //! * [`resources`]: typed properties of exactly the resource types the stack uses.
-//! * [`stack`]: the stack itself, built from the route contract.
+//! * [`stack`]: the chat stack, built from the route contract.
+//! * [`relay`]: the voice relay's stack (ECS Fargate, load balancer, CloudFront).
 //! * [`check`]: checks on a rendered template that cfn-lint does not make.
 //!
-//! `cargo run -p infra-gen --bin synth` (or `just synth`) writes `generated/template.yaml`.
+//! `cargo run -p infra-gen --bin synth` (or `just synth`) writes `generated/template.yaml` and
+//! `generated/relay.yaml`.
 
 pub mod check;
 pub mod expr;
+pub mod relay;
 pub mod resources;
 pub mod stack;
 pub mod template;

@@ -124,6 +124,8 @@ pub enum Cond<T> {
     Always(T),
     /// Present when the condition holds.
     When(ConditionRef, T),
+    /// The first value when the condition holds, else the second.
+    Either(ConditionRef, T, T),
 }
 
 impl<T: Serialize> Serialize for Cond<T> {
@@ -133,6 +135,11 @@ impl<T: Serialize> Serialize for Cond<T> {
             Cond::When(c, v) => {
                 let mut map = s.serialize_map(Some(1))?;
                 map.serialize_entry("Fn::If", &(c.id.as_str(), v, &Expr::no_value()))?;
+                map.end()
+            }
+            Cond::Either(c, a, b) => {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry("Fn::If", &(c.id.as_str(), a, b))?;
                 map.end()
             }
         }

@@ -17,6 +17,7 @@ pub mod config;
 pub mod invocation;
 pub mod limits;
 pub mod record;
+pub mod relay;
 pub mod routes;
 pub mod wire;
 

@@ -32,6 +32,21 @@ pub enum Action {
     /// Read a secret's value.
     #[serde(rename = "secretsmanager:GetSecretValue")]
     GetSecretValue,
+    /// Read an S3 object.
+    #[serde(rename = "s3:GetObject")]
+    GetObject,
+    /// Get a registry login token (no resource-level permission: its resource is `*`).
+    #[serde(rename = "ecr:GetAuthorizationToken")]
+    GetAuthorizationToken,
+    /// Check which image layers a repository has.
+    #[serde(rename = "ecr:BatchCheckLayerAvailability")]
+    BatchCheckLayerAvailability,
+    /// Read an image manifest.
+    #[serde(rename = "ecr:BatchGetImage")]
+    BatchGetImage,
+    /// Download an image layer.
+    #[serde(rename = "ecr:GetDownloadUrlForLayer")]
+    GetDownloadUrlForLayer,
 }
 
 /// Statement effect.

@@ -29,15 +29,27 @@ macro_rules! attributes {
 }
 
 mod apigateway;
+mod autoscaling;
 mod cloudformation;
+mod cloudfront;
 mod dynamodb;
+mod ec2;
+mod ecr;
+mod ecs;
+mod elbv2;
 mod iam;
 mod lambda;
 mod logs;
 
 pub use apigateway::*;
+pub use autoscaling::*;
 pub use cloudformation::*;
+pub use cloudfront::*;
 pub use dynamodb::*;
+pub use ec2::*;
+pub use ecr::*;
+pub use ecs::*;
+pub use elbv2::*;
 pub use iam::*;
 pub use lambda::*;
 pub use logs::*;
@@ -63,5 +75,25 @@ pub fn registry() -> Vec<(&'static str, Vec<&'static str>)> {
         entry::<LogGroup>(),
         entry::<ApiGatewayAccount>(),
         entry::<WaitConditionHandle>(),
+        entry::<Vpc>(),
+        entry::<InternetGateway>(),
+        entry::<GatewayAttachment>(),
+        entry::<Subnet>(),
+        entry::<RouteTable>(),
+        entry::<InternetRoute>(),
+        entry::<SubnetRouteTableAssociation>(),
+        entry::<SecurityGroup>(),
+        entry::<GroupIngress>(),
+        entry::<Repository>(),
+        entry::<Cluster>(),
+        entry::<TaskDefinition>(),
+        entry::<Service>(),
+        entry::<LoadBalancer>(),
+        entry::<TargetGroup>(),
+        entry::<Listener>(),
+        entry::<ListenerRule>(),
+        entry::<Distribution>(),
+        entry::<ScalableTarget>(),
+        entry::<ScalingPolicy>(),
     ]
 }

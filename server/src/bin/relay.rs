@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use streamgate_contract::relay;
 use streamgate_core::ApiKey;
 use streamgate_core::memory::MemoryStore;
 use streamgate_server::Gateway;
@@ -29,7 +30,7 @@ struct Cli {
     #[arg(long, default_value = "127.0.0.1", env = "STREAMGATE_HOST")]
     host: String,
     /// Port to listen on.
-    #[arg(long, default_value_t = 8080, env = "STREAMGATE_PORT")]
+    #[arg(long, default_value_t = relay::PORT, env = "STREAMGATE_PORT")]
     port: u16,
     /// The restaurant catalog: a JSON file, or s3://BUCKET/KEY; default: the shipped sample.
     #[arg(long, env = "STREAMGATE_CATALOG")]
@@ -62,10 +63,10 @@ struct Cli {
     )]
     realtime_key_env: String,
     /// Seconds between pings to each client; keep it under the load balancer's idle timeout.
-    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u64).range(1..=3600), env = "STREAMGATE_PING_INTERVAL_S")]
+    #[arg(long, default_value_t = relay::PING_INTERVAL.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600), env = "STREAMGATE_PING_INTERVAL_S")]
     ping_interval_s: u64,
     /// Seconds the drain may take after SIGTERM; keep it under the container's stop timeout.
-    #[arg(long, default_value_t = 25, env = "STREAMGATE_DRAIN_TIMEOUT_S")]
+    #[arg(long, default_value_t = relay::DRAIN_TIMEOUT.as_secs(), env = "STREAMGATE_DRAIN_TIMEOUT_S")]
     drain_timeout_s: u64,
     /// Log as JSON lines (for CloudWatch) or text.
     #[arg(long, default_value = "json", value_parser = ["json", "text"], env = "STREAMGATE_LOG_FORMAT")]

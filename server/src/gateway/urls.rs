@@ -24,6 +24,8 @@ use http::{Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use serde_json::json;
 
+use streamgate_contract::relay;
+
 use super::Gateway;
 use super::http::{Body, json_response, read_body, respond};
 use crate::page;
@@ -92,8 +94,8 @@ pub fn resolve(
     }
     let (chat, voice) = (on.chat, on.voice);
     match segments.as_slice() {
-        ["healthz"] if get && !upgrade => Endpoint::Health,
-        ["realtime"] if upgrade && voice => Endpoint::VoiceSocket,
+        [p] if get && !upgrade && *p == &relay::HEALTH_PATH[1..] => Endpoint::Health,
+        [p] if upgrade && voice && *p == &relay::SOCKET_PATH[1..] => Endpoint::VoiceSocket,
         [s, "@connections", id] if chat && *s == on.stage => Endpoint::Management {
             raw_id: (*id).to_owned(),
         },

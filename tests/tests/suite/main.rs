@@ -15,6 +15,7 @@ mod providers;
 mod push;
 mod realtime;
 mod relay;
+mod relay_template;
 mod secrets;
 mod server_binary;
 mod template;

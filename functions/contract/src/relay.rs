@@ -1,0 +1,63 @@
+//! The voice relay as a container: what its process and its ECS stack must agree on. The
+//! relay binary takes its defaults from here and infra-gen writes the task definition, target
+//! group and load balancer from here, so they cannot drift.
+
+use std::time::Duration;
+
+/// The port the relay listens on in the container.
+pub const PORT: u16 = 8080;
+
+/// The health check path (200 while serving, 503 once draining).
+pub const HEALTH_PATH: &str = "/healthz";
+
+/// The voice socket path.
+pub const SOCKET_PATH: &str = "/realtime";
+
+/// Seconds between pings to each client.
+pub const PING_INTERVAL: Duration = Duration::from_secs(25);
+
+/// The load balancer's idle timeout: a session with pings never reaches it.
+pub const LOAD_BALANCER_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How long the drain after SIGTERM may take.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(25);
+
+/// The container's stop timeout: SIGKILL comes this long after SIGTERM (Fargate allows up to
+/// 120 s). The drain ends first.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The user the relay runs as in the image (no shell, no root).
+pub const USER: &str = "65532:65532";
+
+/// Where the image keeps its catalog file.
+pub const IMAGE_CATALOG: &str = "/etc/streamgate/catalog.json";
+
+/// The binary's path in the image.
+pub const IMAGE_BINARY: &str = "/streamgate-relay";
+
+/// Environment variables the relay reads (flags have the same meaning).
+pub mod env {
+    /// Address to listen on.
+    pub const HOST: &str = "STREAMGATE_HOST";
+    /// Port to listen on.
+    pub const PORT: &str = "STREAMGATE_PORT";
+    /// The catalog: a file or `s3://BUCKET/KEY`.
+    pub const CATALOG: &str = "STREAMGATE_CATALOG";
+    /// Seconds between catalog reads.
+    pub const CATALOG_REFRESH_S: &str = "STREAMGATE_CATALOG_REFRESH_S";
+    /// Seconds between pings.
+    pub const PING_INTERVAL_S: &str = "STREAMGATE_PING_INTERVAL_S";
+    /// Seconds the drain may take.
+    pub const DRAIN_TIMEOUT_S: &str = "STREAMGATE_DRAIN_TIMEOUT_S";
+    /// `json` or `text`.
+    pub const LOG_FORMAT: &str = "STREAMGATE_LOG_FORMAT";
+    /// The Realtime model.
+    pub const REALTIME_MODEL: &str = "STREAMGATE_REALTIME_MODEL";
+    /// The variable holding the key.
+    pub const OPENAI_API_KEY: &str = "OPENAI_API_KEY";
+}
+
+// The timers fit inside each other, checked when the crate compiles.
+const _: () = assert!(PING_INTERVAL.as_secs() < LOAD_BALANCER_IDLE_TIMEOUT.as_secs());
+const _: () = assert!(DRAIN_TIMEOUT.as_secs() < STOP_TIMEOUT.as_secs());
+const _: () = assert!(STOP_TIMEOUT.as_secs() <= 120, "Fargate's limit");
