@@ -55,8 +55,10 @@ local-lambda *ARGS: setup-node (package lambda_arch)
     cargo run --quiet -p streamgate-server -- --template generated/template.yaml --artifacts target/lambda --parameter Architecture={{lambda_arch}} {{ARGS}}
 
 # Debian's packages the tests use: Chromium for the browser tests (playwright-core never
-# downloads a browser), espeak-ng, which speaks the voice test's fake microphone input, and
-# qemu-user with arm64 libraries, which run the arm64 Lambda artifacts.
+# downloads a browser), espeak-ng, which speaks the voice test's fake microphone input,
+# qemu-user with arm64 libraries, which run the arm64 Lambda artifacts and the relay image's
+# binary, skopeo, which pushes the relay image, and docker-registry, a registry on loopback
+# for the image tests.
 setup-system:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -65,6 +67,9 @@ setup-system:
     if ! command -v espeak-ng >/dev/null; then packages+=(espeak-ng); fi
     if ! command -v qemu-aarch64 >/dev/null; then packages+=(qemu-user); fi
     if [ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]; then packages+=(libc6-arm64-cross); fi
+    if ! command -v skopeo >/dev/null; then packages+=(skopeo); fi
+    if ! command -v docker-registry >/dev/null; then packages+=(docker-registry); fi
+    if [ ! -f /etc/ssl/certs/ca-certificates.crt ]; then packages+=(ca-certificates); fi
     if [ ${#packages[@]} -eq 0 ]; then exit 0; fi
     sudo=""
     if [ "$(id -u)" != 0 ]; then
@@ -74,18 +79,19 @@ setup-system:
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}" >/dev/null
 
-# Regenerate generated/template.yaml from the route contract.
+# Regenerate generated/template.yaml (the chat stack, from the route contract) and
+# generated/relay.yaml (the voice relay on ECS).
 synth:
     cargo run --quiet -p infra-gen --bin synth
 
-# Fail if generated/template.yaml is stale.
+# Fail if a generated template is stale.
 synth-check:
     cargo run --quiet -p infra-gen --bin synth -- --check
 
-# Run cfn-lint and checkov on the generated template.
+# Run cfn-lint and checkov on the generated templates.
 lint: setup-python synth-check
-    .venv/bin/cfn-lint generated/template.yaml
-    BC_SKIP_MAPPING=TRUE .venv/bin/checkov -f generated/template.yaml --framework cloudformation --compact --quiet --skip-download
+    .venv/bin/cfn-lint generated/template.yaml generated/relay.yaml
+    BC_SKIP_MAPPING=TRUE .venv/bin/checkov -f generated/template.yaml -f generated/relay.yaml --framework cloudformation --compact --quiet --skip-download
 
 # Build every function's bootstrap for provided.al2023 into target/lambda/<function>/
 # (ARCH: arm64, the stack's default, or x86_64).
@@ -101,13 +107,25 @@ deploy STACK *OVERRIDES: setup-deploy synth-check
 secret NAME: setup-deploy
     cargo run --quiet -p streamgate-deploy -- secret {{NAME}}
 
+# Build the voice relay's OCI image into target/image/oci without Docker: a static linux/arm64
+# binary (musl, linked by cargo-lambda's zig), non-root, no shell.
+image: setup-deploy
+    cargo run --quiet -p streamgate-deploy -- image
+
+# Deploy the voice relay to ECS Fargate: creates the stack (repository, network, load
+# balancer, CloudFront), pushes the image with skopeo, deploys the service with the image's
+# digest, waits for it to be stable and prints the URLs. Needs OpenAiKeySecretArn=...
+deploy-relay STACK *OVERRIDES: setup-deploy synth-check image
+    cargo run --quiet -p streamgate-deploy -- deploy-relay {{STACK}} {{OVERRIDES}}
+
 # Delete a deployed stack.
 destroy STACK: setup-deploy
     cargo run --quiet -p streamgate-deploy -- destroy {{STACK}}
 
-# Run every test (installs what the tests need first, and packages the arm64 artifacts the
-# packaging tests inspect), then print one summary line.
-test: setup (package "arm64")
+# Run every test (installs what the tests need first, packages the arm64 artifacts the
+# packaging tests inspect and builds the relay image the image tests push), then print one
+# summary line.
+test: setup (package "arm64") image
     #!/usr/bin/env bash
     set -uo pipefail
     log=$(mktemp)

@@ -4,12 +4,14 @@
 //!   architectures the stack runs.
 //! * [`preflight`]: every check made before anything is uploaded, as pure decisions; each
 //!   refusal names its fix.
-//! * [`tools`]: the I/O: cargo-lambda, the AWS CLI, the files on disk.
+//! * [`image`]: the voice relay's OCI image, built from bytes (no Docker daemon, no base image).
+//! * [`tools`]: the I/O: cargo-lambda, the AWS CLI, skopeo, the files on disk.
 //!
 //! `just package`, `just deploy`, `just secret` and `just destroy` run the
 //! `streamgate-deploy` binary.
 
 pub mod artifact;
+pub mod image;
 pub mod preflight;
 pub mod tools;
 

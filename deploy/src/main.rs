@@ -10,7 +10,7 @@ use streamgate_deploy::preflight::{self, Inputs};
 use streamgate_deploy::tools;
 
 #[derive(Parser)]
-#[command(about = "Package and deploy the streamgate chat stack")]
+#[command(about = "Package and deploy the streamgate stacks (the chat API, the voice relay)")]
 struct Cli {
     /// The workspace (where generated/template.yaml and target/lambda are).
     #[arg(long, default_value = ".")]
@@ -41,6 +41,24 @@ enum Cmd {
     Secret {
         /// The secret's name.
         name: String,
+    },
+    /// Build the voice relay's OCI image (static linux/arm64 binary, non-root, no shell) into
+    /// target/image/oci, without Docker.
+    Image {
+        /// Use this binary instead of building one (e.g. an x86_64 build for local runs).
+        #[arg(long)]
+        binary: Option<PathBuf>,
+        /// The tag in the layout's index.
+        #[arg(long, default_value = "latest")]
+        tag: String,
+    },
+    /// Deploy the voice relay (generated/relay.yaml): the stack, then the image pushed to its
+    /// repository, then the service on that image; wait until stable; print the URLs.
+    DeployRelay {
+        /// The stack's name.
+        stack: String,
+        /// Parameter overrides, `Key=Value` (OpenAiKeySecretArn=... the first time).
+        overrides: Vec<String>,
     },
     /// Delete the stack.
     Destroy {
@@ -122,6 +140,8 @@ fn run(cli: Cli) -> Result<(), Vec<String>> {
             eprintln!("deploy with: just deploy STACK LlmProvider=openai LlmApiKeySecretArn={arn}");
             Ok(())
         }
+        Cmd::DeployRelay { stack, overrides } => deploy_relay(&ws, &stack, overrides),
+        Cmd::Image { binary, tag } => tools::image(&ws, binary, &tag).map(|_| ()).map_err(one),
         Cmd::Destroy { stack } => {
             tools::destroy(&stack).map_err(one)?;
             println!(
@@ -130,4 +150,60 @@ fn run(cli: Cli) -> Result<(), Vec<String>> {
             Ok(())
         }
     }
+}
+
+/// `deploy-relay`: checks everything first; then deploys the stack (a first deploy creates the
+/// repository and no service), pushes the image, deploys again with its digest (the service
+/// starts on it), waits until the service is stable and prints the URLs.
+fn deploy_relay(
+    ws: &std::path::Path,
+    stack: &str,
+    overrides: Vec<String>,
+) -> Result<(), Vec<String>> {
+    let one = |e: tools::ToolError| vec![e.to_string()];
+    let template = tools::relay_template(ws).map_err(one)?;
+    let cli = tools::cli_config().map_err(one)?;
+    let deployed_secret = if cli.credentials.is_some() && cli.region.is_some() {
+        tools::deployed_parameter(stack, "OpenAiKeySecretArn")
+    } else {
+        None
+    };
+    let image = tools::built_image(ws);
+    let inputs = preflight::RelayInputs {
+        cli,
+        parameters: preflight::parameters(&template),
+        overrides,
+        deployed_secret,
+        image_architecture: image.as_ref().map(|(arch, _)| arch.clone()),
+        skopeo: tools::skopeo_present(),
+    };
+    let refusals = preflight::check_relay(&inputs);
+    if !refusals.is_empty() {
+        let mut lines: Vec<String> = refusals.iter().map(|r| r.to_string()).collect();
+        lines.push("nothing was uploaded".into());
+        return Err(lines);
+    }
+    let (_, digest) = image.expect("checked");
+    let mut values = preflight::overrides(&inputs.overrides, &inputs.parameters)
+        .map_err(|r| r.iter().map(|r| r.to_string()).collect::<Vec<_>>())?;
+    let region = inputs.cli.region.clone().unwrap_or_default();
+    let template_path = ws.join("generated/relay.yaml");
+    println!("deploying {stack} in {region}: repository, network, load balancer, CloudFront");
+    tools::deploy(&template_path, stack, &values).map_err(one)?;
+    let outputs = tools::outputs(stack).map_err(one)?;
+    let repository = outputs
+        .get("RepositoryUri")
+        .ok_or_else(|| vec![format!("{stack} has no RepositoryUri output")])?;
+    tools::push_image(ws, repository, &digest, &region).map_err(one)?;
+    values.insert("ImageDigest".into(), digest.clone());
+    println!("deploying the service on {digest}");
+    tools::deploy(&template_path, stack, &values).map_err(one)?;
+    let outputs = tools::outputs(stack).map_err(one)?;
+    if let Some(cluster) = outputs.get("ClusterName") {
+        tools::wait_for_service(stack, cluster, &region).map_err(one)?;
+    }
+    for (k, v) in outputs {
+        println!("{k:<16} {v}");
+    }
+    Ok(())
 }

@@ -5,8 +5,10 @@
 mod binaries;
 mod browser;
 mod contract;
+mod deploy_relay;
 mod dynamodb;
 mod handlers;
+mod image;
 mod lambda_binaries;
 mod local_server;
 mod message;
