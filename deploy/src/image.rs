@@ -236,7 +236,7 @@ mod tests {
             let entry = entry.unwrap();
             let path = entry.path().unwrap().display().to_string();
             let mode = entry.header().mode().unwrap();
-            if path == &relay::IMAGE_BINARY[1..] {
+            if path == relay::IMAGE_BINARY[1..] {
                 assert_eq!(mode, 0o755);
             }
             seen.push(path);
