@@ -145,7 +145,7 @@ fn run(cli: Cli) -> Result<(), Vec<String>> {
         Cmd::Destroy { stack } => {
             tools::destroy(&stack).map_err(one)?;
             println!(
-                "{stack} is deleted, with its connections table (connection records are transient; its DeletionPolicy is Delete), functions and log groups. The artifacts bucket and the API key's secret are kept."
+                "{stack} is deleted with everything it created (a chat stack's connections table, functions and log groups; a relay stack's service, load balancer, distribution, network and image repository, emptied). The artifacts bucket and the API key's secret are kept."
             );
             Ok(())
         }
