@@ -319,9 +319,13 @@ impl RealtimeService {
             while let Some(m) = client_rx.recv().await {
                 let is_close = matches!(m, Message::Close(_));
                 if sink.send(m).await.is_err() || is_close {
-                    break;
+                    return;
                 }
             }
+            // The session ended without a close of ours: the client closed. Its close frame
+            // was answered by the protocol layer; flushing sends that answer (a clean close
+            // on the client's side, not 1006).
+            let _ = sink.close().await;
         });
         let mut session = Session {
             service: &self,

@@ -107,6 +107,28 @@ async fn the_relay_alone_serves_the_voice_page_health_and_pings_and_no_chat_api(
         ping >= Duration::from_millis(500),
         "pinged after {ping:?}, not at once"
     );
+    // A client's clean close is answered with a close frame (not a dropped connection).
+    use futures::SinkExt;
+    ws.send(Message::Close(Some(
+        tokio_tungstenite::tungstenite::protocol::CloseFrame {
+            code: 1000.into(),
+            reason: "bye".into(),
+        },
+    )))
+    .await
+    .unwrap();
+    let echoed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(c))) => return c.map(|c| u16::from(c.code)),
+                Some(Ok(_)) => continue,
+                other => panic!("no close echoed: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("the close is echoed within 5 s");
+    assert_eq!(echoed, Some(1000));
 }
 
 #[tokio::test]
