@@ -492,6 +492,62 @@ pub fn build() -> Template {
         name: name.to_owned(),
         value,
     };
+    let distribution = t.add_with(
+        "Distribution",
+        Distribution {
+            distribution_config: DistributionConfig {
+                enabled: true,
+                comment: Sub::new()
+                    .pseudo(Pseudo::StackName)
+                    .text(" voice relay")
+                    .build(),
+                aliases: Cond::When(p.has_domain.clone(), vec![p.domain.r#ref()]),
+                price_class: "PriceClass_100",
+                http_version: "http2",
+                origins: vec![Origin {
+                    id: "relay",
+                    domain_name: load_balancer.att(LoadBalancerAttr::DnsName),
+                    custom_origin_config: CustomOrigin {
+                        protocol_policy: "http-only",
+                        http_port: 80,
+                        origin_read_timeout: 60,
+                        origin_keepalive_timeout: 60,
+                    },
+                    origin_custom_headers: vec![OriginHeader {
+                        header_name: ORIGIN_HEADER,
+                        header_value: origin_secret,
+                    }],
+                }],
+                default_cache_behavior: CacheBehavior {
+                    target_origin_id: "relay",
+                    viewer_protocol_policy: "redirect-to-https",
+                    allowed_methods: vec!["GET", "HEAD", "OPTIONS"],
+                    cache_policy_id: CACHING_DISABLED,
+                    origin_request_policy_id: ALL_VIEWER,
+                    compress: false,
+                },
+                viewer_certificate: Cond::Either(
+                    p.has_domain.clone(),
+                    ViewerCertificate::acm(p.certificate.r#ref()),
+                    ViewerCertificate::default_certificate(),
+                ),
+            },
+        },
+        Options::new()
+            .skip_checkov(
+                "CKV_AWS_68",
+                "A WAF web ACL costs more than this demo stack; the relay refuses unknown restaurants and bad frames itself.",
+            )
+            .skip_checkov(
+                "CKV_AWS_86",
+                "Standard logs need a bucket with ACLs; the relay's own JSON logs record every session.",
+            )
+            .skip_checkov(
+                "CKV_AWS_174",
+                "TLS 1.2 is set with a custom domain's certificate; the cloudfront.net certificate's policy is CloudFront's own.",
+            ),
+    );
+
     let task = t.add_with(
         "TaskDefinition",
         TaskDefinition {
@@ -529,6 +585,28 @@ pub fn build() -> Template {
                     ),
                     var(env::LOG_FORMAT, Expr::lit("json")),
                     var(env::REALTIME_MODEL, p.model.r#ref()),
+                    // The voice page is served from the distribution's name (and the custom
+                    // domain): the only pages allowed to open sessions.
+                    var(
+                        env::ALLOWED_ORIGINS,
+                        p.has_domain.if_else(
+                            Sub::new()
+                                .text("https://")
+                                .expr(&distribution.att(DistributionAttr::DomainName))
+                                .text(",https://")
+                                .expr(&p.domain.r#ref())
+                                .build(),
+                            Sub::new()
+                                .text("https://")
+                                .expr(&distribution.att(DistributionAttr::DomainName))
+                                .build(),
+                        ),
+                    ),
+                    // CloudFront, then the load balancer, append to X-Forwarded-For.
+                    var(
+                        env::TRUSTED_PROXY_HOPS,
+                        Expr::lit(relay::PROXY_HOPS.to_string()),
+                    ),
                 ],
                 secrets: vec![ContainerSecret {
                     name: env::OPENAI_API_KEY.to_owned(),
@@ -617,62 +695,6 @@ pub fn build() -> Template {
             },
         },
         Options::new().when(&p.has_image),
-    );
-
-    let distribution = t.add_with(
-        "Distribution",
-        Distribution {
-            distribution_config: DistributionConfig {
-                enabled: true,
-                comment: Sub::new()
-                    .pseudo(Pseudo::StackName)
-                    .text(" voice relay")
-                    .build(),
-                aliases: Cond::When(p.has_domain.clone(), vec![p.domain.r#ref()]),
-                price_class: "PriceClass_100",
-                http_version: "http2",
-                origins: vec![Origin {
-                    id: "relay",
-                    domain_name: load_balancer.att(LoadBalancerAttr::DnsName),
-                    custom_origin_config: CustomOrigin {
-                        protocol_policy: "http-only",
-                        http_port: 80,
-                        origin_read_timeout: 60,
-                        origin_keepalive_timeout: 60,
-                    },
-                    origin_custom_headers: vec![OriginHeader {
-                        header_name: ORIGIN_HEADER,
-                        header_value: origin_secret,
-                    }],
-                }],
-                default_cache_behavior: CacheBehavior {
-                    target_origin_id: "relay",
-                    viewer_protocol_policy: "redirect-to-https",
-                    allowed_methods: vec!["GET", "HEAD", "OPTIONS"],
-                    cache_policy_id: CACHING_DISABLED,
-                    origin_request_policy_id: ALL_VIEWER,
-                    compress: false,
-                },
-                viewer_certificate: Cond::Either(
-                    p.has_domain.clone(),
-                    ViewerCertificate::acm(p.certificate.r#ref()),
-                    ViewerCertificate::default_certificate(),
-                ),
-            },
-        },
-        Options::new()
-            .skip_checkov(
-                "CKV_AWS_68",
-                "A WAF web ACL costs more than this demo stack; the relay refuses unknown restaurants and bad frames itself.",
-            )
-            .skip_checkov(
-                "CKV_AWS_86",
-                "Standard logs need a bucket with ACLs; the relay's own JSON logs record every session.",
-            )
-            .skip_checkov(
-                "CKV_AWS_174",
-                "TLS 1.2 is set with a custom domain's certificate; the cloudfront.net certificate's policy is CloudFront's own.",
-            ),
     );
 
     let url = |scheme: &str, path: &str| {

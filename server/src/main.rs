@@ -14,6 +14,7 @@ use streamgate_contract::config as env;
 use streamgate_core::memory::MemoryStore;
 use streamgate_core::{ApiKey, ChatApp, ChatSettings, ClientPush, ConnectionStore};
 use streamgate_llm::{ProviderConfig, Timeouts};
+use streamgate_server::gateway::origin::AllowedOrigins;
 use streamgate_server::push::LocalPush;
 use streamgate_server::realtime::{Catalog, RealtimeConfig, RealtimeService};
 use streamgate_server::{ChatIntegration, Gateway, GatewayConfig, Registry};
@@ -106,6 +107,29 @@ struct Cli {
     /// @connections posts per second (default: unlimited).
     #[arg(long)]
     management_rate_limit: Option<u32>,
+    /// Web pages allowed to open sockets, by origin (`https://app.example.com`; repeat it or
+    /// separate with commas; `*` for any). Pages served from localhost, 127.0.0.1 or [::1]
+    /// (any port) and clients that send no Origin (not browsers) are always allowed.
+    #[arg(
+        long = "allow-origin",
+        value_name = "ORIGIN",
+        env = "STREAMGATE_ALLOWED_ORIGINS"
+    )]
+    allowed_origins: Vec<String>,
+    /// Client sockets open at once, HTTP and WebSocket (default: the open-file limit less a
+    /// reserve); the next one gets a 503.
+    #[arg(long, env = "STREAMGATE_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Voice sessions open at once (each holds an upstream Realtime session).
+    #[arg(long, default_value_t = 100, env = "STREAMGATE_VOICE_MAX_SESSIONS")]
+    voice_max_sessions: usize,
+    /// Voice sessions one client address may hold at once.
+    #[arg(
+        long,
+        default_value_t = 4,
+        env = "STREAMGATE_VOICE_MAX_SESSIONS_PER_CLIENT"
+    )]
+    voice_max_sessions_per_client: usize,
     /// Restaurant catalog of the voice relay (JSON); default: the shipped sample.
     #[arg(long, env = "STREAMGATE_CATALOG")]
     catalog: Option<String>,
@@ -249,13 +273,7 @@ async fn run_template(cli: Cli, template: PathBuf) -> Result<(), String> {
     options.dynamodb_local_dir = cli.dynamodb_local_dir.clone();
     options.max_concurrency = cli.max_concurrency;
     options.idle_process_timeout = Duration::from_secs(cli.idle_process_timeout_s);
-    options.gateway = GatewayConfig {
-        integration_timeout: Duration::from_millis(cli.integration_timeout_ms),
-        idle_timeout: Duration::from_secs(cli.idle_timeout_s),
-        max_lifetime: Duration::from_secs(cli.max_lifetime_s),
-        management_rate_limit: cli.management_rate_limit,
-        ..GatewayConfig::default()
-    };
+    options.gateway = gateway_config(&cli)?;
     let listener = listen(&cli).await?;
     let server = TemplateServer::start(options, &listener)
         .await
@@ -358,11 +376,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     };
     let config = GatewayConfig {
         stage: cli.stage.clone(),
-        integration_timeout: Duration::from_millis(cli.integration_timeout_ms),
-        idle_timeout: Duration::from_secs(cli.idle_timeout_s),
-        max_lifetime: Duration::from_secs(cli.max_lifetime_s),
-        management_rate_limit: cli.management_rate_limit,
-        ..GatewayConfig::default()
+        ..gateway_config(&cli)?
     };
     let catalog = match &cli.catalog {
         Some(path) => Catalog::load(path).map_err(|e| e.to_string())?,
@@ -384,6 +398,10 @@ async fn run(cli: Cli) -> Result<(), String> {
     realtime.model = cli.realtime_model.clone();
     realtime.voice = cli.realtime_voice.clone();
     realtime.api_key_var = cli.realtime_key_env.clone();
+    realtime.max_sessions = cli.voice_max_sessions;
+    realtime.max_sessions_per_client = cli.voice_max_sessions_per_client;
+    realtime.idle_timeout = config.idle_timeout;
+    realtime.max_lifetime = config.max_lifetime;
     let voice_ready = realtime.api_key.is_some();
     let realtime = RealtimeService::new(realtime, app.store.clone());
     let gateway = Gateway::with_realtime(
@@ -424,10 +442,27 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
+/// The gateway settings the flags give, shared by the built-in and the template APIs.
+fn gateway_config(cli: &Cli) -> Result<GatewayConfig, String> {
+    let defaults = GatewayConfig::default();
+    Ok(GatewayConfig {
+        integration_timeout: Duration::from_millis(cli.integration_timeout_ms),
+        idle_timeout: Duration::from_secs(cli.idle_timeout_s),
+        max_lifetime: Duration::from_secs(cli.max_lifetime_s),
+        management_rate_limit: cli.management_rate_limit,
+        allowed_origins: AllowedOrigins::with(&cli.allowed_origins)
+            .map_err(|e| format!("--allow-origin: {e}"))?,
+        max_connections: cli.max_connections.unwrap_or(defaults.max_connections),
+        ..defaults
+    })
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     streamgate_server::process::init_logs(cli.log_format == LogFormat::Json);
+    // Before any default that depends on it (the connection cap) is computed.
+    streamgate_server::gateway::listener::raise_descriptor_limit();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

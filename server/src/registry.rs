@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use streamgate_contract::limits::MESSAGE_PAYLOAD_MAX_BYTES;
 use streamgate_core::PushError;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::clock;
 use crate::events::ConnectionInfo;
@@ -34,6 +34,9 @@ struct Entry {
     info: ConnectionInfo,
     /// `None` while `$connect` runs.
     tx: Option<mpsc::Sender<Outgoing>>,
+    /// Tells the connection's loop that a close was asked for (it need not wait for the
+    /// close frame to get through a full queue).
+    closing: Option<Arc<watch::Sender<Option<u16>>>>,
     last_active: Arc<AtomicI64>,
 }
 
@@ -106,16 +109,25 @@ impl Registry {
             Entry {
                 info,
                 tx: None,
+                closing: None,
                 last_active: last_active.clone(),
             },
         );
         last_active
     }
 
-    /// The connection is established: frames may be sent to it.
-    pub fn open(&self, id: &str, tx: mpsc::Sender<Outgoing>, info: ConnectionInfo) {
+    /// The connection is established: frames may be sent to it; `closing` learns of a
+    /// `DELETE`.
+    pub fn open(
+        &self,
+        id: &str,
+        tx: mpsc::Sender<Outgoing>,
+        closing: Arc<watch::Sender<Option<u16>>>,
+        info: ConnectionInfo,
+    ) {
         if let Some(e) = self.lock().get_mut(id) {
             e.tx = Some(tx);
+            e.closing = Some(closing);
             e.info = info;
         }
     }
@@ -189,6 +201,9 @@ impl Registry {
     /// `DELETE @connections/{id}`: closes the socket with `code`.
     pub fn close(&self, id: &str, code: u16, reason: &str) -> Result<(), PushError> {
         let (tx, _) = self.sender(id)?;
+        if let Some(closing) = self.lock().get(id).and_then(|e| e.closing.clone()) {
+            closing.send_replace(Some(code));
+        }
         // A close must get through even when the buffer is full: wait for room in a task.
         let frame = Outgoing::Close {
             code,

@@ -17,6 +17,14 @@ pub enum PushBehaviour {
     GoneAfter(usize),
     /// Answer 429 this many times, then accept.
     ThrottleFirst(usize),
+    /// Accept `accept` posts, answer 429 `throttle` times, then accept again (a client
+    /// that stops reading for a while).
+    ThrottleAfter {
+        /// Posts accepted first.
+        accept: usize,
+        /// 429s after them.
+        throttle: usize,
+    },
 }
 
 /// Records the frames posted to clients.
@@ -25,6 +33,7 @@ pub struct RecordingPush {
     posts: Mutex<Vec<(Target, String)>>,
     refused: Mutex<usize>,
     first_post_at: Mutex<Option<tokio::time::Instant>>,
+    disconnects: Mutex<usize>,
 }
 
 impl RecordingPush {
@@ -35,6 +44,7 @@ impl RecordingPush {
             posts: Mutex::new(Vec::new()),
             refused: Mutex::new(0),
             first_post_at: Mutex::new(None),
+            disconnects: Mutex::new(0),
         })
     }
 
@@ -49,6 +59,11 @@ impl RecordingPush {
             .iter()
             .map(|(_, d)| serde_json::from_str(d).expect("posts are server frames"))
             .collect()
+    }
+
+    /// How many times a connection was closed (`DELETE @connections`).
+    pub fn disconnects(&self) -> usize {
+        *self.disconnects.lock().unwrap()
     }
 
     /// When the first post was accepted.
@@ -81,6 +96,13 @@ impl ClientPush for RecordingPush {
                     return Err(PushError::Throttled);
                 }
             }
+            PushBehaviour::ThrottleAfter { accept, throttle } if accepted >= accept => {
+                let mut refused = self.refused.lock().unwrap();
+                if *refused < throttle {
+                    *refused += 1;
+                    return Err(PushError::Throttled);
+                }
+            }
             _ => {}
         }
         self.first_post_at
@@ -95,6 +117,7 @@ impl ClientPush for RecordingPush {
     }
 
     async fn disconnect(&self, _to: &Target) -> Result<(), PushError> {
+        *self.disconnects.lock().unwrap() += 1;
         Ok(())
     }
 }

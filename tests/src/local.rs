@@ -213,6 +213,20 @@ impl LocalServer {
         }
     }
 
+    /// A server already serving (`task` runs `gateway.serve`) on `addr`.
+    pub fn from_parts(
+        gateway: Arc<Gateway>,
+        addr: std::net::SocketAddr,
+        task: tokio::task::JoinHandle<()>,
+    ) -> LocalServer {
+        LocalServer {
+            gateway,
+            addr,
+            task,
+            hosted: None,
+        }
+    }
+
     /// Starts a server over a recorder.
     pub async fn with_recorder(config: GatewayConfig, recorder: &Arc<Recorder>) -> LocalServer {
         let registry = Arc::new(Registry::new(config.management_rate_limit));

@@ -24,6 +24,7 @@ pub struct RelayProcess {
     /// Where it listens.
     pub addr: SocketAddr,
     lines: Arc<Mutex<Vec<String>>>,
+    readers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl RelayProcess {
@@ -52,6 +53,7 @@ impl RelayProcess {
             .spawn()
             .map_err(|e| format!("cannot run {command:?}: {e}"))?;
         let lines = Arc::new(Mutex::new(Vec::new()));
+        let mut readers = Vec::new();
         for stream in [
             child
                 .stdout
@@ -66,12 +68,12 @@ impl RelayProcess {
         .flatten()
         {
             let lines = lines.clone();
-            tokio::spawn(async move {
+            readers.push(tokio::spawn(async move {
                 let mut reader = tokio::io::BufReader::new(stream).lines();
                 while let Ok(Some(line)) = reader.next_line().await {
                     lines.lock().unwrap().push(line);
                 }
-            });
+            }));
         }
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -80,7 +82,12 @@ impl RelayProcess {
                 v["fields"]["address"].as_str()?.parse::<SocketAddr>().ok()
             });
             if let Some(addr) = found {
-                return Ok(RelayProcess { child, addr, lines });
+                return Ok(RelayProcess {
+                    child,
+                    addr,
+                    lines,
+                    readers,
+                });
             }
             if let Ok(Some(status)) = child.try_wait() {
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -128,10 +135,16 @@ impl RelayProcess {
         assert!(status.success());
     }
 
-    /// Waits for the exit.
+    /// Waits for the exit, then for the last of its output (the pipes are read in tasks
+    /// that may still hold the final lines when the process is already gone).
     pub async fn exit_within(&mut self, within: Duration) -> Result<ExitStatus, String> {
         match tokio::time::timeout(within, self.child.wait()).await {
-            Ok(Ok(status)) => Ok(status),
+            Ok(Ok(status)) => {
+                for reader in self.readers.drain(..) {
+                    let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
+                }
+                Ok(status)
+            }
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err(format!(
                 "still running after {within:?}:\n{}",

@@ -16,6 +16,7 @@
 pub mod config;
 pub mod invocation;
 pub mod limits;
+pub mod logging;
 pub mod record;
 pub mod relay;
 pub mod routes;

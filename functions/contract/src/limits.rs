@@ -25,10 +25,14 @@ pub mod close {
     pub const NORMAL: u16 = 1000;
     /// Going away (server shutdown, idle or lifetime limit).
     pub const GOING_AWAY: u16 = 1001;
+    /// Protocol error: a malformed frame (RFC 6455 §7.4.1).
+    pub const PROTOCOL_ERROR: u16 = 1002;
     /// Unsupported data: binary frames.
     pub const UNSUPPORTED_DATA: u16 = 1003;
     /// No status received.
     pub const NO_STATUS: u16 = 1005;
+    /// Invalid payload: a text message that is not UTF-8.
+    pub const INVALID_PAYLOAD: u16 = 1007;
     /// Message too big: frame over 32 KB or message over 128 KB.
     pub const MESSAGE_TOO_BIG: u16 = 1009;
     /// The server met a condition that stops it serving the connection.

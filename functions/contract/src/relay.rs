@@ -55,7 +55,18 @@ pub mod env {
     pub const REALTIME_MODEL: &str = "STREAMGATE_REALTIME_MODEL";
     /// The variable holding the key.
     pub const OPENAI_API_KEY: &str = "OPENAI_API_KEY";
+    /// Web pages (origins, comma-separated) allowed to open sessions besides loopback ones.
+    pub const ALLOWED_ORIGINS: &str = "STREAMGATE_ALLOWED_ORIGINS";
+    /// Proxies in front that append to `X-Forwarded-For`.
+    pub const TRUSTED_PROXY_HOPS: &str = "STREAMGATE_TRUSTED_PROXY_HOPS";
+    /// Sessions open at once.
+    pub const MAX_SESSIONS: &str = "STREAMGATE_VOICE_MAX_SESSIONS";
+    /// Sessions one client address may hold.
+    pub const MAX_SESSIONS_PER_CLIENT: &str = "STREAMGATE_VOICE_MAX_SESSIONS_PER_CLIENT";
 }
+
+/// Proxies between a viewer and the relay on AWS: CloudFront, then the load balancer.
+pub const PROXY_HOPS: usize = 2;
 
 // The timers fit inside each other, checked when the crate compiles.
 const _: () = assert!(PING_INTERVAL.as_secs() < LOAD_BALANCER_IDLE_TIMEOUT.as_secs());

@@ -31,6 +31,9 @@ pub enum ErrorCode {
     LlmRejected,
     /// The model provider stopped sending before the answer was complete.
     LlmTimeout,
+    /// The client read its frames too slowly: the answer could not be delivered in full
+    /// and was abandoned (the connection is closed when even this frame cannot be sent).
+    ClientTooSlow,
     /// Anything else; details are in the logs, never in the frame.
     Internal,
 }
@@ -46,6 +49,7 @@ impl ErrorCode {
         ErrorCode::LlmAuth,
         ErrorCode::LlmRejected,
         ErrorCode::LlmTimeout,
+        ErrorCode::ClientTooSlow,
         ErrorCode::Internal,
     ];
 
@@ -60,6 +64,7 @@ impl ErrorCode {
             ErrorCode::LlmAuth => "llm_auth",
             ErrorCode::LlmRejected => "llm_rejected",
             ErrorCode::LlmTimeout => "llm_timeout",
+            ErrorCode::ClientTooSlow => "client_too_slow",
             ErrorCode::Internal => "internal",
         }
     }

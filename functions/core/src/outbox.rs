@@ -1,11 +1,20 @@
-//! Posting frames to one connection: throttled posts are retried briefly, and a client that
-//! is gone has its record deleted.
+//! Posting frames to one connection: throttled posts are retried briefly, a client that
+//! is gone has its record deleted, and a client too slow to take an answer gets a terminal
+//! frame or, failing that, its connection closed: no request ends in silence.
 
 use std::time::Duration;
 
+use streamgate_contract::{ErrorCode, ErrorFrame, ServerFrame};
 use tracing::{error, info, warn};
 
 use crate::ports::{ClientPush, ConnectionStore, PushError, Target};
+
+/// Tries at posting the terminal frame of an abandoned answer, [`TERMINAL_PAUSE`] apart: a
+/// client gets a few seconds more to make room than a chunk would.
+pub(crate) const TERMINAL_ATTEMPTS: u32 = 8;
+
+/// The pause between tries at a terminal frame.
+pub(crate) const TERMINAL_PAUSE: Duration = Duration::from_millis(250);
 
 /// Posts frames to one connection.
 pub(crate) struct Outbox<'a> {
@@ -27,6 +36,40 @@ impl Outbox<'_> {
                 }
                 other => return other,
             }
+        }
+    }
+
+    /// The client cannot take the answer as fast as it comes (posts stay throttled past the
+    /// retry budget): the request ends with `error` `client_too_slow`; when even that cannot
+    /// be posted, the connection is closed (`DELETE @connections`), which the client sees and
+    /// `$disconnect` cleans up after. The same happens on AWS, where `@connections` answers
+    /// 429 when a client's buffer is full.
+    pub(crate) async fn too_slow(&self, request_id: &str) {
+        let frame = ServerFrame::Error(
+            ErrorFrame::new(
+                ErrorCode::ClientTooSlow,
+                "the answer was abandoned: frames were not read fast enough",
+            )
+            .for_request(request_id.to_owned()),
+        )
+        .to_json();
+        for attempt in 1..=TERMINAL_ATTEMPTS {
+            match self.push.post(self.target, &frame).await {
+                Ok(()) => {
+                    warn!("client too slow; answer abandoned with client_too_slow");
+                    return;
+                }
+                Err(PushError::Throttled) if attempt < TERMINAL_ATTEMPTS => {
+                    tokio::time::sleep(TERMINAL_PAUSE).await;
+                }
+                Err(PushError::Throttled) => break,
+                Err(e) => return self.failed(e).await,
+            }
+        }
+        warn!("client too slow even for the terminal frame; closing its connection");
+        match self.push.disconnect(self.target).await {
+            Ok(()) => {}
+            Err(e) => self.failed(e).await,
         }
     }
 

@@ -63,9 +63,15 @@ pub fn init_tracing() {
     use tracing_subscriber::util::SubscriberInitExt;
     // `RUST_LOG` as `level` or `target=level,...` (no regular expressions: the filter stays
     // small in the binary); `info` when unset or unreadable.
+    // The dependencies that log headers at debug and trace stay at info.
     let filter = env_var("RUST_LOG")
         .and_then(|v| v.parse::<Targets>().ok())
-        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO))
+        .with_targets(
+            streamgate_contract::logging::CAPPED_TARGETS
+                .iter()
+                .map(|t| (*t, tracing::Level::INFO)),
+        );
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()

@@ -68,6 +68,35 @@ struct Cli {
     /// Seconds the drain may take after SIGTERM; keep it under the container's stop timeout.
     #[arg(long, default_value_t = relay::DRAIN_TIMEOUT.as_secs(), env = "STREAMGATE_DRAIN_TIMEOUT_S")]
     drain_timeout_s: u64,
+    /// Web pages allowed to open sessions, by origin (`https://d111.cloudfront.net`; repeat
+    /// it or separate with commas; `*` for any). Pages served from localhost, 127.0.0.1 or
+    /// [::1] and clients that send no Origin are always allowed.
+    #[arg(
+        long = "allow-origin",
+        value_name = "ORIGIN",
+        env = "STREAMGATE_ALLOWED_ORIGINS"
+    )]
+    allowed_origins: Vec<String>,
+    /// Proxies in front that append to X-Forwarded-For (2 behind CloudFront and a load
+    /// balancer): the client address per-client caps count comes from there.
+    #[arg(long, default_value_t = 0, env = "STREAMGATE_TRUSTED_PROXY_HOPS")]
+    trusted_proxy_hops: usize,
+    /// Sessions open at once (each holds an upstream Realtime session); the next gets 503.
+    #[arg(long, default_value_t = 100, env = "STREAMGATE_VOICE_MAX_SESSIONS")]
+    max_sessions: usize,
+    /// Sessions one client address may hold at once; the next gets 429.
+    #[arg(
+        long,
+        default_value_t = 4,
+        env = "STREAMGATE_VOICE_MAX_SESSIONS_PER_CLIENT"
+    )]
+    max_sessions_per_client: usize,
+    /// Seconds a session may go without a frame from its client before it is closed.
+    #[arg(long, default_value_t = 600, env = "STREAMGATE_IDLE_TIMEOUT_S")]
+    idle_timeout_s: u64,
+    /// Longest session, in seconds.
+    #[arg(long, default_value_t = 7200, env = "STREAMGATE_MAX_LIFETIME_S")]
+    max_lifetime_s: u64,
     /// Log as JSON lines (for CloudWatch) or text.
     #[arg(long, default_value = "json", value_parser = ["json", "text"], env = "STREAMGATE_LOG_FORMAT")]
     log_format: String,
@@ -97,10 +126,16 @@ async fn run(cli: Cli) -> Result<(), String> {
     config.voice = cli.realtime_voice.clone();
     config.api_key_var = cli.realtime_key_env.clone();
     config.ping_interval = Duration::from_secs(cli.ping_interval_s);
+    config.max_sessions = cli.max_sessions;
+    config.max_sessions_per_client = cli.max_sessions_per_client;
+    config.idle_timeout = Duration::from_secs(cli.idle_timeout_s);
+    config.max_lifetime = Duration::from_secs(cli.max_lifetime_s);
+    let origins = streamgate_server::gateway::origin::AllowedOrigins::with(&cli.allowed_origins)
+        .map_err(|e| format!("--allow-origin: {e}"))?;
     let service = RealtimeService::new(config, Arc::new(MemoryStore::new()));
     let live = service.clone();
     spawn_refresh(&service, reader, Duration::from_secs(cli.catalog_refresh_s));
-    let gateway = Gateway::relay_only(service);
+    let gateway = Gateway::relay_only(service, origins, cli.trusted_proxy_hops);
 
     let addr: SocketAddr = format!("{}:{}", cli.host, cli.port)
         .parse()
@@ -139,6 +174,8 @@ async fn run(cli: Cli) -> Result<(), String> {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     streamgate_server::process::init_logs(cli.log_format == "json");
+    // Before any default that depends on it (the connection cap) is computed.
+    streamgate_server::gateway::listener::raise_descriptor_limit();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -1,9 +1,11 @@
-//! An open chat socket: frames in (binary closes 1003, over the limits 1009), each text frame
-//! to an integration (at most `max_in_flight_per_connection` at once), frames out in order,
-//! idle and lifetime closes, shutdown with 1001, and `$disconnect` exactly once at the end.
+//! An open chat socket: frames in (binary closes 1003, over the limits 1009, protocol
+//! violations 1002 and 1007), each text frame to an integration (at most
+//! `max_in_flight_per_connection` at once, more waiting without stopping the read loop),
+//! frames out in order, idle and lifetime closes, shutdown with 1001, and `$disconnect`
+//! exactly once at the end.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -12,15 +14,22 @@ use streamgate_contract::limits::close;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::{self, Message};
 use tracing::{debug, info, warn};
 
 use super::Gateway;
+use super::upgrade::violation_close_code;
 use crate::clock;
 use crate::events::{self, ConnectionInfo};
 use crate::registry::{CLIENT_BUFFER_FRAMES, Outgoing};
+
+/// Frames that may wait for a free in-flight slot, per slot.
+const WAITING_PER_SLOT: usize = 4;
+
+/// How long a closing socket has to send what is queued and finish the close handshake.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// How a connection ended: the `$disconnect` status code and reason.
 struct Ending {
@@ -39,9 +48,11 @@ impl Gateway {
     {
         let id = info.connection_id.clone();
         let (tx, mut rx) = mpsc::channel::<Outgoing>(CLIENT_BUFFER_FRAMES);
-        self.registry.open(&id, tx.clone(), info.clone());
-        let (mut sink, mut stream) = ws.split();
         let (closed_tx, mut closed_rx) = watch::channel::<Option<u16>>(None);
+        let closed_tx = Arc::new(closed_tx);
+        self.registry
+            .open(&id, tx.clone(), closed_tx.clone(), info.clone());
+        let (mut sink, mut stream) = ws.split();
 
         // Writer: frames in order; a Close frame ends it.
         let writer = tokio::spawn(async move {
@@ -65,9 +76,13 @@ impl Gateway {
             }
         });
 
-        let slots = Arc::new(Semaphore::new(
-            self.config.max_in_flight_per_connection.max(1),
-        ));
+        let in_flight = self.config.max_in_flight_per_connection.max(1);
+        let slots = Arc::new(Semaphore::new(in_flight));
+        // Frames waiting for a slot wait in their own tasks, so the read loop never stops
+        // for them (pings are answered and a close is seen at once); past this many waiting,
+        // a frame is answered "Too Many Requests" as a throttled route is.
+        let max_waiting = in_flight * WAITING_PER_SLOT;
+        let waiting = Arc::new(AtomicUsize::new(0));
         let started = Instant::now();
         let lifetime_end = started + self.config.max_lifetime;
         let mut stop = self.shutdown.subscribe();
@@ -92,13 +107,29 @@ impl Gateway {
                 frame = stream.next() => match frame {
                     Some(Ok(Message::Text(text))) => {
                         last_active.store(clock::now_ms(), Ordering::Relaxed);
-                        let Ok(permit) = slots.clone().acquire_owned().await else { break close_with(close::GOING_AWAY, "") };
                         let gw = self.clone();
                         let info = info.clone();
-                        self.tasks.spawn(async move {
-                            gw.on_message(&info, text.as_str()).await;
-                            drop(permit);
-                        });
+                        match slots.clone().try_acquire_owned() {
+                            Ok(permit) => {
+                                self.tasks.spawn(async move {
+                                    gw.on_message(&info, text.as_str()).await;
+                                    drop(permit);
+                                });
+                            }
+                            Err(_) if waiting.load(Ordering::Acquire) < max_waiting => {
+                                waiting.fetch_add(1, Ordering::AcqRel);
+                                let (slots, waiting) = (slots.clone(), waiting.clone());
+                                self.tasks.spawn(async move {
+                                    let permit = slots.acquire_owned().await;
+                                    waiting.fetch_sub(1, Ordering::AcqRel);
+                                    if let Ok(permit) = permit {
+                                        gw.on_message(&info, text.as_str()).await;
+                                        drop(permit);
+                                    }
+                                });
+                            }
+                            Err(_) => self.throttled(&id),
+                        }
                     }
                     Some(Ok(Message::Binary(_))) => {
                         break close_with(close::UNSUPPORTED_DATA, "Binary frames are not supported");
@@ -110,13 +141,21 @@ impl Gateway {
                         };
                     }
                     Some(Ok(_)) => last_active.store(clock::now_ms(), Ordering::Relaxed),
-                    Some(Err(tungstenite::Error::Capacity(_))) => {
-                        break close_with(close::MESSAGE_TOO_BIG, "Message too big");
-                    }
-                    Some(Err(e)) => {
-                        debug!(connection_id = %id, error = %e, "socket error");
-                        break Ending { code: 1006, reason: String::new() };
-                    }
+                    Some(Err(e)) => match violation_close_code(&e) {
+                        Some(code) => {
+                            debug!(connection_id = %id, error = %e, code, "protocol violation");
+                            let reason = match code {
+                                close::MESSAGE_TOO_BIG => "Message too big",
+                                close::INVALID_PAYLOAD => "Invalid UTF-8",
+                                _ => "Protocol error",
+                            };
+                            break close_with(code, reason);
+                        }
+                        None => {
+                            debug!(connection_id = %id, error = %e, "socket error");
+                            break Ending { code: 1006, reason: String::new() };
+                        }
+                    },
                     None => break Ending { code: 1006, reason: String::new() },
                 },
                 _ = tokio::time::sleep_until(idle_end) => {
@@ -136,12 +175,15 @@ impl Gateway {
         };
         self.registry.remove(&id);
         drop(tx);
-        // Let the close handshake finish, briefly.
-        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        // Let the close handshake finish, briefly; a client that does not read gets its
+        // socket closed under it (the writer is stopped, and with it the socket).
+        let stop_writer = writer.abort_handle();
+        let _ = tokio::time::timeout(CLOSE_GRACE, async {
             let _ = writer.await;
             while let Some(Ok(_)) = stream.next().await {}
         })
         .await;
+        stop_writer.abort();
         info!(connection_id = %id, code = ending.code, "disconnected");
         if let Some(route) = self.route(RouteKind::Disconnect) {
             let event = events::disconnect(

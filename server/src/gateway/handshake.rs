@@ -27,29 +27,8 @@ impl Gateway {
         let Some(key) = websocket_key(&req) else {
             return bad_handshake();
         };
-        let headers = req.headers();
-        let mut info = self.connection_info(headers, peer);
-        let mut event_headers: Vec<(String, String)> = headers
-            .iter()
-            .filter(|(n, _)| !matches!(n.as_str(), "connection" | "upgrade"))
-            .map(|(n, v)| {
-                (
-                    canonical_header(n.as_str()),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        event_headers.push((
-            "X-Amzn-Trace-Id".into(),
-            format!(
-                "Root=1-{:08x}-{}",
-                clock::now_ms() / 1000,
-                ids::new_api_id()
-            ),
-        ));
-        event_headers.push(("X-Forwarded-For".into(), info.source_ip.clone()));
-        event_headers.push(("X-Forwarded-Port".into(), peer.port().to_string()));
-        event_headers.push(("X-Forwarded-Proto".into(), "http".into()));
+        let mut info = self.connection_info(req.headers(), peer);
+        let event_headers = event_headers(req.headers(), &info, peer);
         let query = req.uri().query().map(query_pairs);
 
         // The CONNECT event names the `$connect` route even when this API has none (an
@@ -70,29 +49,9 @@ impl Gateway {
             refusal(status)
         };
 
-        if let Some(authorizer) = &self.authorizer {
-            match authorizer.authorize(&connect_event(&info)).await {
-                AuthDecision::Allow {
-                    principal_id,
-                    mut context,
-                } => {
-                    context.insert("principalId".into(), json!(principal_id));
-                    info.authorizer = Some(context);
-                }
-                AuthDecision::Unauthorized => {
-                    return refuse(StatusCode::UNAUTHORIZED, &self, &info.connection_id);
-                }
-                AuthDecision::Deny => {
-                    return refuse(StatusCode::FORBIDDEN, &self, &info.connection_id);
-                }
-                AuthDecision::Error => {
-                    return refuse(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        &self,
-                        &info.connection_id,
-                    );
-                }
-            }
+        match self.authorize(&connect_event(&info)).await {
+            Ok(context) => info.authorizer = context,
+            Err(status) => return refuse(status, &self, &info.connection_id),
         }
 
         let mut subprotocol = None;
@@ -138,6 +97,29 @@ impl Gateway {
         switching_protocols(&key, subprotocol)
     }
 
+    /// The authorizer's verdict on a CONNECT event: the context later events carry (`None`
+    /// without an authorizer), or the status the handshake is refused with.
+    pub(crate) async fn authorize(
+        &self,
+        connect_event: &serde_json::Value,
+    ) -> Result<Option<serde_json::Map<String, serde_json::Value>>, StatusCode> {
+        let Some(authorizer) = &self.authorizer else {
+            return Ok(None);
+        };
+        match authorizer.authorize(connect_event).await {
+            AuthDecision::Allow {
+                principal_id,
+                mut context,
+            } => {
+                context.insert("principalId".into(), json!(principal_id));
+                Ok(Some(context))
+            }
+            AuthDecision::Unauthorized => Err(StatusCode::UNAUTHORIZED),
+            AuthDecision::Deny => Err(StatusCode::FORBIDDEN),
+            AuthDecision::Error => Err(StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+
     /// A new connection's id, time and identity, from its handshake.
     pub(crate) fn connection_info(
         &self,
@@ -151,11 +133,46 @@ impl Gateway {
             api_id: self.api_id.clone(),
             stage: self.config.stage.clone(),
             domain_name: header(header::HOST).unwrap_or("localhost").to_owned(),
-            source_ip: peer.ip().to_string(),
+            source_ip: super::http::client_address(
+                peer.ip(),
+                headers.get("x-forwarded-for").map(|v| v.as_bytes()),
+                self.config.trusted_proxy_hops,
+            ),
             user_agent: header(header::USER_AGENT).map(str::to_owned),
             authorizer: None,
         }
     }
+}
+
+/// The CONNECT event's headers, as API Gateway passes them: the client's (less the
+/// hop-by-hop upgrade headers) with canonical names, plus the ones it adds.
+pub(crate) fn event_headers(
+    headers: &http::HeaderMap,
+    info: &ConnectionInfo,
+    peer: SocketAddr,
+) -> Vec<(String, String)> {
+    let mut event_headers: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(n, _)| !matches!(n.as_str(), "connection" | "upgrade"))
+        .map(|(n, v)| {
+            (
+                canonical_header(n.as_str()),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    event_headers.push((
+        "X-Amzn-Trace-Id".into(),
+        format!(
+            "Root=1-{:08x}-{}",
+            clock::now_ms() / 1000,
+            ids::new_api_id()
+        ),
+    ));
+    event_headers.push(("X-Forwarded-For".into(), info.source_ip.clone()));
+    event_headers.push(("X-Forwarded-Port".into(), peer.port().to_string()));
+    event_headers.push(("X-Forwarded-Proto".into(), "http".into()));
+    event_headers
 }
 
 /// `sec-websocket-key` → `Sec-WebSocket-Key`, as API Gateway presents header names.

@@ -37,6 +37,15 @@ impl Gateway {
         })
     }
 
+    /// A frame over the connection's in-flight and waiting limits: the frame API Gateway
+    /// sends for a throttled route.
+    pub(super) fn throttled(&self, connection_id: &str) {
+        self.registry.send_raw(
+            connection_id,
+            gateway_frame("Too Many Requests", connection_id, &ids::new_id()),
+        );
+    }
+
     pub(super) async fn on_message(&self, info: &ConnectionInfo, text: &str) {
         let id = &info.connection_id;
         let Some(route) = self.config.selection.select(text, &self.config.routes) else {

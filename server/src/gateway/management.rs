@@ -3,14 +3,13 @@
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::json;
 use streamgate_contract::limits::{self, close};
 use streamgate_core::PushError;
 
 use super::Gateway;
-use super::http::{Body, decode_segment, json_response, respond};
+use super::http::{Body, BodyError, decode_segment, json_response, read_body, respond};
 use crate::{clock, ids};
 
 /// An `@connections` error, typed by `x-amzn-ErrorType` as the AWS SDKs expect.
@@ -56,12 +55,24 @@ impl Gateway {
         };
         match *req.method() {
             Method::POST => {
-                let body = match Limited::new(req.into_body(), limits::MESSAGE_PAYLOAD_MAX_BYTES)
-                    .collect()
-                    .await
+                let body = match read_body(
+                    req,
+                    limits::MESSAGE_PAYLOAD_MAX_BYTES,
+                    self.config.body_read_timeout,
+                )
+                .await
                 {
-                    Ok(b) => b.to_bytes(),
-                    Err(_) => return management_error(&PushError::PayloadTooLarge),
+                    Ok(b) => b,
+                    Err(BodyError::TooLarge) => {
+                        return management_error(&PushError::PayloadTooLarge);
+                    }
+                    Err(BodyError::TimedOut) => {
+                        return json_response(
+                            StatusCode::REQUEST_TIMEOUT,
+                            json!({"message": "Request Timeout"}),
+                        );
+                    }
+                    Err(BodyError::Broken) => return management_error(&PushError::BadRequest),
                 };
                 let Ok(text) = String::from_utf8(body.to_vec()) else {
                     return management_error(&PushError::BadRequest);

@@ -7,15 +7,19 @@
 //! * `invoke`: a route's integration with API Gateway's timeout and error frames;
 //! * `management`: the `@connections` API;
 //! * `upgrade`: turning an HTTP upgrade into a WebSocket;
+//! * [`listener`]: the connection cap and accept backoff;
+//! * [`origin`]: the `Origin` allow-list both socket endpoints check;
 //! * `http`: small HTTP helpers.
 //!
 //! The voice relay's HTTP surface is in [`crate::realtime::http`]; the URL table points at it.
 
 mod connection;
-mod handshake;
+pub(crate) mod handshake;
 pub(crate) mod http;
 mod invoke;
+pub mod listener;
 mod management;
+pub mod origin;
 pub(crate) mod upgrade;
 pub mod urls;
 
@@ -25,12 +29,13 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use streamgate_contract::RouteKind;
 use streamgate_contract::limits;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
 
 use crate::api::{ApiRoute, SelectionExpression};
 use crate::ids;
@@ -63,6 +68,20 @@ pub struct GatewayConfig {
     /// Whether the chat API (and its `@connections` API and test page) is served; a
     /// relay-only server (the voice waiter on ECS) has none.
     pub chat_api: bool,
+    /// A request's headers (the upgrade's included) must arrive within this long of its
+    /// first byte, or of the connection's opening; an idle keep-alive connection is closed
+    /// after it too.
+    pub header_read_timeout: Duration,
+    /// A request's body (an `@connections` post) must arrive within this long.
+    pub body_read_timeout: Duration,
+    /// Client sockets open at once (HTTP and WebSocket); the next one gets a 503.
+    pub max_connections: usize,
+    /// The pages that may open sockets (`Origin`), on both endpoints.
+    pub allowed_origins: origin::AllowedOrigins,
+    /// Proxies in front that append to `X-Forwarded-For` (0: clients connect directly; the
+    /// relay behind CloudFront and a load balancer: 2). Decides the client address that
+    /// `sourceIp` shows and per-client caps count.
+    pub trusted_proxy_hops: usize,
 }
 
 impl Default for GatewayConfig {
@@ -77,6 +96,11 @@ impl Default for GatewayConfig {
             management_rate_limit: None,
             max_in_flight_per_connection: 64,
             chat_api: true,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            max_connections: listener::default_max_connections(),
+            allowed_origins: origin::AllowedOrigins::default(),
+            trusted_proxy_hops: 0,
         }
     }
 }
@@ -92,6 +116,8 @@ pub struct Gateway {
     secrets: Option<Arc<SecretStore>>,
     shutdown: watch::Sender<bool>,
     tasks: TaskTracker,
+    occupancy: Arc<listener::Occupancy>,
+    refusing: Arc<listener::Occupancy>,
 }
 
 impl GatewayConfig {
@@ -140,7 +166,11 @@ impl Gateway {
 
     /// A server of the voice relay alone (the waiter on ECS): `/realtime`, the voice page at
     /// `/` and `/voice`, the restaurant list and `/healthz`; no chat API.
-    pub fn relay_only(realtime: Arc<RealtimeService>) -> Arc<Gateway> {
+    pub fn relay_only(
+        realtime: Arc<RealtimeService>,
+        allowed_origins: origin::AllowedOrigins,
+        trusted_proxy_hops: usize,
+    ) -> Arc<Gateway> {
         struct NoChat;
         #[async_trait::async_trait]
         impl crate::integration::Integration for NoChat {
@@ -155,6 +185,8 @@ impl Gateway {
         let config = GatewayConfig {
             routes: Vec::new(),
             chat_api: false,
+            allowed_origins,
+            trusted_proxy_hops,
             ..GatewayConfig::default()
         };
         Gateway::build(
@@ -209,6 +241,8 @@ impl Gateway {
             secrets,
             shutdown,
             tasks: TaskTracker::new(),
+            occupancy: Arc::default(),
+            refusing: Arc::default(),
         })
     }
 
@@ -238,20 +272,57 @@ impl Gateway {
     pub async fn serve(self: Arc<Gateway>, listener: TcpListener) {
         let mut stop = self.shutdown.subscribe();
         let mut draining = false;
+        let mut backoff = listener::AcceptBackoff::default();
+        let mut refused: u64 = 0;
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
-                    let Ok((stream, peer)) = accepted else { continue };
+                    let (stream, peer) = match accepted {
+                        Ok(accepted) => accepted,
+                        Err(e) if listener::is_resource_error(&e) => {
+                            // Out of descriptors or memory: the pending connection stays
+                            // queued and accept would fail again at once. Wait, say so once.
+                            let pause = backoff.failed(std::time::Instant::now());
+                            if pause.first {
+                                warn!(error = %e, open = self.occupancy.open(), "cannot accept connections; backing off");
+                            }
+                            tokio::time::sleep(pause.wait).await;
+                            continue;
+                        }
+                        Err(e) => {
+                            debug!(error = %e, "a connection failed before it was accepted");
+                            continue;
+                        }
+                    };
+                    backoff.succeeded();
+                    let Some(slot) = self.occupancy.try_take(self.config.max_connections) else {
+                        // Over the cap: a clear refusal, without reading the request, and the
+                        // socket closed at once (nothing waits on a client that may not read).
+                        refused += 1;
+                        if refused == 1 {
+                            warn!(max_connections = self.config.max_connections, "connection cap reached; refusing new connections with 503");
+                        }
+                        listener::refuse(stream, &self.refusing);
+                        continue;
+                    };
+                    if refused > 0 {
+                        info!(refused, "below the connection cap again");
+                        refused = 0;
+                    }
                     let _ = stream.set_nodelay(true);
+                    let stream = listener::CountedStream::new(stream, slot);
                     let gw = self.clone();
                     let mut stop_conn = self.shutdown.subscribe();
                     let keep_alive = !draining;
+                    let header_read_timeout = self.config.header_read_timeout;
                     self.tasks.spawn(async move {
                         let service = service_fn(move |req| {
                             let gw = gw.clone();
                             async move { Ok::<_, Infallible>(gw.handle(req, peer).await) }
                         });
                         let conn = http1::Builder::new()
+                            .timer(TokioTimer::new())
+                            .header_read_timeout(header_read_timeout)
                             .keep_alive(keep_alive)
                             .serve_connection(TokioIo::new(stream), service)
                             .with_upgrades();
@@ -276,6 +347,11 @@ impl Gateway {
         }
         drop(listener);
         self.tasks.wait().await;
+    }
+
+    /// Client sockets open now (HTTP and WebSocket).
+    pub fn open_sockets(&self) -> usize {
+        self.occupancy.open()
     }
 
     /// Starts a graceful shutdown.

@@ -31,7 +31,9 @@ pub(crate) fn ws_config() -> WebSocketConfig {
         .max_write_buffer_size(2 * limits::MESSAGE_PAYLOAD_MAX_BYTES)
 }
 
-/// The client's `Sec-WebSocket-Key`, if the request is a valid version-13 upgrade.
+/// The client's `Sec-WebSocket-Key`, if the request is a valid version-13 upgrade: a `GET`
+/// over HTTP/1.1 (RFC 6455 §4.1; HTTP/1.0 has no upgrade, and answering it 101 would leave
+/// the client with a dead socket).
 pub(crate) fn websocket_key<B>(req: &Request<B>) -> Option<Vec<u8>> {
     let headers = req.headers();
     let version_ok = headers
@@ -40,7 +42,30 @@ pub(crate) fn websocket_key<B>(req: &Request<B>) -> Option<Vec<u8>> {
     headers
         .get("sec-websocket-key")
         .map(|k| k.as_bytes().to_vec())
-        .filter(|_| version_ok && req.method() == Method::GET)
+        .filter(|_| {
+            version_ok && req.method() == Method::GET && req.version() == http::Version::HTTP_11
+        })
+}
+
+/// The close code RFC 6455 asks for when a client breaks the protocol (§7.4.1): 1002 for a
+/// malformed frame (reserved bits or opcodes, an unmasked frame, a control frame over 125
+/// bytes or fragmented, a bad close frame), 1007 for text that is not UTF-8, 1009 for a frame
+/// or message over the limits. `None` for errors after which nothing can be sent (the
+/// connection is already gone).
+pub(crate) fn violation_close_code(e: &tungstenite::Error) -> Option<u16> {
+    use streamgate_contract::limits::close;
+    use tungstenite::error::ProtocolError;
+    match e {
+        tungstenite::Error::Protocol(
+            ProtocolError::ResetWithoutClosingHandshake
+            | ProtocolError::ReceivedAfterClosing
+            | ProtocolError::SendAfterClosing,
+        ) => None,
+        tungstenite::Error::Protocol(_) => Some(close::PROTOCOL_ERROR),
+        tungstenite::Error::Utf8(_) => Some(close::INVALID_PAYLOAD),
+        tungstenite::Error::Capacity(_) => Some(close::MESSAGE_TOO_BIG),
+        _ => None,
+    }
 }
 
 /// The answer to an upgrade request that is not a valid version-13 WebSocket handshake.

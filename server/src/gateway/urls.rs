@@ -23,11 +23,12 @@ use std::sync::Arc;
 use http::{Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use serde_json::json;
+use tracing::info;
 
 use streamgate_contract::relay;
 
 use super::Gateway;
-use super::http::{Body, json_response, read_body, respond};
+use super::http::{Body, BodyError, json_response, read_body, respond};
 use crate::page;
 use crate::realtime;
 
@@ -149,6 +150,16 @@ impl Gateway {
                 json!({"message": "Service Unavailable"}),
             );
         }
+        if matches!(endpoint, Endpoint::ChatSocket | Endpoint::VoiceSocket) {
+            let origin = req.headers().get(header::ORIGIN).map(|v| v.as_bytes());
+            if !self.config.allowed_origins.admits(origin) {
+                info!(
+                    origin = %String::from_utf8_lossy(origin.unwrap_or_default()).chars().take(200).collect::<String>(),
+                    "refused a socket from a page whose origin is not allowed (--allow-origin)"
+                );
+                return json_response(StatusCode::FORBIDDEN, json!({"message": "Forbidden"}));
+            }
+        }
         match endpoint {
             Endpoint::Health => {
                 if self.draining() {
@@ -173,7 +184,7 @@ impl Gateway {
             }
             Endpoint::Management { raw_id } => self.management(req, &raw_id).await,
             Endpoint::VoiceSocket => match self.realtime.clone() {
-                Some(service) => realtime::http::handshake(&self, req, peer, service),
+                Some(service) => realtime::http::handshake(&self, req, peer, service).await,
                 None => not_found(),
             },
             Endpoint::TestPage => respond(StatusCode::OK, "text/html; charset=utf-8", page::HTML),
@@ -195,7 +206,16 @@ impl Gateway {
             },
             Endpoint::SecretsManager => match &self.secrets {
                 Some(store) => {
-                    let body = read_body(req, 1 << 20).await.unwrap_or_default();
+                    let body = match read_body(req, 1 << 20, self.config.body_read_timeout).await {
+                        Ok(body) => body,
+                        Err(BodyError::TimedOut) => {
+                            return json_response(
+                                StatusCode::REQUEST_TIMEOUT,
+                                json!({"message": "Request Timeout"}),
+                            );
+                        }
+                        Err(_) => Default::default(),
+                    };
                     let (status, answer) =
                         store.answer(amz_target.as_deref().unwrap_or_default(), &body);
                     respond(

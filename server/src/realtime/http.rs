@@ -1,5 +1,5 @@
-//! The voice relay's HTTP surface: the `/realtime` handshake (400 without a restaurant, 404
-//! for an unknown one), the voice page and its restaurant list. The gateway's URL table
+//! The voice relay's HTTP surface: the `/realtime` handshake (its refusals below), the voice
+//! page and its restaurant list. The gateway's URL table
 //! points here.
 
 use std::net::SocketAddr;
@@ -12,12 +12,17 @@ use serde_json::json;
 use super::RealtimeService;
 use super::session::Refusal;
 use crate::gateway::Gateway;
-use crate::gateway::http::{Body, json_response, query_pairs, respond};
+use crate::gateway::handshake::event_headers;
+use crate::gateway::http::{Body, json_response, query_pairs, refusal, respond};
 use crate::gateway::upgrade::{bad_handshake, switching_protocols, websocket_key};
 use crate::page;
+use crate::{clock, events};
 
-/// Upgrades a `/realtime` request into a voice session, or refuses it.
-pub(crate) fn handshake(
+/// Upgrades a `/realtime` request into a voice session, or refuses it: 400 without a
+/// restaurant or with a language that is not a language tag, 404 for an unknown restaurant,
+/// the authorizer's status (401, 403, 500) when it refuses, 429 when this client holds as
+/// many sessions as one may, 503 when the server holds as many as it may.
+pub(crate) async fn handshake(
     gateway: &Arc<Gateway>,
     mut req: Request<Incoming>,
     peer: SocketAddr,
@@ -27,29 +32,54 @@ pub(crate) fn handshake(
         return bad_handshake();
     };
     let query = req.uri().query().map(query_pairs).unwrap_or_default();
-    let (restaurant, language) = match service.admit(&query) {
+    let mut info = gateway.connection_info(req.headers(), peer);
+    let admission = match service.admit(&query, &info.source_ip) {
         Ok(admitted) => admitted,
-        Err(Refusal::MissingRestaurant) => {
-            return json_response(
-                StatusCode::BAD_REQUEST,
-                json!({"message": "restaurantId is required"}),
-            );
-        }
-        Err(Refusal::UnknownRestaurant(id)) => {
-            return json_response(
-                StatusCode::NOT_FOUND,
-                json!({"message": format!("no restaurant {id:?}")}),
-            );
-        }
+        Err(refusal) => return refused(&refusal),
     };
-    let info = gateway.connection_info(req.headers(), peer);
+    let event = events::connect(
+        &info,
+        crate::api::reserved::CONNECT,
+        &event_headers(req.headers(), &info, peer),
+        Some(&query),
+        clock::now_ms(),
+    );
+    match gateway.authorize(&event).await {
+        Ok(context) => info.authorizer = context,
+        Err(status) => return refusal(status),
+    }
     let stop = gateway.shutdown_signal();
     gateway.on_upgrade(&mut req, move |ws| async move {
+        // Without a socket the admission is dropped here, and its place given back.
         if let Some(ws) = ws {
-            service.run(ws, info, restaurant, language, stop).await;
+            service.run(ws, info, admission, stop).await;
         }
     });
     switching_protocols(&key, None)
+}
+
+/// The answer to a refused handshake.
+fn refused(refusal: &Refusal) -> Response<Body> {
+    let (status, message) = match refusal {
+        Refusal::MissingRestaurant => (
+            StatusCode::BAD_REQUEST,
+            "restaurantId is required".to_owned(),
+        ),
+        Refusal::UnknownRestaurant(id) => (StatusCode::NOT_FOUND, format!("no restaurant {id:?}")),
+        Refusal::BadLanguage => (
+            StatusCode::BAD_REQUEST,
+            "language must be a language tag such as en or pt-BR".to_owned(),
+        ),
+        Refusal::TooManyForClient => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many voice sessions from this client".to_owned(),
+        ),
+        Refusal::Full => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "every voice session is in use; try again shortly".to_owned(),
+        ),
+    };
+    json_response(status, json!({ "message": message }))
 }
 
 /// The voice page.

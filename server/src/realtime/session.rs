@@ -14,8 +14,9 @@
 //! What to do with each frame and event is decided in [`super::protocol`]; this loop carries
 //! out the actions.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -73,6 +74,16 @@ pub struct RealtimeConfig {
     /// A WebSocket ping goes to each client this often, so a load balancer in front (whose
     /// idle timeout must be longer) never sees a quiet socket.
     pub ping_interval: Duration,
+    /// Sessions open at once (each may hold an upstream session billed to the key); the
+    /// next handshake gets 503.
+    pub max_sessions: usize,
+    /// Sessions one client address may hold at once; the next handshake gets 429.
+    pub max_sessions_per_client: usize,
+    /// A session whose client sends no frame for this long is closed with 1001 (the
+    /// server's pings and their pongs do not count).
+    pub idle_timeout: Duration,
+    /// A session is closed with 1001 after this long.
+    pub max_lifetime: Duration,
 }
 
 impl RealtimeConfig {
@@ -93,6 +104,10 @@ impl RealtimeConfig {
                 streamgate_contract::config::DEFAULT_CONNECTION_TTL_SECONDS,
             ),
             ping_interval: DEFAULT_PING_INTERVAL,
+            max_sessions: 100,
+            max_sessions_per_client: 4,
+            idle_timeout: streamgate_contract::limits::IDLE_TIMEOUT,
+            max_lifetime: streamgate_contract::limits::MAX_CONNECTION_DURATION,
         }
     }
 }
@@ -104,6 +119,42 @@ pub enum Refusal {
     MissingRestaurant,
     /// No such restaurant (404).
     UnknownRestaurant(String),
+    /// `language` is not a language tag (400).
+    BadLanguage,
+    /// Every session the server allows is in use (503).
+    Full,
+    /// This client holds as many sessions as one client may (429).
+    TooManyForClient,
+}
+
+/// A place among the open sessions, taken at the handshake and given back when the session
+/// ends (or its upgrade fails).
+pub struct SessionTicket {
+    service: Arc<RealtimeService>,
+    client: String,
+}
+
+impl Drop for SessionTicket {
+    fn drop(&mut self) {
+        self.service.live.fetch_sub(1, Ordering::AcqRel);
+        let mut per_client = self.service.lock_clients();
+        if let Some(n) = per_client.get_mut(&self.client) {
+            *n -= 1;
+            if *n == 0 {
+                per_client.remove(&self.client);
+            }
+        }
+    }
+}
+
+/// What a handshake was admitted with.
+pub struct Admission {
+    /// The restaurant.
+    pub restaurant: Restaurant,
+    /// The language tag.
+    pub language: String,
+    /// The session's place.
+    pub ticket: SessionTicket,
 }
 
 /// The relay.
@@ -115,6 +166,7 @@ pub struct RealtimeService {
     store: Arc<dyn ConnectionStore>,
     dropped_audio: AtomicU64,
     live: AtomicU64,
+    per_client: Mutex<HashMap<String, usize>>,
 }
 
 /// How carrying out a batch of actions went.
@@ -207,6 +259,7 @@ impl RealtimeService {
             store,
             dropped_audio: AtomicU64::new(0),
             live: AtomicU64::new(0),
+            per_client: Mutex::new(HashMap::new()),
         })
     }
 
@@ -233,8 +286,18 @@ impl RealtimeService {
         self.dropped_audio.load(Ordering::Relaxed)
     }
 
-    /// Checks a handshake's query: the restaurant and the language (default `en`).
-    pub fn admit(&self, query: &[(String, String)]) -> Result<(Restaurant, String), Refusal> {
+    fn lock_clients(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+        self.per_client.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Checks a handshake: the restaurant, the language (default `en`; a language tag, see
+    /// [`protocol::is_language_tag`]), and a place among the sessions for `client` (its
+    /// address), within the global and per-client caps.
+    pub fn admit(
+        self: &Arc<Self>,
+        query: &[(String, String)],
+        client: &str,
+    ) -> Result<Admission, Refusal> {
         let get = |k: &str| {
             query
                 .iter()
@@ -252,7 +315,34 @@ impl RealtimeService {
         let language = get("language")
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| "en".to_owned());
-        Ok((restaurant, language))
+        if !protocol::is_language_tag(&language) {
+            return Err(Refusal::BadLanguage);
+        }
+        let ticket = self.take_ticket(client)?;
+        Ok(Admission {
+            restaurant,
+            language,
+            ticket,
+        })
+    }
+
+    fn take_ticket(self: &Arc<Self>, client: &str) -> Result<SessionTicket, Refusal> {
+        let mut per_client = self.lock_clients();
+        let held = per_client.get(client).copied().unwrap_or(0);
+        if held >= self.config.max_sessions_per_client {
+            return Err(Refusal::TooManyForClient);
+        }
+        let max = self.config.max_sessions as u64;
+        self.live
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .map_err(|_| Refusal::Full)?;
+        *per_client.entry(client.to_owned()).or_insert(0) += 1;
+        Ok(SessionTicket {
+            service: self.clone(),
+            client: client.to_owned(),
+        })
     }
 
     /// What the protocol needs to know about this server and this session.
@@ -300,15 +390,18 @@ impl RealtimeService {
         self: Arc<RealtimeService>,
         ws: WebSocketStream<S>,
         info: ConnectionInfo,
-        restaurant: Restaurant,
-        language: String,
+        admission: Admission,
         mut shutdown: watch::Receiver<bool>,
     ) where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let id = info.connection_id.clone();
+        let Admission {
+            restaurant,
+            language,
+            ticket,
+        } = admission;
         let setup = self.setup(restaurant, language);
-        self.live.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = self.store.put(&self.record(&info, &setup)).await {
             warn!(connection_id = %id, error = %e, "cannot write the realtime connection record");
         }
@@ -339,6 +432,9 @@ impl RealtimeService {
             self.config.ping_interval,
         );
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let started = tokio::time::Instant::now();
+        let lifetime_end = started + self.config.max_lifetime;
+        let mut idle_end = started + self.config.idle_timeout;
         let close_code = loop {
             let upstream_event = async {
                 match session.upstream.as_mut() {
@@ -349,12 +445,25 @@ impl RealtimeService {
             let actions = tokio::select! {
                 frame = stream.next() => match frame {
                     Some(Ok(Message::Text(text))) => {
+                        idle_end = tokio::time::Instant::now() + self.config.idle_timeout;
                         protocol::on_client(&mut session.state, &setup, text.as_str())
                     }
                     Some(Ok(Message::Binary(_))) => break Some(close::UNSUPPORTED_DATA),
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
+                    Some(Ok(Message::Close(_))) | None => break None,
+                    Some(Err(e)) => match crate::gateway::upgrade::violation_close_code(&e) {
+                        Some(code) => break Some(code),
+                        None => break None,
+                    },
                     Some(Ok(_)) => continue,
                 },
+                _ = tokio::time::sleep_until(idle_end) => {
+                    info!(connection_id = %id, "voice session idle; closing");
+                    break Some(close::GOING_AWAY);
+                }
+                _ = tokio::time::sleep_until(lifetime_end) => {
+                    info!(connection_id = %id, "voice session reached its longest life; closing");
+                    break Some(close::GOING_AWAY);
+                }
                 event = upstream_event => match event {
                     Some(UpstreamEvent::Event(v)) => {
                         protocol::on_upstream(&mut session.state, &setup.restaurant, &v)
@@ -408,7 +517,7 @@ impl RealtimeService {
         if let Err(e) = self.store.delete(&id).await {
             warn!(connection_id = %id, error = %e, "cannot delete the realtime connection record");
         }
-        self.live.fetch_sub(1, Ordering::Relaxed);
+        drop(ticket);
         info!(connection_id = %id, "voice session closed");
     }
 }

@@ -63,6 +63,8 @@ impl Upstream {
                 .parse()
                 .map_err(|_| "the API key is not a valid header value")?,
         );
+        // The request carries the key: log where it goes, never the request itself.
+        tracing::trace!(url = %url, "opening the upstream Realtime socket");
         let (ws, _) =
             tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(request))
                 .await

@@ -2,6 +2,7 @@
 //! SDKs instead of one per file). One module per area; `cargo test --test suite AREA::` runs
 //! one area, e.g. `cargo test --test suite local_server::`.
 
+mod abuse;
 mod binaries;
 mod browser;
 mod contract;

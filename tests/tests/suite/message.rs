@@ -286,3 +286,60 @@ async fn throttled_posts_are_retried_in_order() {
     assert_eq!(push.answer(), "ab");
     assert_eq!(terminal_frames(&push.frames()), 1);
 }
+
+/// An answer the client reads too slowly: chunk posts stay throttled past the retry budget.
+async fn too_slow(throttle: usize) -> std::sync::Arc<RecordingPush> {
+    let server = MockServer::start(vec![Reply::sse(vec![
+        text(&openai_chunk("a")),
+        pause(60),
+        text(&openai_chunk("b")),
+        text(OPENAI_STOP),
+        text(OPENAI_DONE),
+    ])])
+    .await;
+    let push = RecordingPush::new(PushBehaviour::ThrottleAfter {
+        accept: 1,
+        throttle,
+    });
+    handlers::message(
+        &message_event("hi"),
+        push.as_ref(),
+        &store_with_sender().await,
+        &provider(&server),
+        &settings(),
+    )
+    .await;
+    push
+}
+
+#[tokio::test]
+async fn a_client_too_slow_for_its_answer_gets_client_too_slow() {
+    // The chunk's tries run out; the terminal frame's first try is throttled, its second
+    // gets through.
+    let push = too_slow(settings().post_attempts as usize + 1).await;
+    let frames = push.frames();
+    match frames.last() {
+        Some(ServerFrame::Error(e)) => {
+            assert_eq!(e.code, ErrorCode::ClientTooSlow);
+            assert_eq!(e.code.as_str(), "client_too_slow");
+        }
+        other => panic!("the request ends with client_too_slow: {other:?}"),
+    }
+    assert_eq!(terminal_frames(&frames), 1);
+    assert_eq!(
+        push.disconnects(),
+        0,
+        "the client was told; its connection stays"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_cannot_take_even_the_error_frame_is_disconnected() {
+    let push = too_slow(usize::MAX).await;
+    assert_eq!(terminal_frames(&push.frames()), 0);
+    assert_eq!(
+        push.disconnects(),
+        1,
+        "the connection is closed, so the client does not wait for an answer that will not come"
+    );
+}

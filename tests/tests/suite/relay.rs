@@ -274,3 +274,39 @@ async fn a_catalog_file_is_refreshed_when_it_changes() {
         "{gone}"
     );
 }
+
+#[tokio::test]
+async fn at_rust_log_trace_the_upstream_key_never_reaches_the_logs() {
+    // A canary key: were any library to log the upstream handshake's headers (tungstenite
+    // does at trace), it would show up in the output.
+    const CANARY: &str = "sk-canary-7f3a9c1e5b";
+    let mock = MockRealtime::start(CANARY).await;
+    let url = mock.url();
+    // JSON, as on ECS (the text format goes through the same filter).
+    {
+        let format = "json";
+        let relay = RelayProcess::start(
+            &relay_binary(),
+            &["--realtime-url", &url, "--log-format", format],
+            &[("OPENAI_API_KEY", CANARY), ("RUST_LOG", "trace")],
+        )
+        .await
+        .unwrap();
+        let mut ws = relay.voice("r-123").await;
+        streamgate_tests::local::send(&mut ws, r#"{"type":"start_session"}"#).await;
+        streamgate_tests::relay_process::until_frame(&mut ws, "session_started").await;
+        let output = relay.output();
+        assert!(
+            output.contains("opening the upstream Realtime socket"),
+            "trace logging is on ({format}):\n{output}"
+        );
+        assert!(
+            !output.contains(CANARY) && !output.contains("canary-7f3a"),
+            "the key is in the {format} logs:\n{output}"
+        );
+        assert!(
+            !output.to_ascii_lowercase().contains("bearer"),
+            "no authorization header is logged ({format})"
+        );
+    }
+}

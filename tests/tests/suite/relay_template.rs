@@ -247,6 +247,15 @@ fn the_service_exists_only_with_an_image_and_runs_it_as_the_relay_expects() {
         "pings keep sessions under the idle timeout"
     );
     assert_eq!(env[relay::env::HOST], "0.0.0.0");
+    // Only the pages the stack serves may open sessions (the relay refuses other origins),
+    // and the client address per-client caps count is the viewer CloudFront saw.
+    assert_eq!(
+        env[relay::env::ALLOWED_ORIGINS],
+        &json!({"Fn::If": ["HasDomain",
+            {"Fn::Sub": "https://${Distribution.DomainName},https://${DomainName}"},
+            {"Fn::Sub": "https://${Distribution.DomainName}"}]})
+    );
+    assert_eq!(env[relay::env::TRUSTED_PROXY_HOPS], "2");
     assert_eq!(
         env[relay::env::CATALOG],
         &json!({"Fn::If": ["HasCatalogObject", {"Fn::Sub": "s3://${CatalogBucket}/${CatalogKey}"}, relay::IMAGE_CATALOG]})

@@ -121,3 +121,121 @@ async fn dynamodb_store_and_sigterm_shutdown() {
         |m| m.is_err() || matches!(m, Ok(tokio_tungstenite::tungstenite::Message::Close(_)))
     ));
 }
+
+/// CPU seconds a process has used (user and system), from `/proc`.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat.rsplit_once(") ").unwrap().1.split(' ').collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    // SAFETY: sysconf reads a constant.
+    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+}
+
+#[tokio::test]
+async fn out_of_file_descriptors_the_server_backs_off_says_so_once_and_recovers() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut command = tokio::process::Command::new(server_binary());
+    command
+        .args(["--port", &port.to_string(), "--max-connections", "1000"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    // SAFETY: setrlimit is async-signal-safe; the closure touches nothing else.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 64,
+                rlim_max: 64,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut server = command.spawn().expect("the server starts");
+    let pid = server.id().unwrap();
+    let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let mut lines = tokio::io::BufReader::new(server.stdout.take().unwrap()).lines();
+    let collected = output.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            collected.lock().unwrap().push(line);
+        }
+    });
+    let url = format!("ws://127.0.0.1:{port}/dev");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(std::time::Instant::now() < deadline, "the server listens");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // More sockets than the process may open: it runs out of descriptors.
+    let mut held = Vec::new();
+    for _ in 0..100 {
+        held.push(
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap(),
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = cpu_seconds(pid);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let spent = cpu_seconds(pid) - before;
+    assert!(
+        spent < 0.5,
+        "a full descriptor table is waited out, not spun on: {spent:.2} s of CPU in 2 s"
+    );
+    let said = |what: &str| {
+        output
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(what))
+            .count()
+    };
+    assert_eq!(
+        said("cannot accept connections"),
+        1,
+        "said once per burst: {:?}",
+        output.lock().unwrap()
+    );
+    // The sockets go; the server serves again.
+    drop(held);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut ws = loop {
+        if let Ok((ws, _)) = tokio_tungstenite::connect_async(&url).await {
+            break ws;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server recovers within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    send(
+        &mut ws,
+        &json!({"action": Route::Message.key(), "data": "still here"}).to_string(),
+    )
+    .await;
+    let mut answer = String::new();
+    loop {
+        let f = next_json(&mut ws).await;
+        match f["type"].as_str() {
+            Some("chunk") => answer.push_str(f["content"].as_str().unwrap()),
+            Some("done") => break,
+            other => panic!("{other:?}: {f}"),
+        }
+    }
+    assert_eq!(answer, "still here");
+    assert_eq!(said("cannot accept connections"), 1, "still one report");
+    server.start_kill().unwrap();
+}

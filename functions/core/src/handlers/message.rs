@@ -1,5 +1,6 @@
 //! `message`: the model's answer streams to the client as coalesced `chunk` frames, one post
-//! in flight at a time, then exactly one `done` or `error`.
+//! in flight at a time, then exactly one `done` or `error` (`client_too_slow` when the client
+//! does not read fast enough; its connection is closed when not even that gets through).
 
 use futures::StreamExt;
 use futures::future::BoxFuture;
@@ -104,6 +105,10 @@ pub async fn message(
                 warn!(provider = llm.name(), error = %e, "the model provider failed");
                 ServerFrame::Error(llm_error_frame(&e).for_request(request_id.clone()))
             }
+            End::ClientLost(PushError::Throttled) => {
+                out.too_slow(&request_id).await;
+                return event::status(200);
+            }
             End::ClientLost(e) => {
                 out.failed(e).await;
                 return event::status(200);
@@ -115,6 +120,7 @@ pub async fn message(
                 ok = matches!(terminal, ServerFrame::Done { .. }),
                 "answer finished"
             ),
+            Err(PushError::Throttled) => out.too_slow(&request_id).await,
             Err(e) => out.failed(e).await,
         }
         event::status(200)

@@ -13,7 +13,8 @@ use crate::realtime::catalog::Restaurant;
 pub enum ClientMsg {
     /// Open and configure the upstream session.
     StartSession {
-        /// Shown in the instructions instead of the catalog's name, if given.
+        /// The seed's front end sends the restaurant's name; it is read and never used (the
+        /// instructions name the catalog's restaurant).
         #[serde(default, rename = "restaurantName")]
         restaurant_name: Option<String>,
     },
@@ -84,7 +85,7 @@ pub fn on_client(state: &mut SessionState, setup: &SessionSetup, text: &str) -> 
     };
     match msg {
         ClientMsg::Ping => vec![Action::ToClient(json!({"type": "pong"}))],
-        ClientMsg::StartSession { restaurant_name } => {
+        ClientMsg::StartSession { restaurant_name: _ } => {
             if state.open {
                 return vec![Action::ToClient(error_frame(
                     code::SESSION_ACTIVE,
@@ -103,11 +104,7 @@ pub fn on_client(state: &mut SessionState, setup: &SessionSetup, text: &str) -> 
                 started: false,
                 open: true,
             };
-            let instructions = instructions(
-                &setup.restaurant,
-                restaurant_name.as_deref(),
-                &setup.language,
-            );
+            let instructions = instructions(&setup.restaurant, &setup.language);
             vec![
                 Action::OpenUpstream,
                 Action::ToUpstream(session_update(
