@@ -190,3 +190,40 @@ bench:
 check:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# Fuzz the parsers with cargo-fuzz (libFuzzer; nightly and cargo-fuzz are installed on first
+# use, cargo-fuzz into .tools/): the client frame and route selection, the SSE parser, the
+# voice relay's event mapping, the URL table and management path, the template reader. Each
+# target runs RUNS executions from a corpus seeded with the fixtures; a crash stops it and
+# leaves its input in fuzz/artifacts/. Not part of `just test`.
+fuzz RUNS="10000000" *TARGETS="client_frame sse realtime management_path template":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+    [ -x .tools/cargo-fuzz/bin/cargo-fuzz ] || cargo install --locked --root .tools/cargo-fuzz cargo-fuzz
+    export PATH="$PWD/.tools/cargo-fuzz/bin:$PATH"
+    for t in {{TARGETS}}; do
+        corpus="fuzz/corpus/$t"
+        mkdir -p "$corpus"
+        cp fuzz/seeds/"$t"/* "$corpus"/ 2>/dev/null || true
+    done
+    # The fixtures: real API Gateway message bodies, and templates.
+    python3 -c 'import json,sys; [open(f"fuzz/corpus/client_frame/fixture-{i}.txt","w").write(json.load(open(p)).get("body") or "") for i,p in enumerate(sys.argv[1:])]' tests/fixtures/apigw-websocket/*.json
+    cp tests/fixtures/simple-chat/template.yaml fuzz/corpus/template/simple-chat.yaml
+    cp generated/template.yaml fuzz/corpus/template/streamgate.yaml
+    cp generated/relay.yaml fuzz/corpus/template/relay.yaml
+    mkdir -p target/fuzz-logs
+    for t in {{TARGETS}}; do
+        echo "== $t"
+        cargo +nightly fuzz run --fuzz-dir fuzz "$t" "fuzz/corpus/$t" -- \
+            -runs={{RUNS}} -max_len=8192 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+            > "target/fuzz-logs/$t.log" 2>&1 || { tail -40 "target/fuzz-logs/$t.log"; exit 1; }
+        grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "target/fuzz-logs/$t.log"
+    done
+
+# The soak suite (not part of `just test`; a few minutes, loopback only): the release server
+# under load, churn, slowloris, descriptor exhaustion, slow readers, clients vanishing
+# mid-answer and 100 voice sessions; writes the verdicts and figures to RELIABILITY.md.
+soak *ARGS:
+    cargo build --release --quiet -p streamgate-server -p streamgate-tests --bin streamgate-server --bin soak
+    ulimit -n "$(ulimit -Hn)" && target/release/soak --server target/release/streamgate-server {{ARGS}}

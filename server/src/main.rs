@@ -316,6 +316,11 @@ async fn run_template(cli: Cli, template: PathBuf) -> Result<(), String> {
     }
     let gateway = server.gateway.clone();
     let serving = tokio::spawn(gateway.clone().serve(listener));
+    let sockets = gateway.clone();
+    streamgate_server::process::spawn_memory_trim(
+        move || sockets.open_sockets(),
+        Duration::from_secs(2),
+    );
     streamgate_server::process::stop_signal().await;
     tracing::info!("shutting down: closing every socket with 1001 and running $disconnect");
     gateway.shutdown();
@@ -433,6 +438,11 @@ async fn run(cli: Cli) -> Result<(), String> {
         cli.push
     );
     let server = tokio::spawn(gateway.clone().serve(listener));
+    let sockets = gateway.clone();
+    streamgate_server::process::spawn_memory_trim(
+        move || sockets.open_sockets(),
+        Duration::from_secs(2),
+    );
     streamgate_server::process::stop_signal().await;
     tracing::info!("shutting down: closing every socket with 1001 and running $disconnect");
     gateway.shutdown();

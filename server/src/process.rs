@@ -34,6 +34,65 @@ pub async fn stop_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
+/// When to give freed memory back to the system: after the number of open sockets has fallen
+/// well below its peak since the last trim. Pure; [`spawn_memory_trim`] applies it.
+#[derive(Debug, Default)]
+pub struct TrimPolicy {
+    peak: usize,
+}
+
+impl TrimPolicy {
+    /// Sockets that must have closed since the peak before a trim is worth it.
+    pub const MIN_DROP: usize = 100;
+
+    /// Whether to trim now, with `open` sockets open; a trim starts a new peak.
+    pub fn should_trim(&mut self, open: usize) -> bool {
+        self.peak = self.peak.max(open);
+        let dropped = self.peak - open;
+        if dropped >= Self::MIN_DROP && open <= self.peak / 4 * 3 {
+            self.peak = open;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Returns memory freed after a burst of connections to the system. glibc's allocator keeps
+/// what was freed in its per-thread arenas (after 1,000 concurrent streams a server held about
+/// 250 MB it no longer used); every `every`, when [`TrimPolicy`] says the load has fallen,
+/// `malloc_trim` hands it back. musl's allocator (the relay's image) returns memory itself,
+/// so there this does nothing.
+pub fn spawn_memory_trim(
+    open: impl Fn() -> usize + Send + 'static,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut policy = TrimPolicy::default();
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if policy.should_trim(open()) {
+                trim();
+            }
+        }
+    })
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn trim() {
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    let released = unsafe { libc::malloc_trim(0) };
+    tracing::debug!(
+        released = released == 1,
+        "returned freed memory to the system"
+    );
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trim() {}
+
 /// `RUST_LOG` (`info` when unset or unreadable) with the noisy dependencies capped.
 pub fn log_filter(rust_log: Option<&str>) -> tracing_subscriber::EnvFilter {
     use streamgate_contract::logging::{CAP, CAPPED_TARGETS};
@@ -51,6 +110,24 @@ pub fn log_filter(rust_log: Option<&str>) -> tracing_subscriber::EnvFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_is_trimmed_once_the_load_has_fallen_well_below_its_peak() {
+        let mut p = TrimPolicy::default();
+        assert!(!p.should_trim(0), "nothing happened");
+        assert!(!p.should_trim(1000));
+        assert!(!p.should_trim(900), "a small dip");
+        assert!(p.should_trim(700), "a quarter fewer");
+        assert!(!p.should_trim(700), "already trimmed at this level");
+        assert!(!p.should_trim(650));
+        assert!(p.should_trim(500), "fallen by 200 since the last trim");
+        let mut small = TrimPolicy::default();
+        assert!(!small.should_trim(80));
+        assert!(
+            !small.should_trim(0),
+            "fewer than 100 sockets is not worth a trim"
+        );
+    }
 
     #[test]
     fn trace_stays_off_for_the_dependencies_that_log_headers() {

@@ -151,6 +151,11 @@ async fn run(cli: Cli) -> Result<(), String> {
         "streamgate-relay listening: /realtime, / (voice page), /healthz"
     );
     let server = tokio::spawn(gateway.clone().serve(listener));
+    let sockets = gateway.clone();
+    streamgate_server::process::spawn_memory_trim(
+        move || sockets.open_sockets(),
+        Duration::from_secs(2),
+    );
     streamgate_server::process::stop_signal().await;
     let sessions = live.sessions();
     tracing::info!(

@@ -15,7 +15,7 @@
 
 mod connection;
 pub(crate) mod handshake;
-pub(crate) mod http;
+pub mod http;
 mod invoke;
 pub mod listener;
 mod management;

@@ -20,13 +20,18 @@ use super::http::Body;
 /// A server-side WebSocket over an upgraded HTTP connection.
 pub(crate) type ServerSocket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
+/// Bytes a socket's read buffer starts with, and the most one read takes. Client frames are
+/// small (a chat message is tens to hundreds of bytes); a larger frame grows the buffer for
+/// its length. Each idle socket keeps this much, so it sets most of an idle connection's cost.
+pub(crate) const READ_BUFFER_BYTES: usize = 1024;
+
 /// API Gateway's frame and message limits, and small per-socket buffers: an idle
 /// connection costs a few KB, not the 2 × 128 KB of tungstenite's defaults.
 pub(crate) fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .max_frame_size(Some(limits::FRAME_MAX_BYTES))
         .max_message_size(Some(limits::MESSAGE_PAYLOAD_MAX_BYTES))
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(0)
         .max_write_buffer_size(2 * limits::MESSAGE_PAYLOAD_MAX_BYTES)
 }
