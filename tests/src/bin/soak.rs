@@ -389,9 +389,7 @@ async fn slowloris(bin: &Path) -> Outcome {
         attackers.push(tokio::spawn(async move {
             let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)).await else { return };
             let kind = i % 3;
-            let body = format!(
-                "POST /dev/@connections/AAAAAAAAAAAAAAA%3D HTTP/1.1\r\nHost: x\r\nAuthorization: AWS4 x\r\nContent-Length: 100\r\n\r\n0123456789"
-            );
+            let body = "POST /dev/@connections/AAAAAAAAAAAAAAA%3D HTTP/1.1\r\nHost: x\r\nAuthorization: AWS4 x\r\nContent-Length: 100\r\n\r\n0123456789";
             let head = b"GET /dev HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
             let mut buf = [0u8; 512];
             let deadline = Instant::now() + Duration::from_secs(60);
