@@ -180,8 +180,13 @@ fn tree_rss(root: u32) -> u64 {
         * 1024
 }
 
+/// Opens a client socket with small buffers: tungstenite's default 128 KB read buffer per
+/// socket would make the load client, not the server, the memory hog at 10,000 sockets.
 async fn open(url: &str) -> Result<Ws, String> {
-    tokio_tungstenite::connect_async(url)
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0);
+    tokio_tungstenite::connect_async_with_config(url, Some(config), true)
         .await
         .map(|(ws, _)| ws)
         .map_err(|e| e.to_string())

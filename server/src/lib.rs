@@ -22,6 +22,7 @@ pub mod lambda;
 pub mod page;
 pub mod process;
 pub mod push;
+pub mod queue;
 pub mod realtime;
 pub mod registry;
 pub mod services;

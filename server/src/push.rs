@@ -19,7 +19,7 @@ impl ClientPush for LocalPush {
     }
 
     async fn disconnect(&self, to: &Target) -> Result<(), PushError> {
-        self.0.close(&to.connection_id, close::NORMAL, "")
+        self.0.close(&to.connection_id, close::NORMAL)
     }
 }
 

@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use streamgate_contract::limits::MESSAGE_PAYLOAD_MAX_BYTES;
 use streamgate_core::PushError;
-use tokio::sync::{mpsc, watch};
 
 use crate::clock;
 use crate::events::ConnectionInfo;
+use crate::queue::{OutQueue, PushRefused};
 
 /// What the server sends on a socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,13 +30,13 @@ pub enum Outgoing {
 /// WebSocket client side buffer is full").
 pub const CLIENT_BUFFER_FRAMES: usize = 256;
 
+/// A socket's outgoing queue, shared by the registry and the socket's writer.
+pub type Outbox = Arc<OutQueue<Outgoing>>;
+
 struct Entry {
-    info: ConnectionInfo,
+    info: Arc<ConnectionInfo>,
     /// `None` while `$connect` runs.
-    tx: Option<mpsc::Sender<Outgoing>>,
-    /// Tells the connection's loop that a close was asked for (it need not wait for the
-    /// close frame to get through a full queue).
-    closing: Option<Arc<watch::Sender<Option<u16>>>>,
+    tx: Option<Outbox>,
     last_active: Arc<AtomicI64>,
 }
 
@@ -107,27 +107,18 @@ impl Registry {
         self.lock().insert(
             info.connection_id.clone(),
             Entry {
-                info,
+                info: Arc::new(info),
                 tx: None,
-                closing: None,
                 last_active: last_active.clone(),
             },
         );
         last_active
     }
 
-    /// The connection is established: frames may be sent to it; `closing` learns of a
-    /// `DELETE`.
-    pub fn open(
-        &self,
-        id: &str,
-        tx: mpsc::Sender<Outgoing>,
-        closing: Arc<watch::Sender<Option<u16>>>,
-        info: ConnectionInfo,
-    ) {
+    /// The connection is established: frames may be sent to it.
+    pub fn open(&self, id: &str, tx: Outbox, info: Arc<ConnectionInfo>) {
         if let Some(e) = self.lock().get_mut(id) {
             e.tx = Some(tx);
-            e.closing = Some(closing);
             e.info = info;
         }
     }
@@ -147,7 +138,7 @@ impl Registry {
         self.len() == 0
     }
 
-    fn sender(&self, id: &str) -> Result<(mpsc::Sender<Outgoing>, Arc<AtomicI64>), PushError> {
+    fn sender(&self, id: &str) -> Result<(Outbox, Arc<AtomicI64>), PushError> {
         let entries = self.lock();
         let e = entries.get(id).ok_or(PushError::Gone)?;
         let tx = e.tx.clone().ok_or(PushError::Gone)?;
@@ -165,13 +156,13 @@ impl Registry {
             return Err(PushError::Throttled);
         }
         let (tx, last_active) = self.sender(id)?;
-        match tx.try_send(Outgoing::Text(data)) {
+        match tx.try_push(Outgoing::Text(data)) {
             Ok(()) => {
                 last_active.store(clock::now_ms(), Ordering::Relaxed);
                 Ok(())
             }
-            Err(mpsc::error::TrySendError::Full(_)) => Err(PushError::Throttled),
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(PushError::Gone),
+            Err(PushRefused::Full) => Err(PushError::Throttled),
+            Err(PushRefused::Closed) => Err(PushError::Gone),
         }
     }
 
@@ -179,7 +170,7 @@ impl Registry {
     /// client.
     pub fn send_raw(&self, id: &str, data: String) {
         if let Ok((tx, _)) = self.sender(id) {
-            let _ = tx.try_send(Outgoing::Text(data));
+            let _ = tx.try_push(Outgoing::Text(data));
         }
     }
 
@@ -198,22 +189,12 @@ impl Registry {
         })
     }
 
-    /// `DELETE @connections/{id}`: closes the socket with `code`.
-    pub fn close(&self, id: &str, code: u16, reason: &str) -> Result<(), PushError> {
+    /// `DELETE @connections/{id}`: closes the socket with `code`. The socket's loop is told
+    /// at once; the close frame goes out after what is already queued, even when the queue is
+    /// full (`reason` is API Gateway's: none).
+    pub fn close(&self, id: &str, code: u16) -> Result<(), PushError> {
         let (tx, _) = self.sender(id)?;
-        if let Some(closing) = self.lock().get(id).and_then(|e| e.closing.clone()) {
-            closing.send_replace(Some(code));
-        }
-        // A close must get through even when the buffer is full: wait for room in a task.
-        let frame = Outgoing::Close {
-            code,
-            reason: reason.to_owned(),
-        };
-        if let Err(mpsc::error::TrySendError::Full(frame)) = tx.try_send(frame) {
-            tokio::spawn(async move {
-                let _ = tx.send(frame).await;
-            });
-        }
+        tx.request_close(code);
         Ok(())
     }
 }

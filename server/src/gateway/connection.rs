@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use streamgate_contract::RouteKind;
 use streamgate_contract::limits::close;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -23,7 +24,8 @@ use super::Gateway;
 use super::upgrade::violation_close_code;
 use crate::clock;
 use crate::events::{self, ConnectionInfo};
-use crate::registry::{CLIENT_BUFFER_FRAMES, Outgoing};
+use crate::queue::OutQueue;
+use crate::registry::{CLIENT_BUFFER_FRAMES, Outbox, Outgoing};
 
 /// Frames that may wait for a free in-flight slot, per slot.
 const WAITING_PER_SLOT: usize = 4;
@@ -40,23 +42,21 @@ struct Ending {
 impl Gateway {
     pub(super) async fn run_connection<S>(
         self: Arc<Gateway>,
-        ws: WebSocketStream<S>,
-        info: ConnectionInfo,
+        mut sink: SplitSink<WebSocketStream<S>, Message>,
+        mut stream: SplitStream<WebSocketStream<S>>,
+        info: Arc<ConnectionInfo>,
         last_active: Arc<AtomicI64>,
     ) where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let id = info.connection_id.clone();
-        let (tx, mut rx) = mpsc::channel::<Outgoing>(CLIENT_BUFFER_FRAMES);
-        let (closed_tx, mut closed_rx) = watch::channel::<Option<u16>>(None);
-        let closed_tx = Arc::new(closed_tx);
-        self.registry
-            .open(&id, tx.clone(), closed_tx.clone(), info.clone());
-        let (mut sink, mut stream) = ws.split();
+        let tx: Outbox = Arc::new(OutQueue::new(CLIENT_BUFFER_FRAMES));
+        self.registry.open(&id, tx.clone(), info.clone());
 
         // Writer: frames in order; a Close frame ends it.
+        let queue = tx.clone();
         let writer = tokio::spawn(async move {
-            while let Some(out) = rx.recv().await {
+            while let Some(out) = queue.pop().await {
                 match out {
                     Outgoing::Text(t) => {
                         if sink.send(Message::text(t)).await.is_err() {
@@ -64,7 +64,6 @@ impl Gateway {
                         }
                     }
                     Outgoing::Close { code, reason } => {
-                        let _ = closed_tx.send(Some(code));
                         let frame = CloseFrame {
                             code: CloseCode::from(code),
                             reason: reason.into(),
@@ -77,20 +76,21 @@ impl Gateway {
         });
 
         let in_flight = self.config.max_in_flight_per_connection.max(1);
-        let slots = Arc::new(Semaphore::new(in_flight));
+        // Made on the first frame (a socket that never sends one does not pay for them).
+        let mut limits: Option<(Arc<Semaphore>, Arc<AtomicUsize>)> = None;
         // Frames waiting for a slot wait in their own tasks, so the read loop never stops
         // for them (pings are answered and a close is seen at once); past this many waiting,
         // a frame is answered "Too Many Requests" as a throttled route is.
         let max_waiting = in_flight * WAITING_PER_SLOT;
-        let waiting = Arc::new(AtomicUsize::new(0));
         let started = Instant::now();
         let lifetime_end = started + self.config.max_lifetime;
         let mut stop = self.shutdown.subscribe();
         let close_with = |code: u16, reason: &str| {
-            let _ = tx.try_send(Outgoing::Close {
+            // The close frame goes after what is queued, whatever the queue holds.
+            tx.close(Some(Outgoing::Close {
                 code,
                 reason: reason.to_owned(),
-            });
+            }));
             Ending {
                 code,
                 reason: reason.to_owned(),
@@ -109,6 +109,9 @@ impl Gateway {
                         last_active.store(clock::now_ms(), Ordering::Relaxed);
                         let gw = self.clone();
                         let info = info.clone();
+                        let (slots, waiting) = limits.get_or_insert_with(|| {
+                            (Arc::new(Semaphore::new(in_flight)), Arc::new(AtomicUsize::new(0)))
+                        });
                         match slots.clone().try_acquire_owned() {
                             Ok(permit) => {
                                 self.tasks.spawn(async move {
@@ -158,25 +161,43 @@ impl Gateway {
                     },
                     None => break Ending { code: 1006, reason: String::new() },
                 },
-                _ = tokio::time::sleep_until(idle_end) => {
+                // One timer for both limits (an idle socket's future stays small).
+                _ = tokio::time::sleep_until(idle_end.min(lifetime_end)) => {
+                    if Instant::now() >= lifetime_end {
+                        break close_with(close::GOING_AWAY, "Going away");
+                    }
                     let idle_ms = self.config.idle_timeout.as_millis() as i64;
                     if clock::now_ms() - last_active.load(Ordering::Relaxed) >= idle_ms {
                         break close_with(close::GOING_AWAY, "Going away");
                     }
                 }
-                _ = tokio::time::sleep_until(lifetime_end) => break close_with(close::GOING_AWAY, "Going away"),
                 _ = stop.changed() => break close_with(close::GOING_AWAY, "Going away"),
-                _ = closed_rx.changed() => {
-                    // The server closed it (DELETE @connections): wait for the client's reply.
-                    let code = closed_rx.borrow().unwrap_or(close::NORMAL);
-                    break Ending { code, reason: String::new() };
+                code = tx.close_requested() => {
+                    // DELETE @connections: the close frame, after what is queued.
+                    break close_with(code, "");
                 }
             }
         };
         self.registry.remove(&id);
-        drop(tx);
-        // Let the close handshake finish, briefly; a client that does not read gets its
-        // socket closed under it (the writer is stopped, and with it the socket).
+        tx.close(None);
+        // What follows runs once, at the end: boxed, so its state does not size every open
+        // connection's future.
+        Box::pin(self.finish(id, info, ending, writer, stream)).await;
+    }
+
+    /// After the loop: the close handshake, briefly (a client that does not read gets its
+    /// socket closed under it: the writer is stopped, and with it the socket), then
+    /// `$disconnect`.
+    async fn finish<S>(
+        self: Arc<Gateway>,
+        id: String,
+        info: Arc<ConnectionInfo>,
+        ending: Ending,
+        writer: tokio::task::JoinHandle<()>,
+        mut stream: SplitStream<WebSocketStream<S>>,
+    ) where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let stop_writer = writer.abort_handle();
         let _ = tokio::time::timeout(CLOSE_GRACE, async {
             let _ = writer.await;
@@ -184,6 +205,7 @@ impl Gateway {
         })
         .await;
         stop_writer.abort();
+        drop(stream);
         info!(connection_id = %id, code = ending.code, "disconnected");
         if let Some(route) = self.route(RouteKind::Disconnect) {
             let event = events::disconnect(

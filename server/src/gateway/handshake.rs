@@ -5,6 +5,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use futures::StreamExt;
+use futures::future::Either;
 use http::{Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use serde_json::json;
@@ -86,11 +88,17 @@ impl Gateway {
         }
 
         let gw = self.clone();
-        let conn_info = info.clone();
-        self.on_upgrade(&mut req, move |ws| async move {
-            match ws {
-                Some(ws) => gw.run_connection(ws, conn_info, last_active).await,
-                None => gw.registry.remove(&conn_info.connection_id),
+        let conn_info = Arc::new(info.clone());
+        // The socket is split here and its halves handed over: what a connection's task
+        // keeps for its whole life stays small (the socket itself lives in the halves' lock).
+        self.on_upgrade(&mut req, move |ws| match ws {
+            Some(ws) => {
+                let (sink, stream) = ws.split();
+                Either::Left(gw.run_connection(sink, stream, conn_info, last_active))
+            }
+            None => {
+                gw.registry.remove(&conn_info.connection_id);
+                Either::Right(std::future::ready(()))
             }
         });
         info!(connection_id = %info.connection_id, "connected");

@@ -100,7 +100,7 @@ impl Gateway {
                 }
                 Err(e) => management_error(&e),
             },
-            Method::DELETE => match self.registry.close(&id, close::NORMAL, "") {
+            Method::DELETE => match self.registry.close(&id, close::NORMAL) {
                 Ok(()) => respond(StatusCode::NO_CONTENT, "application/json", Bytes::new()),
                 Err(e) => management_error(&e),
             },

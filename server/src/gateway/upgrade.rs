@@ -23,7 +23,7 @@ pub(crate) type ServerSocket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>
 /// Bytes a socket's read buffer starts with, and the most one read takes. Client frames are
 /// small (a chat message is tens to hundreds of bytes); a larger frame grows the buffer for
 /// its length. Each idle socket keeps this much, so it sets most of an idle connection's cost.
-pub(crate) const READ_BUFFER_BYTES: usize = 1024;
+pub(crate) const READ_BUFFER_BYTES: usize = 256;
 
 /// API Gateway's frame and message limits, and small per-socket buffers: an idle
 /// connection costs a few KB, not the 2 × 128 KB of tungstenite's defaults.
