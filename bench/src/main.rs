@@ -506,7 +506,7 @@ fn report(
             "\nserverless-offline could not be measured: {e}\n"
         ));
     }
-    out.push_str("\nTargets of the project: at least 20x serverless-offline's throughput, and 10,000 idle connections under 200 MB.\n");
+    out.push_str("\nTargets of the project: at least 20x serverless-offline's throughput, and 10,000 idle connections in at most 60 MB.\n");
     out
 }
 

@@ -224,8 +224,7 @@ async fn listen(cli: &Cli) -> Result<tokio::net::TcpListener, String> {
     let addr: SocketAddr = format!("{}:{}", cli.host, cli.port)
         .parse()
         .map_err(|e| format!("bad --host/--port: {e}"))?;
-    tokio::net::TcpListener::bind(addr)
-        .await
+    streamgate_server::gateway::listener::bind(addr)
         .map_err(|e| format!("cannot listen on {addr}: {e}"))
 }
 

@@ -8,7 +8,6 @@ use std::time::Duration;
 use base64::Engine;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
@@ -91,7 +90,9 @@ fn check_session_update(e: &Value) -> Option<String> {
 impl MockRealtime {
     /// Starts a mock that accepts the API key `key`.
     pub async fn start(key: &str) -> MockRealtime {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        // A backlog sized for bursts (the soak opens 100 sessions at once).
+        let listener =
+            streamgate_server::gateway::listener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State::default()));
         let (st, expected) = (state.clone(), format!("Bearer {key}"));

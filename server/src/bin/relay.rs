@@ -140,8 +140,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     let addr: SocketAddr = format!("{}:{}", cli.host, cli.port)
         .parse()
         .map_err(|e| format!("bad --host/--port: {e}"))?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
+    let listener = streamgate_server::gateway::listener::bind(addr)
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(

@@ -14,6 +14,24 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
+/// Connections the kernel may hold completed for the accept loop. A burst larger than this
+/// overflows the queue, and the kernel then drops handshakes the clients believe complete: a
+/// client that sends nothing waits on a connection the server never saw. (A listener made
+/// with `TcpListener::bind` gets 128.) The kernel caps it at `net.core.somaxconn`.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Listens on `addr` with [`LISTEN_BACKLOG`].
+pub fn bind(addr: std::net::SocketAddr) -> io::Result<tokio::net::TcpListener> {
+    let socket = match addr {
+        std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// The response a connection over the cap gets before it is closed.
 pub(crate) const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
 content-type: application/json\r\nconnection: close\r\ncontent-length: 33\r\n\r\n\
@@ -288,6 +306,23 @@ mod tests {
         // After a quiet spell, a new burst is reported again.
         let later = b.failed(t0 + Duration::from_secs(1) + AcceptBackoff::QUIET * 2);
         assert!(later.first);
+    }
+
+    #[tokio::test]
+    async fn the_listener_queues_a_burst_of_connections() {
+        let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        // 600 handshakes before a single accept: all are queued, none dropped.
+        let mut clients = Vec::new();
+        for _ in 0..600 {
+            clients.push(TcpStream::connect(addr).await.unwrap());
+        }
+        for _ in 0..600 {
+            tokio::time::timeout(Duration::from_secs(5), listener.accept())
+                .await
+                .expect("every queued connection is accepted")
+                .unwrap();
+        }
     }
 
     #[test]
