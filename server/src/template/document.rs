@@ -114,3 +114,4 @@ mod tests {
         assert!(parse("A: !Bogus x").unwrap_err().contains("!Bogus"));
     }
 }
+

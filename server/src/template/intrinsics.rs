@@ -41,6 +41,10 @@ pub struct Resolver<'a> {
     pub api_id: String,
     /// The pseudo-parameters.
     pub pseudo: Pseudo,
+    /// Resources whose local names are being worked out, innermost last: a name that refers
+    /// back to a resource on this chain is a circular reference (found by fuzzing: a
+    /// function whose `FunctionName` is `!Ref` itself overflowed the stack).
+    naming: std::sync::Mutex<Vec<String>>,
 }
 
 impl<'a> Resolver<'a> {
@@ -107,6 +111,7 @@ impl<'a> Resolver<'a> {
             conditions: BTreeMap::new(),
             api_id: api_id.to_owned(),
             pseudo,
+            naming: std::sync::Mutex::new(Vec::new()),
         };
         if let Some(conditions) = template["Conditions"].as_object() {
             for name in conditions.keys() {
@@ -358,8 +363,27 @@ impl<'a> Resolver<'a> {
         })
     }
 
-    /// What `Ref` of a resource gives locally.
+    /// What `Ref` of a resource gives locally; a circular reference is an error.
     pub fn physical_id(&self, logical_id: &str, resource: &Value) -> Result<String, String> {
+        {
+            let mut naming = self.naming.lock().unwrap_or_else(|e| e.into_inner());
+            if naming.iter().any(|n| n == logical_id) {
+                return Err(format!(
+                    "circular reference: {} -> {logical_id}",
+                    naming.join(" -> ")
+                ));
+            }
+            naming.push(logical_id.to_owned());
+        }
+        let id = self.local_name(logical_id, resource);
+        self.naming
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop();
+        id
+    }
+
+    fn local_name(&self, logical_id: &str, resource: &Value) -> Result<String, String> {
         let props = &resource["Properties"];
         let named = |field: &str| -> Result<Option<String>, String> {
             Ok(match &props[field] {
@@ -548,6 +572,29 @@ Outputs: {}
                 .unwrap_err()
                 .contains("not emulated")
         );
+    }
+
+    #[test]
+    fn a_name_that_refers_back_to_itself_is_an_error_not_a_stack_overflow() {
+        // Found by `just fuzz` (template target): each of these recursed without end.
+        for text in [
+            "Resources:\n  F:\n    Type: AWS::Lambda::Function\n    Properties:\n      FunctionName: !Ref F\nOutputs:\n  O:\n    Value: !Ref F\n",
+            "Resources:\n  T:\n    Type: AWS::DynamoDB::Table\n    Properties:\n      TableName: !GetAtt T.Arn\nOutputs:\n  O:\n    Value: !GetAtt T.Arn\n",
+            "Resources:\n  A:\n    Type: AWS::Lambda::Function\n    Properties:\n      FunctionName: !Sub '${B}-a'\n  B:\n    Type: AWS::Logs::LogGroup\n    Properties:\n      LogGroupName: !Ref A\nOutputs:\n  O:\n    Value: !Ref A\n",
+        ] {
+            let t = crate::template::document::parse(text).unwrap();
+            let r = resolver(&t, &[]).unwrap();
+            let e = r.resolve(&t["Outputs"]["O"]["Value"]).unwrap_err();
+            assert!(e.contains("circular reference"), "{e}");
+        }
+        // A name that refers to another resource, without a cycle, still resolves.
+        let t = crate::template::document::parse(
+            "Resources:\n  A:\n    Type: AWS::Lambda::Function\n    Properties:\n      FunctionName: !Sub '${B}-a'\n  B:\n    Type: AWS::Logs::LogGroup\n    Properties:\n      LogGroupName: logs\n",
+        )
+        .unwrap();
+        let r = resolver(&t, &[]).unwrap();
+        assert_eq!(r.resolve(&serde_json::json!({"Ref": "A"})).unwrap(), "logs-a");
+        assert_eq!(r.resolve(&serde_json::json!({"Ref": "A"})).unwrap(), "logs-a", "the chain unwinds");
     }
 
     #[test]
