@@ -22,11 +22,23 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     for surface in [
-        Surface { stage: "dev", chat: true, voice: true, secrets: true },
-        Surface { stage: "dev", chat: false, voice: true, secrets: false },
+        Surface {
+            stage: "dev",
+            chat: true,
+            voice: true,
+            secrets: true,
+        },
+        Surface {
+            stage: "dev",
+            chat: false,
+            voice: true,
+            secrets: false,
+        },
     ] {
         for upgrade in [false, true] {
-            if let Endpoint::Management { raw_id } = resolve(&method, path, upgrade, extra, &surface) {
+            if let Endpoint::Management { raw_id } =
+                resolve(&method, path, upgrade, extra, &surface)
+            {
                 assert!(surface.chat);
                 if let Some(id) = decode_segment(&raw_id) {
                     let _ = is_well_formed(&id);

@@ -39,7 +39,10 @@ fuzz_target!(|data: &[u8]| {
         };
         for action in actions {
             if let Action::ToClient(frame) = action {
-                assert!(frame.get("type").and_then(Value::as_str).is_some(), "{frame}");
+                assert!(
+                    frame.get("type").and_then(Value::as_str).is_some(),
+                    "{frame}"
+                );
             }
         }
     }

@@ -39,6 +39,10 @@ fuzz_target!(|data: &[u8]| {
         pieces.extend(p.finish());
     }
     if let (Some(whole), false) = (whole, failed) {
-        assert_eq!(format!("{whole:?}"), format!("{pieces:?}"), "split at {step}");
+        assert_eq!(
+            format!("{whole:?}"),
+            format!("{pieces:?}"),
+            "split at {step}"
+        );
     }
 });

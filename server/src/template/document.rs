@@ -114,4 +114,3 @@ mod tests {
         assert!(parse("A: !Bogus x").unwrap_err().contains("!Bogus"));
     }
 }
-

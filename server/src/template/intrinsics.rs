@@ -376,10 +376,7 @@ impl<'a> Resolver<'a> {
             naming.push(logical_id.to_owned());
         }
         let id = self.local_name(logical_id, resource);
-        self.naming
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop();
+        self.naming.lock().unwrap_or_else(|e| e.into_inner()).pop();
         id
     }
 
@@ -593,8 +590,15 @@ Outputs: {}
         )
         .unwrap();
         let r = resolver(&t, &[]).unwrap();
-        assert_eq!(r.resolve(&serde_json::json!({"Ref": "A"})).unwrap(), "logs-a");
-        assert_eq!(r.resolve(&serde_json::json!({"Ref": "A"})).unwrap(), "logs-a", "the chain unwinds");
+        assert_eq!(
+            r.resolve(&serde_json::json!({"Ref": "A"})).unwrap(),
+            "logs-a"
+        );
+        assert_eq!(
+            r.resolve(&serde_json::json!({"Ref": "A"})).unwrap(),
+            "logs-a",
+            "the chain unwinds"
+        );
     }
 
     #[test]
