@@ -305,6 +305,20 @@ pub async fn send(ws: &mut Client, text: &str) {
     ws.send(Message::text(text)).await.expect("send");
 }
 
+/// Reads one answer: the `chunk` contents concatenated, up to its `done` (panics on anything
+/// else).
+pub async fn answer(ws: &mut Client) -> String {
+    let mut answer = String::new();
+    loop {
+        let f = next_json(ws).await;
+        match f["type"].as_str() {
+            Some("chunk") => answer.push_str(f["content"].as_str().unwrap()),
+            Some("done") => return answer,
+            _ => panic!("expected chunk or done: {f}"),
+        }
+    }
+}
+
 /// A server with the voice relay over `realtime`, writing records to `store`.
 pub async fn start_voice(
     realtime: streamgate_server::realtime::RealtimeConfig,

@@ -8,7 +8,7 @@ use futures::StreamExt;
 use serde_json::json;
 use streamgate_contract::Route;
 use streamgate_tests::dynamodb_local::{DynamoDbLocal, create_connections_table};
-use streamgate_tests::local::{closed, connect, next_json, send};
+use streamgate_tests::local::{answer, closed, connect, send};
 use tokio::io::AsyncBufReadExt;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
@@ -81,15 +81,7 @@ async fn dynamodb_store_and_sigterm_shutdown() {
             .to_string(),
     )
     .await;
-    let mut answer = String::new();
-    loop {
-        let f = next_json(&mut ws).await;
-        match f["type"].as_str() {
-            Some("chunk") => answer.push_str(f["content"].as_str().unwrap()),
-            Some("done") => break,
-            _ => panic!("{f}"),
-        }
-    }
+    let answer = answer(&mut ws).await;
     assert_eq!(answer, "stored in dynamodb");
     assert_eq!(
         count(&client).await,
@@ -226,15 +218,7 @@ async fn out_of_file_descriptors_the_server_backs_off_says_so_once_and_recovers(
         &json!({"action": Route::Message.key(), "data": "still here"}).to_string(),
     )
     .await;
-    let mut answer = String::new();
-    loop {
-        let f = next_json(&mut ws).await;
-        match f["type"].as_str() {
-            Some("chunk") => answer.push_str(f["content"].as_str().unwrap()),
-            Some("done") => break,
-            other => panic!("{other:?}: {f}"),
-        }
-    }
+    let answer = answer(&mut ws).await;
     assert_eq!(answer, "still here");
     assert_eq!(said("cannot accept connections"), 1, "still one report");
     server.start_kill().unwrap();
