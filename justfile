@@ -182,7 +182,7 @@ bench:
     echo "$arm"
     # The template host (real processes under the Runtime API) against the in-process host.
     cargo build --release --quiet -p streamgate-tests --bin runtime-host-bench
-    hosts=$(target/release/runtime-host-bench --artifacts target/bench-lambda/x86_64 --round-trips 640)
+    hosts=$(target/release/runtime-host-bench --artifacts target/bench-lambda/x86_64 --seconds 3)
     printf '\n%s\n' "$hosts" >> BENCH.md
     echo "$hosts"
 

@@ -108,6 +108,11 @@ async fn app<G: Grants>(function: Function) -> Result<ChatApp, StartError> {
 }
 
 /// Starts the function and serves invocations until the runtime stops it.
+///
+/// The binaries run it on a current-thread Tokio runtime: Lambda hands a process one
+/// invocation at a time, and without worker threads every socket event is handled where it
+/// is noticed (no thread to wake). Measured on the packaged x86_64 bootstraps: init (exec to
+/// the first `/next`) 4 ms instead of 6, and 15-25% more warm invocations per second of CPU.
 pub async fn main<G: Grants>(function: Function) -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let app = match app::<G>(function).await {

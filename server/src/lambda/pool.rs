@@ -138,6 +138,7 @@ pub struct Pool {
     state: Mutex<State>,
     freed: Notify,
     next_id: AtomicU64,
+    cold_starts: AtomicU64,
 }
 
 /// Timings kept for [`Pool::timings`].
@@ -154,6 +155,7 @@ impl Pool {
             state: Mutex::new(State::default()),
             freed: Notify::new(),
             next_id: AtomicU64::new(1),
+            cold_starts: AtomicU64::new(0),
         });
         let weak = Arc::downgrade(&pool);
         tokio::spawn(async move {
@@ -174,6 +176,11 @@ impl Pool {
     /// Processes running now (busy or idle).
     pub fn processes(&self) -> usize {
         self.state.lock().unwrap().running
+    }
+
+    /// Processes started so far (cold starts, including failed ones).
+    pub fn cold_starts(&self) -> u64 {
+        self.cold_starts.load(Ordering::Relaxed)
     }
 
     /// The timings of recent invocations.
@@ -374,6 +381,7 @@ impl Pool {
             .await
             .map_err(|e| format!("no Runtime API port: {e}"))?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.cold_starts.fetch_add(1, Ordering::Relaxed);
         let f = &self.function;
         let mut command = Command::new(&self.launch.command[0]);
         command

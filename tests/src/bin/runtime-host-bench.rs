@@ -5,7 +5,9 @@
 //! 64 connections. Both hosts use the same DynamoDB Local table layout and the echo provider
 //! with no delay.
 //!
-//! `runtime-host-bench --artifacts DIR [--round-trips N]`, DIR holding
+//! `runtime-host-bench --artifacts DIR [--seconds S] [--only a|b|template] [--connections N]
+//! [--max-concurrency N]` (S per row, 3 by default; `--only` and `--connections` narrow the
+//! run, for profiling), DIR holding
 //! `streamgate-*/bootstrap` built for this machine. Prints Markdown.
 
 use std::collections::BTreeMap;
@@ -51,35 +53,70 @@ async fn message_round_trip(ws: &mut Client, n: usize) -> Duration {
     }
 }
 
-/// Round trips on `connections` sockets, `per_connection` each: (median ms, p99 ms, per s).
-async fn measure(
-    url: &str,
-    connections: usize,
-    per_connection: usize,
-    message: bool,
-) -> (f64, f64, f64) {
+/// A host under test.
+struct Host<'a> {
+    url: String,
+    /// Its connections, to wait until a row's sockets are gone before the next row.
+    registry: Arc<Registry>,
+    /// Processes started so far (the template host); 0 for the in-process hosts.
+    cold_starts: Box<dyn Fn() -> u64 + 'a>,
+}
+
+/// One row's figures for one host.
+#[derive(Default)]
+struct Row {
+    median_ms: f64,
+    p99_ms: f64,
+    per_second: f64,
+    /// Processes started while measuring (the warm-up should leave none to start).
+    cold_starts: u64,
+}
+
+async fn round_trip(ws: &mut Client, message: bool, n: usize) -> Duration {
+    if message {
+        message_round_trip(ws, n).await
+    } else {
+        default_round_trip(ws).await
+    }
+}
+
+/// Closed-loop round trips on `connections` sockets for `window`, after a warm-up that runs
+/// rounds (5 round trips per socket) until two rounds in a row start no process: a socket's
+/// next frame can arrive before its function process has reported, so a warm steady state
+/// needs more processes than connections, as on Lambda. Afterwards the sockets are closed and
+/// their `$disconnect` work is let finish, so it does not fall into the next row.
+async fn measure(host: &Host<'_>, connections: usize, window: Duration, message: bool) -> Row {
     let mut sockets = Vec::new();
     for _ in 0..connections {
-        sockets.push(connect(url).await);
+        sockets.push(connect(&host.url).await);
     }
-    // Warm every process the concurrency needs.
-    let warm = sockets.iter_mut().map(|ws| async move {
-        if message {
-            message_round_trip(ws, 0).await
+    let mut quiet_rounds = 0;
+    for _ in 0..40 {
+        let before = (host.cold_starts)();
+        let round = sockets.iter_mut().map(|ws| async move {
+            for n in 0..5 {
+                round_trip(ws, message, n).await;
+            }
+        });
+        futures::future::join_all(round).await;
+        quiet_rounds = if (host.cold_starts)() == before {
+            quiet_rounds + 1
         } else {
-            default_round_trip(ws).await
+            0
+        };
+        if quiet_rounds == 2 {
+            break;
         }
-    });
-    futures::future::join_all(warm).await;
+    }
+    let cold_before = (host.cold_starts)();
     let started = Instant::now();
+    let deadline = started + window;
     let runs = sockets.iter_mut().map(|ws| async move {
         let mut times = Vec::new();
-        for n in 0..per_connection {
-            times.push(if message {
-                message_round_trip(ws, n + 1).await
-            } else {
-                default_round_trip(ws).await
-            });
+        let mut n = 100;
+        while Instant::now() < deadline {
+            times.push(round_trip(ws, message, n).await);
+            n += 1;
         }
         times
     });
@@ -89,12 +126,23 @@ async fn measure(
         .flatten()
         .collect();
     let elapsed = started.elapsed();
+    let cold_starts = (host.cold_starts)() - cold_before;
+    for mut ws in sockets {
+        let _ = futures::SinkExt::close(&mut ws).await;
+    }
+    let quiet_by = Instant::now() + Duration::from_secs(10);
+    while !host.registry.is_empty() && Instant::now() < quiet_by {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The `$disconnect` invocations run after the registry lets go of a socket.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     all.sort();
-    (
-        percentile(&all, 0.5),
-        percentile(&all, 0.99),
-        all.len() as f64 / elapsed.as_secs_f64(),
-    )
+    Row {
+        median_ms: percentile(&all, 0.5),
+        p99_ms: percentile(&all, 0.99),
+        per_second: all.len() as f64 / elapsed.as_secs_f64(),
+        cold_starts,
+    }
 }
 
 #[tokio::main]
@@ -107,7 +155,19 @@ async fn main() {
             .cloned()
     };
     let artifacts = value("--artifacts").expect("--artifacts DIR");
-    let round_trips: usize = value("--round-trips").map_or(200, |v| v.parse().unwrap());
+    // `--only a|b|template`: measure one host (for profiling).
+    let only = value("--only").map(|h| match h.as_str() {
+        "a" => 0,
+        "b" => 1,
+        "template" => 2,
+        other => panic!("--only a|b|template, not {other}"),
+    });
+    // `--max-concurrency N`: processes per function at most (128 by default: 64 connections
+    // in a closed loop need more processes than connections, see `measure`).
+    let max_concurrency: usize = value("--max-concurrency").map_or(128, |v| v.parse().unwrap());
+    // `--connections 1|64`: those rows only (for profiling).
+    let only_connections: Option<usize> = value("--connections").map(|v| v.parse().unwrap());
+    let window = Duration::from_secs_f64(value("--seconds").map_or(3.0, |v| v.parse().unwrap()));
     let root = workspace_root();
     let db = DynamoDbLocal::start(&streamgate_tests::dynamodb_local::jar_dir())
         .await
@@ -125,7 +185,7 @@ async fn main() {
     options.dynamodb_endpoint = Some(db.endpoint());
     options.logs = Arc::new(|_: &str, _: &str| {});
     options.extra_environment = BTreeMap::from([(env::ECHO_DELAY_MS.to_owned(), "0".to_owned())]);
-    options.max_concurrency = 128;
+    options.max_concurrency = max_concurrency;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let template_addr = listener.local_addr().unwrap();
     let server = TemplateServer::start(options, &listener)
@@ -170,7 +230,7 @@ async fn main() {
     // Two in-process hosts: handlers pushing straight to the registry (the default), and the
     // same handlers pushing through the AWS SDK over HTTP as they do in Lambda, which separates
     // the cost of real processes from the cost of the SDK round trip.
-    let mut in_process_urls = Vec::new();
+    let mut hosts = Vec::new();
     for sdk in [false, true] {
         let registry = Arc::new(Registry::new(None));
         let app = streamgate_core::ChatApp {
@@ -189,43 +249,69 @@ async fn main() {
         let gateway = Gateway::new(
             GatewayConfig::default(),
             Arc::new(ChatIntegration(app)),
-            registry,
+            registry.clone(),
             None,
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        in_process_urls.push(format!("ws://{}/dev", listener.local_addr().unwrap()));
+        hosts.push(Host {
+            url: format!("ws://{}/dev", listener.local_addr().unwrap()),
+            registry,
+            cold_starts: Box::new(|| 0),
+        });
         tokio::spawn(gateway.serve(listener));
+    }
+    let pools = server.host.clone();
+    hosts.push(Host {
+        url: template_url,
+        registry: server.gateway.registry().clone(),
+        cold_starts: Box::new(move || pools.pools().values().map(|p| p.cold_starts()).sum()),
+    });
+
+    // DynamoDB Local is a JVM: it compiles its hot code through its first seconds of load,
+    // which would take CPU from whichever row runs then. Connections come and go (a write
+    // and a delete each) until it has had that load.
+    let warm_until = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < warm_until {
+        let sockets = futures::future::join_all((0..64).map(|_| connect(&hosts[0].url))).await;
+        drop(sockets);
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
     println!("## Template host vs in-process host: warm round trips\n");
     println!(
-        "{round_trips} round trips per row after a warm-up (at 64 connections, {} each). `$default`: a frame in, the handler's error frame back through `@connections`. `message`: a 3-word echo answer to its `done` frame (an event invocation). In-process: the handlers in the server (A: frames straight to the registry; B: through the AWS SDK's `@connections` client over HTTP, as in Lambda). Template host: the packaged bootstraps as processes under the Runtime API, pushing through the SDK.\n",
-        (round_trips / 64).max(1)
+        "Closed-loop round trips for {:.0} s per row, after a warm-up that runs until the template host starts no more processes. `$default`: a frame in, the handler's error frame back through `@connections`. `message`: a 3-word echo answer to its `done` frame (an event invocation). In-process: the handlers in the server (A: frames straight to the registry, as `streamgate-server` runs them; B: through the AWS SDK's `@connections` client over HTTP, as in Lambda). Template host: the packaged bootstraps as processes under the Runtime API, pushing through the SDK.\n",
+        window.as_secs_f64()
     );
     println!(
-        "| route | connections | in-process A median / p99 (ms) | in-process B (SDK push) median / p99 (ms) | template host median / p99 (ms) | ratio to A | ratio to B | template host round trips/s |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+        "| route | connections | in-process A median / p99 (ms) | in-process B (SDK push) median / p99 (ms) | template host median / p99 (ms) | ratio to A | ratio to B | round trips/s A / B / template | cold starts while measuring |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for (name, message) in [(Route::Default.key(), false), (Route::Message.key(), true)] {
         for connections in [1usize, 64] {
-            let per = if connections == 1 {
-                round_trips
-            } else {
-                (round_trips / 64).max(1)
-            };
-            let a = measure(&in_process_urls[0], connections, per, message).await;
-            let b = measure(&in_process_urls[1], connections, per, message).await;
-            let t = measure(&template_url, connections, per, message).await;
+            if only_connections.is_some_and(|c| c != connections) {
+                continue;
+            }
+            let mut rows = Vec::new();
+            for (i, host) in hosts.iter().enumerate() {
+                rows.push(match only {
+                    Some(only) if only != i => Row::default(),
+                    _ => measure(host, connections, window, message).await,
+                });
+            }
+            let [a, b, t] = &rows[..] else { unreachable!() };
             println!(
-                "| {name} | {connections} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2}x | {:.2}x | {:.0} |",
-                a.0,
-                a.1,
-                b.0,
-                b.1,
-                t.0,
-                t.1,
-                t.0 / a.0,
-                t.0 / b.0,
-                t.2
+                "| {name} | {connections} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} | {:.2}x | {:.2}x | {:.0} / {:.0} / {:.0} | {} |",
+                a.median_ms,
+                a.p99_ms,
+                b.median_ms,
+                b.p99_ms,
+                t.median_ms,
+                t.p99_ms,
+                t.median_ms / a.median_ms,
+                t.median_ms / b.median_ms,
+                a.per_second,
+                b.per_second,
+                t.per_second,
+                t.cold_starts
             );
         }
     }
