@@ -7,10 +7,15 @@
 //! * [`events`]: the CONNECT / MESSAGE / DISCONNECT events, built in one place.
 //! * [`api`]: what an emulated API is (routes, integrations, selection, request templates).
 //! * [`registry`]: the live connections and the `@connections` operations on them.
+//! * [`queue`]: a socket's bounded outgoing queue (a close always finds a place).
 //! * [`integration`]: what a route invokes, and the authorizer hook.
 //! * [`push`]: the handlers' in-process push.
 //! * [`page`]: the test page.
 //! * [`realtime`]: the voice relay (its decisions in `realtime::protocol`, free of I/O).
+//! * [`template`], [`template_server`], [`lambda`], [`services`]: `--template`: a CloudFormation
+//!   template read into an API, its functions' `bootstrap`s run under the Lambda Runtime API,
+//!   the tables and secrets they use.
+//! * [`process`]: what the server binaries share (logging, stop signals, memory trim).
 
 pub mod api;
 pub mod clock;

@@ -279,7 +279,7 @@ async fn main() {
 
     println!("## Template host vs in-process host: warm round trips\n");
     println!(
-        "Closed-loop round trips for {:.0} s per row, after a warm-up that runs until the template host starts no more processes. `$default`: a frame in, the handler's error frame back through `@connections`. `message`: a 3-word echo answer to its `done` frame (an event invocation). In-process: the handlers in the server (A: frames straight to the registry, as `streamgate-server` runs them; B: through the AWS SDK's `@connections` client over HTTP, as in Lambda). Template host: the packaged bootstraps as processes under the Runtime API, pushing through the SDK.\n",
+        "Closed-loop round trips for {:.0} s per row, after a warm-up that runs until the template host starts no more processes. `$default`: a frame in, the handler's error frame back through `@connections`. `message`: a 3-word echo answer to its `done` frame (an event invocation). In-process: the handlers in the server (A: frames straight to the registry, as `streamgate-server` runs them; B: `--push sdk`, through the AWS SDK's `@connections` client over HTTP, as in Lambda). Template host: the packaged bootstraps as processes under the Runtime API, pushing through the SDK.\n",
         window.as_secs_f64()
     );
     println!(
