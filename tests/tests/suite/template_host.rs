@@ -388,21 +388,27 @@ async fn warm_processes_are_reused_busy_ones_add_cold_starts_and_idle_ones_stop(
         2,
         "a busy process makes the next invocation cold"
     );
-    let timings = running
+    let pool = running
         .server
         .host
         .pool_of(reserved::DEFAULT)
         .unwrap()
-        .timings();
+        .clone();
     assert_eq!(
-        timings.iter().filter(|t| t.init.is_some()).count(),
+        pool.timings().iter().filter(|t| t.init.is_some()).count(),
         2,
         "two cold starts"
     );
+    assert_eq!(pool.cold_starts(), 2, "two processes started");
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(processes(&running), 0, "idle processes are stopped");
     send(&mut ws, "quick").await;
     assert_eq!(next_text(&mut ws).await, "ok");
+    assert_eq!(
+        pool.cold_starts(),
+        3,
+        "after an idle stop, the next invocation is cold"
+    );
     drop((ws, other));
     running.stop().await;
     task.abort();
