@@ -52,29 +52,7 @@ impl RelayProcess {
         let mut child = cmd
             .spawn()
             .map_err(|e| format!("cannot run {command:?}: {e}"))?;
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let mut readers = Vec::new();
-        for stream in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let lines = lines.clone();
-            readers.push(tokio::spawn(async move {
-                let mut reader = tokio::io::BufReader::new(stream).lines();
-                while let Ok(Some(line)) = reader.next_line().await {
-                    lines.lock().unwrap().push(line);
-                }
-            }));
-        }
+        let (lines, readers) = collect_output(&mut child);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let found = lines.lock().unwrap().iter().find_map(|l| {
@@ -155,6 +133,35 @@ impl RelayProcess {
 }
 
 /// `GET url`: status and body (a plain HTTP/1.1 request; no client library needed).
+/// A child's output lines: stdout and stderr read into one list as they come, by tasks that
+/// end when the streams close (await them before reading the last lines).
+pub fn collect_output(
+    child: &mut Child,
+) -> (Arc<Mutex<Vec<String>>>, Vec<tokio::task::JoinHandle<()>>) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let mut readers = Vec::new();
+    let streams = [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+    ];
+    for stream in streams.into_iter().flatten() {
+        let lines = lines.clone();
+        readers.push(tokio::spawn(async move {
+            let mut reader = tokio::io::BufReader::new(stream).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                lines.lock().unwrap().push(line);
+            }
+        }));
+    }
+    (lines, readers)
+}
+
 pub async fn http_get(url: &str) -> (u16, String) {
     let rest = url.strip_prefix("http://").expect("an http:// URL");
     let (host, path) = rest

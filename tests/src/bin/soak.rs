@@ -16,7 +16,7 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use streamgate_contract::Route;
 use streamgate_tests::mock_realtime::MockRealtime;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 use tokio_tungstenite::tungstenite::Message;
@@ -59,28 +59,7 @@ impl Server {
         let mut cmd = Command::from(cmd);
         cmd.kill_on_drop(true);
         let mut child = cmd.spawn().expect("the server starts");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        for out in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let lines = lines.clone();
-            tokio::spawn(async move {
-                let mut r = tokio::io::BufReader::new(out).lines();
-                while let Ok(Some(l)) = r.next_line().await {
-                    lines.lock().unwrap().push(l);
-                }
-            });
-        }
+        let (lines, _readers) = streamgate_tests::relay_process::collect_output(&mut child);
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
             assert!(Instant::now() < deadline, "the server listens within 30 s");
