@@ -40,25 +40,26 @@ setup-node:
         touch "$stamp"
     fi
 
-# Lambda's name for this machine's architecture.
-lambda_arch := if arch() == "aarch64" { "arm64" } else { "x86_64" }
+# The architecture `just local-lambda` packages for: this machine's, in Lambda's name, unless
+# STREAMGATE_LAMBDA_ARCH names the other (`arm64` on an x86_64 machine runs under qemu-aarch64).
+lambda_arch := env_var_or_default("STREAMGATE_LAMBDA_ARCH", if arch() == "aarch64" { "arm64" } else { "x86_64" })
 
 # Serve the chat API locally (ws://localhost:3000, test page at http://localhost:3000/).
 # Extra flags go to the server, e.g. `just local --provider openai --model gpt-4o-mini`.
 local *ARGS:
-    cargo run --quiet -p streamgate-server -- {{ARGS}}
+    cargo run --quiet -p streamgate-server --bin streamgate-server -- {{ARGS}}
 
 # Serve generated/template.yaml the way Lambda runs it: the functions packaged for this
 # machine, each `bootstrap` under a local Lambda Runtime API, the table in DynamoDB Local.
 # Extra flags go to the server, e.g. `just local-lambda --parameter LlmProvider=openai`.
 local-lambda *ARGS: setup-node (package lambda_arch)
-    cargo run --quiet -p streamgate-server -- --template generated/template.yaml --artifacts target/lambda --parameter Architecture={{lambda_arch}} {{ARGS}}
+    cargo run --quiet -p streamgate-server --bin streamgate-server -- --template generated/template.yaml --artifacts target/lambda --parameter Architecture={{lambda_arch}} {{ARGS}}
 
 # Debian's packages the tests use: Chromium for the browser tests (playwright-core never
 # downloads a browser), espeak-ng, which speaks the voice test's fake microphone input,
 # qemu-user with arm64 libraries, which run the arm64 Lambda artifacts and the relay image's
 # binary, skopeo, which pushes the relay image, and docker-registry, a registry on loopback
-# for the image tests.
+# for the image tests, and curl, which the hostile-function tests' bootstraps use.
 setup-system:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -69,6 +70,7 @@ setup-system:
     if [ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]; then packages+=(libc6-arm64-cross); fi
     if ! command -v skopeo >/dev/null; then packages+=(skopeo); fi
     if ! command -v docker-registry >/dev/null; then packages+=(docker-registry); fi
+    if ! command -v curl >/dev/null; then packages+=(curl); fi
     if [ ! -f /etc/ssl/certs/ca-certificates.crt ]; then packages+=(ca-certificates); fi
     if [ ${#packages[@]} -eq 0 ]; then exit 0; fi
     sudo=""
@@ -95,8 +97,8 @@ lint: setup-python synth-check
 
 # Build every function's bootstrap for provided.al2023 into target/lambda/<function>/
 # (ARCH: arm64, the stack's default, or x86_64).
-package ARCH="arm64": setup-deploy
-    cargo run --quiet -p streamgate-deploy -- package {{ARCH}}
+package ARCH="arm64" *FLAGS: setup-deploy
+    cargo run --quiet -p streamgate-deploy -- package {{ARCH}} {{FLAGS}}
 
 # Deploy the chat stack: checks, uploads the artifacts, deploys, prints the URLs.
 # Overrides are template parameters, e.g. `just deploy chat LlmProvider=openai LlmModel=gpt-4o-mini LlmApiKeySecretArn=...`.

@@ -26,6 +26,9 @@ enum Cmd {
         /// arm64 (the stack's default) or x86_64.
         #[arg(default_value = "arm64")]
         arch: String,
+        /// Build even when every bootstrap is newer than the sources.
+        #[arg(long)]
+        force: bool,
     },
     /// Check, upload and deploy the stack; print its URLs.
     Deploy {
@@ -84,10 +87,10 @@ fn run(cli: Cli) -> Result<(), Vec<String>> {
     let ws = cli.workspace;
     let one = |e: tools::ToolError| vec![e.to_string()];
     match cli.command {
-        Cmd::Package { arch } => {
+        Cmd::Package { arch, force } => {
             let arch = Arch::parse(&arch)
                 .ok_or_else(|| vec![format!("{arch:?}: the architecture is arm64 or x86_64")])?;
-            tools::package(&ws, arch).map_err(one)
+            tools::package(&ws, arch, force).map_err(one)
         }
         Cmd::Deploy {
             stack,

@@ -81,6 +81,17 @@ pub struct ArtifactState {
     pub found: Option<Found>,
 }
 
+impl ArtifactState {
+    /// Whether this `bootstrap` is built for `arch` and no older than `newest_source`, so
+    /// packaging again would build the same thing.
+    pub fn is_current(&self, arch: Arch, newest_source: Option<&(PathBuf, SystemTime)>) -> bool {
+        self.found.as_ref().is_some_and(|f| {
+            f.machine.as_ref().is_ok_and(|m| *m == arch.machine())
+                && newest_source.is_none_or(|(_, changed)| *changed <= f.modified)
+        })
+    }
+}
+
 /// A `bootstrap` on disk.
 #[derive(Debug, Clone)]
 pub struct Found {

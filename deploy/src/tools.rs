@@ -178,8 +178,23 @@ pub fn newest_source(workspace: &Path) -> Option<(PathBuf, SystemTime)> {
 }
 
 /// Builds every contract function's `bootstrap` for `arch` with cargo-lambda, then lists
-/// their sizes.
-pub fn package(workspace: &Path, arch: Arch) -> Result<(), ToolError> {
+/// their sizes. When every `bootstrap` is already built for `arch` and newer than the
+/// functions' sources and the workspace's manifests, nothing is built (and nothing is
+/// rewritten under a process that runs one) unless `force`.
+pub fn package(workspace: &Path, arch: Arch, force: bool) -> Result<(), ToolError> {
+    let newest = newest_source(workspace);
+    if !force
+        && artifacts(workspace)
+            .iter()
+            .all(|a| a.is_current(arch, newest.as_ref()))
+    {
+        println!(
+            "the {} functions are packaged for {} and newer than their sources (`--force` builds again)",
+            Function::ALL.len(),
+            arch.name()
+        );
+        return list_sizes(workspace);
+    }
     let installed = output(
         "rustup",
         &["target", "list", "--installed"],
@@ -216,6 +231,11 @@ pub fn package(workspace: &Path, arch: Arch) -> Result<(), ToolError> {
         args.push(b);
     }
     run("cargo", &args)?;
+    list_sizes(workspace)
+}
+
+/// Prints each function's `bootstrap` size, plain and zipped.
+fn list_sizes(workspace: &Path) -> Result<(), ToolError> {
     println!("\n{:<24} {:>12} {:>12}", "function", "bootstrap", "zipped");
     for f in Function::ALL {
         let path = bootstrap_path(workspace, *f);

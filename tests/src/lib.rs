@@ -9,6 +9,7 @@ pub mod local;
 pub mod mock_http;
 pub mod mock_realtime;
 pub mod packaging;
+pub mod readme;
 pub mod registry;
 pub mod relay_process;
 pub mod runtime_host;

@@ -16,6 +16,7 @@ mod message;
 mod package;
 mod providers;
 mod push;
+mod readme;
 mod realtime;
 mod relay;
 mod relay_template;
