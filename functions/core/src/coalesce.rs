@@ -119,8 +119,8 @@ mod tests {
         }
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn first_text_goes_out_at_once_then_waits_for_the_window() {
+    #[test]
+    fn first_text_goes_out_at_once_then_waits_for_the_window() {
         let mut c = Coalescer::new(settings());
         assert_eq!(c.due_at(Instant::now()), None);
         c.push("a");
@@ -138,8 +138,8 @@ mod tests {
         );
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn byte_budget_overrides_the_window() {
+    #[test]
+    fn byte_budget_overrides_the_window() {
         let mut c = Coalescer::new(settings());
         c.push("x");
         let t0 = Instant::now();
@@ -148,8 +148,8 @@ mod tests {
         assert!(c.is_due(t0));
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn frames_are_capped_on_character_boundaries() {
+    #[test]
+    fn frames_are_capped_on_character_boundaries() {
         let mut c = Coalescer::new(settings());
         let text = "ééééééééééé"; // 11 × 2 bytes
         c.push(text);
