@@ -16,8 +16,12 @@
 //!   template read into an API, its functions' `bootstrap`s run under the Lambda Runtime API,
 //!   the tables and secrets they use.
 //! * [`process`]: what the server binaries share (logging, stop signals, memory trim).
+//! * [`callers`]: who may call what the server opens on loopback (the Runtime API's socket
+//!   owner, the functions' session token, `Host` names that cannot rebind).
+//! * [`reaper`]: every process the server starts dies with it (process groups, a watcher).
 
 pub mod api;
+pub mod callers;
 pub mod clock;
 pub mod events;
 pub mod gateway;
@@ -29,6 +33,7 @@ pub mod process;
 pub mod push;
 pub mod queue;
 pub mod realtime;
+pub mod reaper;
 pub mod registry;
 pub mod services;
 pub mod template;

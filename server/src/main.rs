@@ -19,6 +19,15 @@ use streamgate_server::push::LocalPush;
 use streamgate_server::realtime::{Catalog, RealtimeConfig, RealtimeService};
 use streamgate_server::{ChatIntegration, Gateway, GatewayConfig, Registry};
 
+/// Prints a line on standard output; when that is closed (`... | head`) the line is lost and
+/// nothing else happens (`println!` would panic).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum StoreKind {
     /// Records in memory (lost on exit).
@@ -170,8 +179,17 @@ struct Cli {
     #[arg(long = "parameter", value_name = "NAME=VALUE", requires = "template")]
     parameters: Vec<String>,
     /// With --template: a secret the functions may read from Secrets Manager (repeatable).
+    /// Its value shows in the process list: prefer --secret-from-env or --secrets-file.
     #[arg(long = "secret", value_name = "ARN=VALUE", requires = "template")]
     secrets: Vec<String>,
+    /// With --template: a secret whose value is in this server's environment variable VAR
+    /// (repeatable; the value never appears on the command line).
+    #[arg(
+        long = "secret-from-env",
+        value_name = "ARN=VAR",
+        requires = "template"
+    )]
+    secrets_from_env: Vec<String>,
     /// With --template: a JSON file of secrets (`{"ARN": "VALUE", ...}`).
     #[arg(long, requires = "template")]
     secrets_file: Option<PathBuf>,
@@ -263,6 +281,17 @@ async fn run_template(cli: Cli, template: PathBuf) -> Result<(), String> {
         })?;
         secrets.extend(map);
     }
+    for (arn, var) in pairs(&cli.secrets_from_env, "secret-from-env")? {
+        let value = std::env::var(&var).map_err(|_| {
+            format!("--secret-from-env {arn}={var}: the variable {var} is not set (or not UTF-8)")
+        })?;
+        secrets.insert(arn, value);
+    }
+    if !cli.secrets.is_empty() {
+        tracing::warn!(
+            "--secret puts a value on the command line, where other users of this machine can read it (ps): prefer --secret-from-env ARN=VAR or --secrets-file FILE"
+        );
+    }
     secrets.extend(pairs(&cli.secrets, "secret")?);
     let mut options = TemplateOptions::new(&template);
     options.artifacts = cli.artifacts.clone();
@@ -273,29 +302,36 @@ async fn run_template(cli: Cli, template: PathBuf) -> Result<(), String> {
     options.max_concurrency = cli.max_concurrency;
     options.idle_process_timeout = Duration::from_secs(cli.idle_process_timeout_s);
     options.gateway = gateway_config(&cli)?;
+    // Caught before anything starts: a stop during start-up drops what was started.
+    let mut stop = streamgate_server::process::StopSignal::install();
     let listener = listen(&cli).await?;
-    let server = TemplateServer::start(options, &listener)
-        .await
-        .map_err(|problems| {
+    let starting = TemplateServer::start(options, &listener);
+    let server = tokio::select! {
+        started = starting => started.map_err(|problems| {
             format!(
                 "cannot serve {}:\n  - {}",
                 template.display(),
                 problems.join("\n  - ")
             )
-        })?;
+        })?,
+        () = stop.wait() => {
+            tracing::info!("stopped during start-up");
+            return Ok(());
+        }
+    };
     let (port, stage) = (cli.port, &server.api.stage);
     let shown = shown_host(&cli.host);
-    println!(
+    say!(
         "streamgate: {} from {} (API Gateway WebSocket emulation, functions under a local Lambda Runtime API)",
         server.api.logical_id,
         template.display()
     );
-    println!("  WebSocket:       ws://{shown}:{port}/{stage}   (or ws://{shown}:{port})");
-    println!("  @connections:    http://{shown}:{port}/{stage}/@connections/{{connectionId}}");
-    println!("  test page:       http://{shown}:{port}/");
+    say!("  WebSocket:       ws://{shown}:{port}/{stage}   (or ws://{shown}:{port})");
+    say!("  @connections:    http://{shown}:{port}/{stage}/@connections/{{connectionId}}");
+    say!("  test page:       http://{shown}:{port}/");
     for r in &server.api.routes {
         let f = &server.api.functions[&r.function];
-        println!(
+        say!(
             "  route {:<12} -> {} ({}, {}, {} s, {} MB){}",
             r.route.key,
             f.name,
@@ -311,7 +347,7 @@ async fn run_template(cli: Cli, template: PathBuf) -> Result<(), String> {
         );
     }
     for line in server.setup.iter().chain(&server.api.notes) {
-        println!("  {line}");
+        say!("  {line}");
     }
     let gateway = server.gateway.clone();
     let serving = tokio::spawn(gateway.clone().serve(listener));
@@ -320,7 +356,7 @@ async fn run_template(cli: Cli, template: PathBuf) -> Result<(), String> {
         move || sockets.open_sockets(),
         Duration::from_secs(2),
     );
-    streamgate_server::process::stop_signal().await;
+    stop.wait().await;
     tracing::info!("shutting down: closing every socket with 1001 and running $disconnect");
     gateway.shutdown();
     let outcome = tokio::time::timeout(Duration::from_secs(35), serving).await;
@@ -418,11 +454,11 @@ async fn run(cli: Cli) -> Result<(), String> {
     let listener = listen(&cli).await?;
     let shown = shown_host(&cli.host);
     let (port, stage) = (cli.port, &cli.stage);
-    println!("streamgate: chat API (API Gateway WebSocket emulation)");
-    println!("  WebSocket:       ws://{shown}:{port}/{stage}   (or ws://{shown}:{port})");
-    println!("  @connections:    http://{shown}:{port}/{stage}/@connections/{{connectionId}}");
-    println!("  test page:       http://{shown}:{port}/");
-    println!(
+    say!("streamgate: chat API (API Gateway WebSocket emulation)");
+    say!("  WebSocket:       ws://{shown}:{port}/{stage}   (or ws://{shown}:{port})");
+    say!("  @connections:    http://{shown}:{port}/{stage}/@connections/{{connectionId}}");
+    say!("  test page:       http://{shown}:{port}/");
+    say!(
         "  voice relay:     ws://{shown}:{port}/realtime?restaurantId={first_restaurant}   ({restaurants} restaurants; page http://{shown}:{port}/voice{})",
         if voice_ready {
             String::new()
@@ -430,7 +466,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             format!("; set {} to talk to the model", cli.realtime_key_env)
         }
     );
-    println!(
+    say!(
         "  provider: {}   store: {:?}   push: {:?}   (Ctrl-C stops; sockets close with 1001)",
         provider.kind.as_str(),
         cli.store,

@@ -17,21 +17,56 @@ pub fn init_logs(json: bool) {
 
 /// Resolves on Ctrl-C or SIGTERM (what ECS sends before SIGKILL).
 pub async fn stop_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+    StopSignal::install().wait().await;
+}
+
+/// Ctrl-C and SIGTERM, caught from the moment this is made: made before anything is started
+/// (DynamoDB Local, function processes), a stop during start-up drops what was started
+/// instead of killing the server with it still running.
+pub struct StopSignal {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignal {
+    /// Installs the handlers now.
+    pub fn install() -> StopSignal {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            StopSignal {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+        #[cfg(not(unix))]
+        StopSignal {}
+    }
+
+    /// Resolves on the next Ctrl-C or SIGTERM.
+    pub async fn wait(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn on(s: Option<&mut tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                _ = on(self.interrupt.as_mut()) => {}
+                _ = on(self.terminate.as_mut()) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 /// When to give freed memory back to the system: after the number of open sockets has fallen

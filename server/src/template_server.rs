@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::api::ApiRoute;
+use crate::callers::LocalToken;
 use crate::gateway::{Gateway, GatewayConfig};
 use crate::ids;
 use crate::integration::Authorizer;
@@ -66,7 +67,7 @@ impl TemplateOptions {
             max_concurrency: 32,
             idle_process_timeout: Duration::from_secs(600),
             gateway: GatewayConfig::default(),
-            logs: Arc::new(|function: &str, line: &str| println!("{function} | {line}")),
+            logs: crate::lambda::output::stdout_sink(),
             extra_environment: BTreeMap::new(),
         }
     }
@@ -86,6 +87,32 @@ pub struct TemplateServer {
     pub setup: Vec<String>,
     _dynamodb: Option<DynamoDbLocal>,
     _unpacked: Unpacked,
+}
+
+/// Scratch folders are named `{SCRATCH_PREFIX}{pid}-{api id}`.
+const SCRATCH_PREFIX: &str = "streamgate-functions-";
+
+/// Removes the scratch folders of servers that are no longer running (one that was killed
+/// could not remove its own).
+fn remove_stale_scratch(temp: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(SCRATCH_PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let running = std::path::Path::new(&format!("/proc/{pid}")).exists();
+        if !running {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// A scratch folder for unpacked zips, removed when dropped.
@@ -121,10 +148,10 @@ impl TemplateServer {
                 api_id: api_id.clone(),
             },
         )?;
-        let unpacked = Unpacked(std::env::temp_dir().join(format!(
-            "streamgate-functions-{}-{api_id}",
-            std::process::id()
-        )));
+        remove_stale_scratch(&std::env::temp_dir());
+        let unpacked = Unpacked(
+            std::env::temp_dir().join(format!("{SCRATCH_PREFIX}{}-{api_id}", std::process::id())),
+        );
         let mut problems = Vec::new();
         let mut launches = BTreeMap::new();
         for (id, f) in &api.functions {
@@ -182,13 +209,16 @@ impl TemplateServer {
             }
         }
 
+        // The session token is this run's credential for the local AWS endpoints: only the
+        // functions get it (crate::callers).
+        let token = LocalToken::generate();
         let mut environment = BTreeMap::from([
+            ("AWS_ACCESS_KEY_ID".to_owned(), LOCAL_ACCESS_KEY.to_owned()),
             (
-                "AWS_ACCESS_KEY_ID".to_owned(),
-                "ASIALOCALSTREAMGATE0".to_owned(),
+                "AWS_SECRET_ACCESS_KEY".to_owned(),
+                LOCAL_SECRET_KEY.to_owned(),
             ),
-            ("AWS_SECRET_ACCESS_KEY".to_owned(), "local".to_owned()),
-            ("AWS_SESSION_TOKEN".to_owned(), "local".to_owned()),
+            ("AWS_SESSION_TOKEN".to_owned(), token.expose().to_owned()),
             (
                 "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI".to_owned(),
                 format!("http://127.0.0.1:{port}/{}", api.stage),
@@ -205,6 +235,7 @@ impl TemplateServer {
         let pool_config = PoolConfig {
             max_concurrency: options.max_concurrency,
             idle_timeout: options.idle_process_timeout,
+            queue_timeout: options.gateway.integration_timeout + Duration::from_millis(250),
             region: pseudo.region.clone(),
             account_id: pseudo.account_id.clone(),
             extra_environment: environment,
@@ -251,6 +282,7 @@ impl TemplateServer {
                 .map(|r| r.route.clone())
                 .collect::<Vec<ApiRoute>>(),
             selection: api.selection.clone(),
+            aws_token: Some(token),
             ..options.gateway.clone()
         };
         let registry = Arc::new(Registry::new(config.management_rate_limit));
@@ -274,7 +306,7 @@ impl TemplateServer {
     }
 }
 
-/// The credentials functions get (local services accept any; DynamoDB Local keeps one
+/// The credentials functions get, with this run's session token (DynamoDB Local keeps one
 /// database per access key unless shared, so tables are created with the same one).
 pub const LOCAL_ACCESS_KEY: &str = "ASIALOCALSTREAMGATE0";
 const LOCAL_SECRET_KEY: &str = "local";

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -115,6 +115,36 @@ async fn authorize(authorizer: Option<&dyn Authorizer>, request: &Value) -> Valu
         AuthDecision::Unauthorized => json!({"error": "Unauthorized"}),
         AuthDecision::Error => json!({"error": "the authorizer failed"}),
     }
+}
+
+/// A `bootstrap` shell script in `dir/function/` speaking the Runtime API with curl, for
+/// functions that misbehave on purpose: `$BEFORE` runs once, then each event's answer is
+/// `$ANSWER` after `$EACH` ran. `$DIR` is the folder the test reads (the template's
+/// `PARITY_RECORDER_URL`, which the parity harness would use for its recorder).
+pub fn script_bootstrap(dir: &Path, before: &str, each: &str, answer: &str) -> PathBuf {
+    let function = dir.join("function");
+    std::fs::create_dir_all(&function).unwrap();
+    let script = format!(
+        r#"#!/bin/bash
+DIR="$PARITY_RECORDER_URL"
+API="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+echo "$AWS_LAMBDA_RUNTIME_API" > "$DIR/runtime-api"
+{before}
+while true; do
+  curl -sS -D "$DIR/headers-$$" -o "$DIR/event-$$" "$API/invocation/next" || exit 1
+  id=$(grep -i '^lambda-runtime-aws-request-id:' "$DIR/headers-$$" | cut -d' ' -f2 | tr -d '\r')
+  echo "$id" >> "$DIR/invocations"
+  cp "$DIR/event-$$" "$DIR/last-event"
+  {each}
+  curl -sS -X POST -d '{answer}' "$API/invocation/$id/response" > /dev/null
+done
+"#
+    );
+    let path = function.join("bootstrap");
+    std::fs::write(&path, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    function
 }
 
 /// A template for `config`'s API where every function is `bootstrap_dir`'s bootstrap.
@@ -251,4 +281,38 @@ impl ProcessHost {
             _recorder: task,
         }
     }
+}
+
+/// Every process below `pid` (children, theirs, ...), from `/proc`.
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut parents: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat"))
+            && let Some((_, rest)) = stat.rsplit_once(") ")
+            && let Some(ppid) = rest.split(' ').nth(1).and_then(|v| v.parse().ok())
+        {
+            parents.entry(ppid).or_default().push(p);
+        }
+    }
+    let mut out = Vec::new();
+    let mut next = vec![pid];
+    while let Some(p) = next.pop() {
+        for c in parents.get(&p).cloned().unwrap_or_default() {
+            out.push(c);
+            next.push(c);
+        }
+    }
+    out
+}
+
+/// Whether `pid` runs (a zombie does not).
+pub fn alive(pid: u32) -> bool {
+    // A zombie has exited: only its table entry is left until its parent reaps it.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, r)| !r.starts_with('Z')))
+        .unwrap_or(false)
 }

@@ -82,6 +82,10 @@ pub struct GatewayConfig {
     /// relay behind CloudFront and a load balancer: 2). Decides the client address that
     /// `sourceIp` shows and per-client caps count.
     pub trusted_proxy_hops: usize,
+    /// When set, `@connections` and Secrets Manager answer only requests carrying this
+    /// session token (`X-Amz-Security-Token`): the server hands it to the functions it runs,
+    /// and nobody else has it (`crate::callers`).
+    pub aws_token: Option<crate::callers::LocalToken>,
 }
 
 impl Default for GatewayConfig {
@@ -101,6 +105,7 @@ impl Default for GatewayConfig {
             max_connections: listener::default_max_connections(),
             allowed_origins: origin::AllowedOrigins::default(),
             trusted_proxy_hops: 0,
+            aws_token: None,
         }
     }
 }

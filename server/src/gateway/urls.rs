@@ -29,6 +29,7 @@ use streamgate_contract::relay;
 
 use super::Gateway;
 use super::http::{Body, BodyError, json_response, read_body, respond};
+use crate::callers;
 use crate::page;
 use crate::realtime;
 
@@ -112,6 +113,42 @@ pub fn resolve(
     }
 }
 
+impl Gateway {
+    /// The answer to a call of a local AWS endpoint that may not make it: a `Host` that DNS
+    /// could rebind (a web page), or, when the server runs functions, a missing or wrong
+    /// session token (another local user). AWS's own answer to a bad token.
+    fn refuse_aws_caller<B>(&self, req: &Request<B>) -> Option<Response<Body>> {
+        let headers = req.headers();
+        if !callers::is_local_host(headers.get(header::HOST).map(|h| h.as_bytes())) {
+            info!("refused a local AWS call whose Host is not localhost or an address");
+            return Some(json_response(
+                StatusCode::FORBIDDEN,
+                json!({"message": "Forbidden"}),
+            ));
+        }
+        let token = self.config.aws_token.as_ref()?;
+        if token.admits(headers.get("x-amz-security-token").map(|v| v.as_bytes())) {
+            return None;
+        }
+        info!("refused a local AWS call without this run's session token");
+        // Unsigned calls get AWS's answer to unsigned calls; signed ones its answer to a bad
+        // token.
+        let (kind, message) = if headers.contains_key(header::AUTHORIZATION) {
+            (
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
+            )
+        } else {
+            ("ForbiddenException", "Forbidden")
+        };
+        let mut refusal = json_response(StatusCode::FORBIDDEN, json!({ "message": message }));
+        refusal
+            .headers_mut()
+            .insert("x-amzn-errortype", http::HeaderValue::from_static(kind));
+        Some(refusal)
+    }
+}
+
 /// Whether a request asks for a WebSocket upgrade.
 fn wants_websocket<B>(req: &Request<B>) -> bool {
     req.headers()
@@ -159,6 +196,13 @@ impl Gateway {
                 );
                 return json_response(StatusCode::FORBIDDEN, json!({"message": "Forbidden"}));
             }
+        }
+        if matches!(
+            endpoint,
+            Endpoint::Management { .. } | Endpoint::SecretsManager
+        ) && let Some(refusal) = self.refuse_aws_caller(&req)
+        {
+            return refusal;
         }
         match endpoint {
             Endpoint::Health => {

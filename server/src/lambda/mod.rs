@@ -5,11 +5,13 @@
 //! [`LambdaAuthorizer`] runs a REQUEST authorizer function.
 
 pub mod artifact;
+pub mod output;
 pub mod pool;
 pub mod runtime_api;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine;
@@ -57,7 +59,18 @@ impl Integration for FunctionHost {
         let pool = self
             .pool_of(&route.key)
             .ok_or_else(|| format!("no function serves {:?}", route.key))?;
-        let (payload, _) = pool.invoke(event).await.map_err(|e| {
+        // A synchronous integration waits for a process hardly longer than API Gateway waits
+        // for it (just past, so the client gets the gateway's own timeout answer), and then
+        // nothing runs for a caller that has gone; an event invocation as long as the pool
+        // lets it.
+        let invoked = match route.integration_timeout {
+            Some(wait) if !route.is_asynchronous() => {
+                pool.invoke_waiting(event, wait + Duration::from_millis(250))
+                    .await
+            }
+            _ => pool.invoke(event).await,
+        };
+        let (payload, _) = invoked.map_err(|e| {
             tracing::warn!(route = %route.key, function = %pool.function().name, error = %e, "the invocation failed");
             e.to_string()
         })?;

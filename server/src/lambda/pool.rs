@@ -11,16 +11,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::artifact::Launch;
+use super::output;
 use super::runtime_api::{Invocation, Reported, RuntimeApi};
 use crate::template::FunctionDef;
-use crate::{clock, ids};
+use crate::{clock, ids, reaper};
 
 /// Where function output goes: `(function name, line)`.
 pub type LogSink = Arc<dyn Fn(&str, &str) + Send + Sync>;
@@ -32,6 +32,9 @@ pub struct PoolConfig {
     pub max_concurrency: usize,
     /// An idle process is stopped after this long.
     pub idle_timeout: Duration,
+    /// An invocation waits at most this long for a process when all are busy (then it fails
+    /// as throttled; the gateway answers the client as API Gateway does).
+    pub queue_timeout: Duration,
     /// `AWS_REGION`.
     pub region: String,
     /// `123456789012`-style account in ARNs.
@@ -63,6 +66,9 @@ pub enum InvokeError {
     /// The function could not be started at all.
     #[error("the function could not start: {0}")]
     Start(String),
+    /// Every process was busy for the whole queue timeout.
+    #[error("Rate Exceeded: every process of the function was busy for {0:.2} seconds")]
+    Throttled(f64),
 }
 
 /// What one invocation took, for reports and benchmarks.
@@ -76,6 +82,8 @@ pub struct Timing {
 
 struct Process {
     id: u64,
+    /// Its process group (the bootstrap leads one of its own).
+    pgid: u32,
     /// Asks the watcher to kill the process (dropping it does too).
     kill: Mutex<Option<oneshot::Sender<()>>>,
     /// Turns true once the process has exited, whatever the reason.
@@ -99,8 +107,10 @@ impl Process {
 }
 
 /// Owns the child until it exits (by itself, or killed on request or when the [`Process`] is
-/// dropped), reaps it, and tells the pool: exits are noticed as they happen, not polled.
-fn watch_child(mut child: Child) -> (oneshot::Sender<()>, watch::Receiver<bool>) {
+/// dropped), reaps it, kills what is left of its process group (what it started in the
+/// background dies with it, as with Lambda's sandbox), and tells the pool: exits are noticed
+/// as they happen, not polled.
+fn watch_child(mut child: Child, pgid: u32) -> (oneshot::Sender<()>, watch::Receiver<bool>) {
     let (kill, killed) = oneshot::channel::<()>();
     let (exited_tx, exited) = watch::channel(false);
     tokio::spawn(async move {
@@ -108,10 +118,12 @@ fn watch_child(mut child: Child) -> (oneshot::Sender<()>, watch::Receiver<bool>)
             _ = child.wait() => {}
             // A kill request, or the process handle dropped.
             _ = killed => {
-                let _ = child.start_kill();
+                reaper::kill_group(pgid);
                 let _ = child.wait().await;
             }
         }
+        reaper::kill_group(pgid);
+        reaper::forget(pgid);
         let _ = exited_tx.send(true);
     });
     (kill, exited)
@@ -120,6 +132,43 @@ fn watch_child(mut child: Child) -> (oneshot::Sender<()>, watch::Receiver<bool>)
 impl Drop for Process {
     fn drop(&mut self) {
         self.kill();
+        if !self.exited() {
+            // Also when no runtime is left to run the watcher.
+            reaper::kill_group(self.pgid);
+        }
+    }
+}
+
+/// A process taken for one invocation: given back warm, or retired; if the invocation is
+/// dropped half-way (its caller went away), the process is retired, so its slot is never lost.
+struct Lease<'a> {
+    pool: &'a Pool,
+    process: Option<Arc<Process>>,
+}
+
+impl Lease<'_> {
+    fn process(&self) -> &Arc<Process> {
+        self.process.as_ref().expect("held until released")
+    }
+
+    fn release(mut self) {
+        if let Some(p) = self.process.take() {
+            self.pool.release(p);
+        }
+    }
+
+    fn retire(mut self) {
+        if let Some(p) = self.process.take() {
+            self.pool.retire(&p);
+        }
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(p) = self.process.take() {
+            self.pool.retire(&p);
+        }
     }
 }
 
@@ -212,7 +261,21 @@ impl Pool {
 
     /// Runs one invocation and returns the function's payload.
     pub async fn invoke(&self, event: Value) -> Result<(Value, Timing), InvokeError> {
-        let (process, cold) = self.acquire().await?;
+        self.invoke_waiting(event, self.config.queue_timeout).await
+    }
+
+    /// Runs one invocation, waiting at most `wait` for a free process (a synchronous
+    /// caller's own timeout: past it, nobody is waiting for the answer).
+    pub async fn invoke_waiting(
+        &self,
+        event: Value,
+        wait: Duration,
+    ) -> Result<(Value, Timing), InvokeError> {
+        let (process, cold) = self.acquire(wait).await?;
+        let lease = Lease {
+            pool: self,
+            process: Some(process),
+        };
         let request_id = ids::new_uuid();
         let timeout = self.function.timeout;
         let (reply, outcome) = oneshot::channel();
@@ -233,18 +296,22 @@ impl Pool {
             event,
             reply,
         };
-        if process.invocations.send(invocation).await.is_err() {
-            self.retire(&process);
+        if lease.process().invocations.send(invocation).await.is_err() {
+            lease.retire();
             return Err(InvokeError::Runtime("the process stopped".into()));
         }
-        let result = tokio::time::timeout(timeout, self.outcome(&process, outcome)).await;
+        let result = tokio::time::timeout(timeout, self.outcome(lease.process(), outcome)).await;
         let duration = handed.elapsed();
-        let init = if cold { process.init_duration() } else { None };
+        let init = if cold {
+            lease.process().init_duration()
+        } else {
+            None
+        };
         let timing = Timing { init, duration };
         self.record(timing, &request_id);
         match result {
             Ok(Ok(payload)) => {
-                self.release(process);
+                lease.release();
                 let value = serde_json::from_slice(&payload).map_err(|e| {
                     InvokeError::Runtime(format!("the function's response is not JSON: {e}"))
                 })?;
@@ -252,16 +319,16 @@ impl Pool {
             }
             Ok(Err(e @ InvokeError::Function { .. })) => {
                 // A reported error leaves the process warm, as in Lambda.
-                self.release(process);
+                lease.release();
                 Err(e)
             }
             Ok(Err(e)) => {
-                self.retire(&process);
+                lease.retire();
                 Err(e)
             }
             Err(_) => {
                 warn!(function = %self.function.name, request_id, "timed out: the process is stopped");
-                self.retire(&process);
+                lease.retire();
                 Err(InvokeError::Timeout(timeout.as_secs_f64()))
             }
         }
@@ -320,7 +387,8 @@ impl Pool {
         })
     }
 
-    async fn acquire(&self) -> Result<(Arc<Process>, bool), InvokeError> {
+    async fn acquire(&self, wait: Duration) -> Result<(Arc<Process>, bool), InvokeError> {
+        let deadline = Instant::now() + wait;
         enum Next {
             Warm(Arc<Process>),
             Cold,
@@ -358,7 +426,12 @@ impl Pool {
                         }
                     };
                 }
-                Next::Wait => freed.await,
+                Next::Wait => {
+                    if tokio::time::timeout_at(deadline, freed).await.is_err() {
+                        warn!(function = %self.function.name, "every process stayed busy: the invocation is throttled");
+                        return Err(InvokeError::Throttled(wait.as_secs_f64()));
+                    }
+                }
             }
         }
     }
@@ -398,11 +471,15 @@ impl Pool {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            // A group of its own: what it starts in the background is stopped with it.
+            .process_group(0)
             .kill_on_drop(true);
         let started = Instant::now();
         let mut child = command
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", self.launch.command.join(" ")))?;
+        let pgid = child.id().unwrap_or_default();
+        reaper::watch(pgid);
         for stream in [
             child
                 .stdout
@@ -418,16 +495,12 @@ impl Pool {
         {
             let logs = self.config.logs.clone();
             let name = f.name.clone();
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(stream).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    logs(&name, &line);
-                }
-            });
+            tokio::spawn(output::read_lines(stream, move |line| logs(&name, line)));
         }
-        let (kill, exited) = watch_child(child);
+        let (kill, exited) = watch_child(child, pgid);
         let process = Arc::new(Process {
             id,
+            pgid,
             kill: Mutex::new(Some(kill)),
             exited,
             invocations: tx,

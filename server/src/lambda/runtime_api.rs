@@ -2,7 +2,9 @@
 //! (`2018-06-01`): `GET /runtime/invocation/next` (a long poll that hands over the next
 //! event with its `Lambda-Runtime-*` headers), `POST /runtime/invocation/{id}/response`,
 //! `POST /runtime/invocation/{id}/error` and `POST /runtime/init/error`. Each process has its
-//! own endpoint (`AWS_LAMBDA_RUNTIME_API`), so what it posts is tied to it.
+//! own endpoint (`AWS_LAMBDA_RUNTIME_API`), so what it posts is tied to it. Only sockets of
+//! this server's user are served, and only with a `Host` that names this machine
+//! ([`crate::callers`]).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -19,6 +21,8 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
+
+use crate::callers;
 
 /// Lambda's limit on a synchronous response (6 MB).
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
@@ -99,7 +103,15 @@ impl RuntimeApi {
         let served = state.clone();
         let task = tokio::spawn(async move {
             let connections = tokio_util::task::TaskTracker::new();
-            while let Ok((stream, _)) = listener.accept().await {
+            let own = callers::own_uid();
+            while let Ok((stream, peer)) = listener.accept().await {
+                // Only this server's user: another one must not take or answer invocations.
+                let owner = callers::peer_uid(addr, peer);
+                if owner != Some(own) {
+                    tracing::warn!(?owner, "refused a Runtime API connection from another user");
+                    connections.spawn(refuse(stream));
+                    continue;
+                }
                 let state = served.clone();
                 connections.spawn(async move {
                     let service = service_fn(move |req| {
@@ -169,7 +181,32 @@ fn reported_error(headers: &http::HeaderMap, body: &[u8]) -> (String, String) {
     (error_type, message)
 }
 
+/// A 403 written to a socket that may not use the Runtime API, then closed.
+async fn refuse(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let body = error_body(
+        "AccessDeniedException",
+        "not a process of this server's user",
+    )
+    .to_string();
+    let answer = format!(
+        "HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        stream.write_all(answer.as_bytes()),
+    )
+    .await;
+}
+
 async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    if !callers::is_local_host(req.headers().get(http::header::HOST).map(|h| h.as_bytes())) {
+        return respond(
+            StatusCode::FORBIDDEN,
+            error_body("AccessDeniedException", "the Host is not this machine"),
+        );
+    }
     let path = req.uri().path().to_owned();
     let Some(rest) = path.strip_prefix(PREFIX) else {
         return respond(

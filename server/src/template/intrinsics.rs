@@ -45,6 +45,23 @@ pub struct Resolver<'a> {
     /// back to a resource on this chain is a circular reference (found by fuzzing: a
     /// function whose `FunctionName` is `!Ref` itself overflowed the stack).
     naming: std::sync::Mutex<Vec<String>>,
+    /// Local names already worked out: each is resolved once, however often it is named
+    /// (names that each refer to the next twice would otherwise take 2^depth steps).
+    names: std::sync::Mutex<BTreeMap<String, Result<String, String>>>,
+}
+
+/// The longest text a value may resolve to (a template is at most 1 MB, so a longer one can
+/// only come from references that multiply: refused, not built).
+pub const MAX_RESOLVED_BYTES: usize = 1024 * 1024;
+
+/// `text`, unless it is longer than [`MAX_RESOLVED_BYTES`].
+fn capped(text: String, what: &str) -> Result<String, String> {
+    if text.len() > MAX_RESOLVED_BYTES {
+        return Err(format!(
+            "{what} resolves to more than {MAX_RESOLVED_BYTES} bytes (references that multiply?)"
+        ));
+    }
+    Ok(text)
 }
 
 impl<'a> Resolver<'a> {
@@ -112,6 +129,7 @@ impl<'a> Resolver<'a> {
             api_id: api_id.to_owned(),
             pseudo,
             naming: std::sync::Mutex::new(Vec::new()),
+            names: std::sync::Mutex::new(BTreeMap::new()),
         };
         if let Some(conditions) = template["Conditions"].as_object() {
             for name in conditions.keys() {
@@ -255,7 +273,9 @@ impl<'a> Resolver<'a> {
                     ),
                     _ => return Err("Fn::Sub takes a string or [string, variables]".into()),
                 };
-                self.substitute(&text, &vars).map(Value::String)
+                self.substitute(&text, &vars)
+                    .and_then(|t| capped(t, "Fn::Sub"))
+                    .map(Value::String)
             }
             "Fn::Join" => {
                 let a = args
@@ -265,13 +285,17 @@ impl<'a> Resolver<'a> {
                 let delimiter = scalar(&self.resolve(&a[0])?);
                 let list = self.resolve(&a[1])?;
                 let items = list.as_array().ok_or("Fn::Join takes a list")?;
-                Ok(json!(
-                    items
-                        .iter()
-                        .map(scalar)
-                        .collect::<Vec<_>>()
-                        .join(&delimiter)
-                ))
+                let mut joined = String::new();
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        joined.push_str(&delimiter);
+                    }
+                    joined.push_str(&scalar(item));
+                    if joined.len() > MAX_RESOLVED_BYTES {
+                        break;
+                    }
+                }
+                Ok(json!(capped(joined, "Fn::Join")?))
             }
             "Fn::Select" => {
                 let a = args
@@ -365,6 +389,14 @@ impl<'a> Resolver<'a> {
 
     /// What `Ref` of a resource gives locally; a circular reference is an error.
     pub fn physical_id(&self, logical_id: &str, resource: &Value) -> Result<String, String> {
+        if let Some(known) = self
+            .names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(logical_id)
+        {
+            return known.clone();
+        }
         {
             let mut naming = self.naming.lock().unwrap_or_else(|e| e.into_inner());
             if naming.iter().any(|n| n == logical_id) {
@@ -375,8 +407,14 @@ impl<'a> Resolver<'a> {
             }
             naming.push(logical_id.to_owned());
         }
-        let id = self.local_name(logical_id, resource);
+        let id = self
+            .local_name(logical_id, resource)
+            .and_then(|n| capped(n, logical_id));
         self.naming.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        self.names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(logical_id.to_owned(), id.clone());
         id
     }
 
@@ -461,6 +499,9 @@ impl<'a> Resolver<'a> {
                 out.push_str(&scalar(&self.reference(name)?));
             }
             rest = &after[end + 1..];
+            if out.len() > MAX_RESOLVED_BYTES {
+                return capped(out, "Fn::Sub");
+            }
         }
         out.push_str(rest);
         Ok(out)

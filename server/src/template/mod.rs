@@ -7,6 +7,7 @@
 
 pub mod document;
 pub mod intrinsics;
+pub mod rules;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -128,6 +129,15 @@ pub struct ReadOptions {
 /// Reads the WebSocket API of `text`; the error lists every problem found.
 pub fn read(text: &str, options: &ReadOptions) -> Result<LocalApi, Vec<String>> {
     let template = document::parse(text).map_err(|e| vec![e])?;
+    let bad_ids: Vec<String> = template["Resources"]
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.keys())
+        .filter_map(|id| rules::logical_id(id).err())
+        .collect();
+    if !bad_ids.is_empty() {
+        return Err(bad_ids);
+    }
     let resolver = Resolver::new(
         &template,
         &options.parameters,
@@ -513,9 +523,17 @@ impl Reader<'_> {
                 return None;
             }
         };
-        let number = |v: Value, default: u64| scalar(&v).parse::<u64>().unwrap_or(default);
-        let timeout = number(self.prop(id, &resource, "Timeout"), 3);
-        let memory = number(self.prop(id, &resource, "MemorySize"), 128);
+        let timeout = rules::timeout(&self.prop(id, &resource, "Timeout"));
+        let memory = rules::memory(&self.prop(id, &resource, "MemorySize"));
+        let (timeout, memory_mb) = match (timeout, memory) {
+            (Ok(t), Ok(m)) => (t, m),
+            (t, m) => {
+                for e in [t.err(), m.err()].into_iter().flatten() {
+                    self.problems.push(format!("{id}: {e}"));
+                }
+                return None;
+            }
+        };
         let architecture = match self.prop(id, &resource, "Architectures") {
             Value::Array(a) if !a.is_empty() => scalar(&a[0]),
             _ => "x86_64".to_owned(),
@@ -526,6 +544,10 @@ impl Reader<'_> {
                 environment.insert(k.clone(), scalar(v));
             }
         }
+        if let Err(e) = rules::environment(&environment) {
+            self.problems.push(format!("{id}: {e}"));
+            return None;
+        }
         let handler = scalar(&self.prop(id, &resource, "Handler"));
         Some(FunctionDef {
             logical_id: id.to_owned(),
@@ -534,8 +556,8 @@ impl Reader<'_> {
             handler,
             runtime,
             architecture,
-            timeout: Duration::from_secs(timeout.clamp(1, 900)),
-            memory_mb: u32::try_from(memory.clamp(128, 10_240)).unwrap_or(128),
+            timeout,
+            memory_mb,
             environment,
         })
     }

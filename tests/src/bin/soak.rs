@@ -393,7 +393,7 @@ async fn slowloris(bin: &Path) -> Outcome {
                 return;
             };
             let kind = i % 3;
-            let body = "POST /dev/@connections/AAAAAAAAAAAAAAA%3D HTTP/1.1\r\nHost: x\r\nAuthorization: AWS4 x\r\nContent-Length: 100\r\n\r\n0123456789";
+            let body = "POST /dev/@connections/AAAAAAAAAAAAAAA%3D HTTP/1.1\r\nHost: localhost\r\nAuthorization: AWS4 x\r\nContent-Length: 100\r\n\r\n0123456789";
             let head = b"GET /dev HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
             let mut buf = [0u8; 512];
             let deadline = Instant::now() + Duration::from_secs(60);
@@ -706,6 +706,111 @@ async fn drops(bin: &Path) -> Outcome {
     }
 }
 
+/// Functions that misbehave under the template host, with the server's standard output never
+/// read (a terminal that does not keep up): each `$connect` prints 20 MB of 1 KB lines and a
+/// 20 MB line without a newline, and the first leaves a background child; then `kill -9`.
+async fn hostile(bin: &Path) -> Outcome {
+    use streamgate_server::api::{ApiRoute, reserved};
+    use streamgate_tests::runtime_host::{alive, descendants, script_bootstrap, template_for};
+    let dir = std::env::temp_dir().join(format!("streamgate-soak-hostile-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let function = script_bootstrap(
+        &dir,
+        r#"sleep 1000 & echo $! > "$DIR/background""#,
+        "head -c 20000000 /dev/zero | tr '\\0' x | fold -w 1000; head -c 20000000 /dev/zero | tr '\\0' y",
+        r#"{"statusCode": 200}"#,
+    );
+    let config = streamgate_server::GatewayConfig {
+        routes: vec![ApiRoute::proxy(reserved::CONNECT)],
+        ..Default::default()
+    };
+    let template = dir.join("template.json");
+    std::fs::write(
+        &template,
+        template_for(&config, &function, &dir.display().to_string(), false).to_string(),
+    )
+    .unwrap();
+    let port = fresh_port();
+    let mut child = Command::new(bin)
+        .arg("--template")
+        .arg(&template)
+        .args(["--port", &port.to_string()])
+        .stdin(Stdio::null())
+        // Piped and never read: the pipe fills, and the server must not wait on it.
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the server starts");
+    let pid = child.id().expect("running");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).await.is_err() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rss = || {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            })
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    let mut peak: f64 = rss();
+    let mut upgraded = 0;
+    let started = Instant::now();
+    for _ in 0..5 {
+        let connect = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/dev"));
+        let sampling = async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                peak = peak.max(rss());
+            }
+        };
+        tokio::select! {
+            r = tokio::time::timeout(Duration::from_secs(30), connect) => {
+                if matches!(r, Ok(Ok(_))) {
+                    upgraded += 1;
+                }
+            }
+            () = sampling => {}
+        }
+    }
+    let took = started.elapsed();
+    let background = std::fs::read_to_string(dir.join("background"))
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok());
+    let started_procs = descendants(pid);
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut left = started_procs.clone();
+    while !left.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        left.retain(|p| alive(*p));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Outcome {
+        name: "hostile functions: 200 MB of output into a stdout nobody reads, 20 MB lines without a newline, a background child, then kill -9",
+        pass: upgraded == 5 && peak < 64.0 && left.is_empty() && background.is_some(),
+        figures: vec![
+            format!(
+                "5 connects, each printing 40 MB: {upgraded}/5 answered in {:.1} s; server RSS peak {peak:.1} MB",
+                took.as_secs_f64()
+            ),
+            format!(
+                "after kill -9: {} of {} processes it had started left after 5 s (the background child among them: {})",
+                left.len(),
+                started_procs.len(),
+                background.is_some_and(|b| left.contains(&b))
+            ),
+        ],
+    }
+}
+
 /// 100 voice sessions at once, each with its upstream, then all closed.
 async fn voice(bin: &Path) -> Outcome {
     let mock = MockRealtime::start("sk-soak").await;
@@ -851,6 +956,7 @@ async fn main() {
     run!("slow-readers", slow_readers(&bin));
     run!("drops", drops(&bin));
     run!("voice", voice(&bin));
+    run!("hostile", hostile(&bin));
     let passed = outcomes.iter().filter(|o| o.pass).count();
     let mut md = String::from(
         "# Reliability\n\nWritten by `just soak`: the release `streamgate-server` on loopback, each scenario in a fresh process, bounded in count and time. Mock upstreams run in the soak process (echo provider for chat answers; a mock Realtime service for voice).\n\n",

@@ -54,12 +54,21 @@ fn http() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-/// A signed-looking management call (the server accepts any signature, as the SDK signs).
-fn management(method: reqwest::Method, url: String) -> reqwest::RequestBuilder {
-    http().request(method, url).header(
+/// A signed-looking management call (the server accepts any signature, as the SDK signs),
+/// with the session token a template host hands its functions.
+fn management(
+    server: &LocalServer,
+    method: reqwest::Method,
+    url: String,
+) -> reqwest::RequestBuilder {
+    let call = http().request(method, url).header(
         "authorization",
         "AWS4-HMAC-SHA256 Credential=local/x/us-east-1/execute-api/aws4_request",
-    )
+    );
+    match &server.gateway_config().aws_token {
+        Some(token) => call.header("x-amz-security-token", token.expose()),
+        None => call,
+    }
 }
 
 /// The API's routes but the one of `kind`.
@@ -646,7 +655,7 @@ async fn p15_post_get_delete_on_connections(host: Host) {
         encode_id(&id)
     );
 
-    let r = management(reqwest::Method::POST, url.clone())
+    let r = management(&server, reqwest::Method::POST, url.clone())
         .body("hello from the API")
         .send()
         .await
@@ -655,7 +664,7 @@ async fn p15_post_get_delete_on_connections(host: Host) {
     assert_eq!(r.bytes().await.unwrap().len(), 0);
     assert_eq!(next_text(&mut ws).await, "hello from the API");
 
-    let r = management(reqwest::Method::GET, url.clone())
+    let r = management(&server, reqwest::Method::GET, url.clone())
         .send()
         .await
         .unwrap();
@@ -671,7 +680,7 @@ async fn p15_post_get_delete_on_connections(host: Host) {
         );
     }
 
-    let r = management(reqwest::Method::DELETE, url.clone())
+    let r = management(&server, reqwest::Method::DELETE, url.clone())
         .send()
         .await
         .unwrap();
@@ -710,7 +719,7 @@ async fn p16_management_errors_are_typed(host: Host) {
         &recorder.wait_for(Route::Connect, 1).await[0],
     ));
     expect(410, "GoneException")(
-        management(reqwest::Method::POST, format!("{base}/{id}"))
+        management(&server, reqwest::Method::POST, format!("{base}/{id}"))
             .body("x")
             .send()
             .await
@@ -719,24 +728,36 @@ async fn p16_management_errors_are_typed(host: Host) {
     let mut ws = pending.await.unwrap();
     // Unknown: 410; malformed: 400; unsigned: 403; oversize: 413.
     expect(410, "GoneException")(
-        management(reqwest::Method::POST, format!("{base}/bm9wZW5vcGVub3Q%3D"))
-            .body("x")
-            .send()
-            .await
-            .unwrap(),
+        management(
+            &server,
+            reqwest::Method::POST,
+            format!("{base}/bm9wZW5vcGVub3Q%3D"),
+        )
+        .body("x")
+        .send()
+        .await
+        .unwrap(),
     );
     expect(410, "GoneException")(
-        management(reqwest::Method::GET, format!("{base}/bm9wZW5vcGVub3Q%3D"))
-            .send()
-            .await
-            .unwrap(),
+        management(
+            &server,
+            reqwest::Method::GET,
+            format!("{base}/bm9wZW5vcGVub3Q%3D"),
+        )
+        .send()
+        .await
+        .unwrap(),
     );
     expect(400, "BadRequestException")(
-        management(reqwest::Method::POST, format!("{base}/not%20an%20id"))
-            .body("x")
-            .send()
-            .await
-            .unwrap(),
+        management(
+            &server,
+            reqwest::Method::POST,
+            format!("{base}/not%20an%20id"),
+        )
+        .body("x")
+        .send()
+        .await
+        .unwrap(),
     );
     expect(403, "ForbiddenException")(
         http()
@@ -747,7 +768,7 @@ async fn p16_management_errors_are_typed(host: Host) {
             .unwrap(),
     );
     expect(413, "PayloadTooLargeException")(
-        management(reqwest::Method::POST, format!("{base}/{id}"))
+        management(&server, reqwest::Method::POST, format!("{base}/{id}"))
             .body("x".repeat(128 * 1024 + 1))
             .send()
             .await
@@ -757,7 +778,7 @@ async fn p16_management_errors_are_typed(host: Host) {
     let mut statuses = Vec::new();
     for _ in 0..10 {
         statuses.push(
-            management(reqwest::Method::POST, format!("{base}/{id}"))
+            management(&server, reqwest::Method::POST, format!("{base}/{id}"))
                 .body("x")
                 .send()
                 .await
@@ -770,7 +791,7 @@ async fn p16_management_errors_are_typed(host: Host) {
         statuses.contains(&200) && statuses.contains(&429),
         "{statuses:?}"
     );
-    let r = management(reqwest::Method::POST, format!("{base}/{id}"))
+    let r = management(&server, reqwest::Method::POST, format!("{base}/{id}"))
         .body("x")
         .send()
         .await
@@ -783,7 +804,7 @@ async fn p16_management_errors_are_typed(host: Host) {
     recorder.wait_for(Route::Disconnect, 1).await;
     tokio::time::sleep(Duration::from_millis(1100)).await; // refill the bucket
     expect(410, "GoneException")(
-        management(reqwest::Method::POST, format!("{base}/{id}"))
+        management(&server, reqwest::Method::POST, format!("{base}/{id}"))
             .body("x")
             .send()
             .await

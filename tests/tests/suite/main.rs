@@ -24,4 +24,5 @@ mod secrets;
 mod server_binary;
 mod template;
 mod template_host;
+mod template_host_hostile;
 mod voice_browser;
