@@ -19,6 +19,7 @@
 //! * [`callers`]: who may call what the server opens on loopback (the Runtime API's socket
 //!   owner, the functions' session token, `Host` names that cannot rebind).
 //! * [`reaper`]: every process the server starts dies with it (process groups, a watcher).
+//! * [`stdout`]: standard output that never blocks the server (logs, banner, function output).
 
 pub mod api;
 pub mod callers;
@@ -36,6 +37,7 @@ pub mod realtime;
 pub mod reaper;
 pub mod registry;
 pub mod services;
+pub mod stdout;
 pub mod template;
 pub mod template_server;
 

@@ -19,12 +19,11 @@ use streamgate_server::push::LocalPush;
 use streamgate_server::realtime::{Catalog, RealtimeConfig, RealtimeService};
 use streamgate_server::{ChatIntegration, Gateway, GatewayConfig, Registry};
 
-/// Prints a line on standard output; when that is closed (`... | head`) the line is lost and
-/// nothing else happens (`println!` would panic).
+/// Prints a line on standard output, in order with the logs; when that is closed (`... |
+/// head`) or full the line is lost and nothing else happens (`println!` would panic or wait).
 macro_rules! say {
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
+        streamgate_server::stdout::line(format!("{}\n", format_args!($($arg)*)));
     }};
 }
 
@@ -508,7 +507,10 @@ async fn main() -> ExitCode {
     streamgate_server::process::init_logs(cli.log_format == LogFormat::Json);
     // Before any default that depends on it (the connection cap) is computed.
     streamgate_server::gateway::listener::raise_descriptor_limit();
-    match run(cli).await {
+    let outcome = run(cli).await;
+    // What is still queued for standard output, written before the process ends.
+    streamgate_server::stdout::flush(Duration::from_secs(1));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("streamgate-server: {e}");

@@ -5,9 +5,11 @@
 /// `debug` and `trace` stay at `info` (see [`streamgate_contract::logging`]).
 pub fn init_logs(json: bool) {
     let filter = log_filter(std::env::var("RUST_LOG").ok().as_deref());
+    // Through the queue: a terminal or pipe that does not keep up never stops the server.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_writer(|| crate::stdout::Stdout);
     if json {
         builder.json().with_current_span(true).init();
     } else {

@@ -180,10 +180,15 @@ async fn main() -> ExitCode {
     streamgate_server::process::init_logs(cli.log_format == "json");
     // Before any default that depends on it (the connection cap) is computed.
     streamgate_server::gateway::listener::raise_descriptor_limit();
-    match run(cli).await {
+    let outcome = run(cli).await;
+    if let Err(e) = &outcome {
+        tracing::error!("{e}");
+    }
+    // What is still queued for standard output, written before the process ends.
+    streamgate_server::stdout::flush(Duration::from_secs(1));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e}");
             eprintln!("streamgate-relay: {e}");
             ExitCode::FAILURE
         }

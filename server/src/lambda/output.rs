@@ -2,21 +2,14 @@
 //! replacement characters instead of stopping the reader), cut into lines of at most
 //! [`MAX_LINE_BYTES`] (a longer line, or one that never ends, is split, as CloudWatch splits
 //! events over 256 KB), and handed to a sink that never blocks the server: the default one
-//! writes from its own thread through a bounded queue, drops lines when the terminal cannot
-//! keep up (counting them), and ignores a closed standard output.
+//! goes through [`crate::stdout`], which drops lines the terminal cannot take.
 
-use std::io::Write;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError};
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// The longest line kept whole (CloudWatch Logs' event size).
 pub const MAX_LINE_BYTES: usize = 256 * 1024;
-
-/// Lines waiting for the terminal at most, before new ones are dropped.
-const QUEUED_LINES: usize = 4096;
 
 /// Cuts a byte stream into lines of at most `max` bytes (without their `\n` or `\r\n`).
 #[derive(Debug)]
@@ -92,64 +85,10 @@ pub async fn read_lines(mut stream: impl AsyncRead + Unpin, mut line: impl FnMut
     }
 }
 
-/// A sink printing `function | line` on standard output without ever blocking its caller.
+/// A sink printing `function | line` on standard output without ever blocking its caller
+/// ([`crate::stdout`]).
 pub fn stdout_sink() -> super::pool::LogSink {
-    let writer = Arc::new(QueuedWriter::start(|text: &str| {
-        let mut out = std::io::stdout().lock();
-        // A closed or broken standard output loses the line, nothing else.
-        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-    }));
-    Arc::new(move |function: &str, line: &str| writer.send(format!("{function} | {line}\n")))
-}
-
-/// Text handed to a writer thread through a bounded queue; what does not fit is dropped and
-/// counted, and the count is written once there is room again.
-pub struct QueuedWriter {
-    queue: SyncSender<String>,
-    dropped: Arc<AtomicU64>,
-}
-
-impl QueuedWriter {
-    /// Starts the thread that calls `write` for each queued text.
-    pub fn start(write: impl Fn(&str) + Send + 'static) -> QueuedWriter {
-        let (queue, texts) = std::sync::mpsc::sync_channel::<String>(QUEUED_LINES);
-        std::thread::Builder::new()
-            .name("function-output".into())
-            .spawn(move || {
-                for text in texts {
-                    write(&text);
-                }
-            })
-            .expect("a thread for function output");
-        QueuedWriter {
-            queue,
-            dropped: Arc::new(AtomicU64::new(0)),
-        }
-    }
-
-    /// Queues `text`, or drops it when the queue is full.
-    pub fn send(&self, text: String) {
-        let dropped = self.dropped.swap(0, Ordering::Relaxed);
-        if dropped > 0 {
-            let note = format!(
-                "streamgate | {dropped} lines of function output dropped: the output was not read fast enough\n"
-            );
-            if self.queue.try_send(note).is_err() {
-                self.dropped.fetch_add(dropped, Ordering::Relaxed);
-            }
-        }
-        match self.queue.try_send(text) {
-            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
-            Err(TrySendError::Full(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-
-    /// Lines dropped and not yet reported.
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
-    }
+    Arc::new(|function: &str, line: &str| crate::stdout::line(format!("{function} | {line}\n")))
 }
 
 #[cfg(test)]
@@ -179,28 +118,5 @@ mod tests {
             assert!(s.partial.len() <= 1024);
         }
         assert_eq!(out, 1000 * 1000 / 1024);
-    }
-
-    #[test]
-    fn a_writer_that_cannot_keep_up_drops_lines_without_blocking() {
-        let (release, blocked) = std::sync::mpsc::channel::<()>();
-        let blocked = std::sync::Mutex::new(blocked);
-        let writer = QueuedWriter::start(move |_| {
-            let _ = blocked.lock().unwrap().recv();
-        });
-        let writer = Arc::new(writer);
-        let (done, finished) = std::sync::mpsc::channel();
-        let sending = writer.clone();
-        std::thread::spawn(move || {
-            for i in 0..(QUEUED_LINES + 100) {
-                sending.send(format!("{i}\n"));
-            }
-            let _ = done.send(());
-        });
-        finished
-            .recv_timeout(std::time::Duration::from_secs(30))
-            .expect("sending never waits on a writer that is stuck");
-        assert!(writer.dropped() >= 99, "dropped {}", writer.dropped());
-        drop(release);
     }
 }

@@ -590,3 +590,48 @@ async fn dynamodb_local_listens_on_loopback_only() {
     served.server.gateway.shutdown();
     let _ = tokio::time::timeout(Duration::from_secs(10), served.task).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standard_output_nobody_reads_does_not_stop_the_server() {
+    let dir = scratch_dir("hostile-full-stdout");
+    // Each invocation prints 1 MB (10,000 lines), far past what a pipe holds.
+    let function = bootstrap(
+        &dir,
+        "",
+        r#"head -c 1000000 /dev/zero | tr '\0' x | fold -w 100"#,
+        r#"{"statusCode": 200}"#,
+    );
+    let (template, _) = write_template(&dir, &function, connect_only());
+    let port = streamgate_tests::readme::free_port();
+    // Standard output is a pipe this test never reads: the server's logs and the functions'
+    // output fill it within the first call.
+    let mut server =
+        tokio::process::Command::new(streamgate_tests::workspace_binary("streamgate-server"))
+            .arg("--template")
+            .arg(&template)
+            .args(["--port", &port.to_string(), "--max-concurrency", "2"])
+            .env("RUST_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "the server listens");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for i in 0..6 {
+        let status = tokio::time::timeout(Duration::from_secs(20), upgrade_status(addr))
+            .await
+            .unwrap_or_else(|_| {
+                panic!("connection {i} got no answer: the server waits on its standard output")
+            });
+        assert_eq!(status, 101);
+    }
+    assert!(
+        server.try_wait().unwrap().is_none(),
+        "the server is still running"
+    );
+}
