@@ -15,8 +15,9 @@ use streamgate_core::memory::MemoryStore;
 use streamgate_core::{ApiKey, ChatApp, ChatSettings, ClientPush, ConnectionStore};
 use streamgate_llm::{ProviderConfig, Timeouts};
 use streamgate_server::gateway::origin::AllowedOrigins;
+use streamgate_server::process::{StopSignal, serve_until_stopped};
 use streamgate_server::push::LocalPush;
-use streamgate_server::realtime::{Catalog, RealtimeConfig, RealtimeService};
+use streamgate_server::realtime::{Catalog, RealtimeService, VoiceArgs};
 use streamgate_server::{ChatIntegration, Gateway, GatewayConfig, Registry};
 
 /// Prints a line on standard output, in order with the logs; when that is closed (`... |
@@ -128,43 +129,8 @@ struct Cli {
     /// reserve); the next one gets a 503.
     #[arg(long, env = "STREAMGATE_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
-    /// Voice sessions open at once (each holds an upstream Realtime session).
-    #[arg(long, default_value_t = 100, env = "STREAMGATE_VOICE_MAX_SESSIONS")]
-    voice_max_sessions: usize,
-    /// Voice sessions one client address may hold at once.
-    #[arg(
-        long,
-        default_value_t = 4,
-        env = "STREAMGATE_VOICE_MAX_SESSIONS_PER_CLIENT"
-    )]
-    voice_max_sessions_per_client: usize,
-    /// Restaurant catalog of the voice relay (JSON); default: the shipped sample.
-    #[arg(long, env = "STREAMGATE_CATALOG")]
-    catalog: Option<String>,
-    /// Realtime endpoint of the voice relay.
-    #[arg(
-        long,
-        default_value = "wss://api.openai.com/v1/realtime",
-        env = "STREAMGATE_REALTIME_URL"
-    )]
-    realtime_url: String,
-    /// Realtime model.
-    #[arg(
-        long,
-        default_value = "gpt-realtime",
-        env = "STREAMGATE_REALTIME_MODEL"
-    )]
-    realtime_model: String,
-    /// The waiter's voice.
-    #[arg(long, default_value = "marin", env = "STREAMGATE_REALTIME_VOICE")]
-    realtime_voice: String,
-    /// Environment variable holding the Realtime API key.
-    #[arg(
-        long,
-        default_value = "OPENAI_API_KEY",
-        env = "STREAMGATE_REALTIME_KEY_ENV"
-    )]
-    realtime_key_env: String,
+    #[command(flatten)]
+    voice: VoiceArgs,
     /// Serve this CloudFormation template's WebSocket API (YAML or JSON) by running each
     /// function's packaged `bootstrap` under a local Lambda Runtime API, instead of the
     /// built-in chat API.
@@ -302,7 +268,7 @@ async fn run_template(cli: Cli, template: PathBuf) -> Result<(), String> {
     options.idle_process_timeout = Duration::from_secs(cli.idle_process_timeout_s);
     options.gateway = gateway_config(&cli)?;
     // Caught before anything starts: a stop during start-up drops what was started.
-    let mut stop = streamgate_server::process::StopSignal::install();
+    let mut stop = StopSignal::install();
     let listener = listen(&cli).await?;
     let starting = TemplateServer::start(options, &listener);
     let server = tokio::select! {
@@ -348,28 +314,38 @@ async fn run_template(cli: Cli, template: PathBuf) -> Result<(), String> {
     for line in server.setup.iter().chain(&server.api.notes) {
         say!("  {line}");
     }
-    let gateway = server.gateway.clone();
-    let serving = tokio::spawn(gateway.clone().serve(listener));
-    let sockets = gateway.clone();
-    streamgate_server::process::spawn_memory_trim(
-        move || sockets.open_sockets(),
-        Duration::from_secs(2),
-    );
-    stop.wait().await;
-    tracing::info!("shutting down: closing every socket with 1001 and running $disconnect");
-    gateway.shutdown();
-    let outcome = tokio::time::timeout(Duration::from_secs(35), serving).await;
+    let outcome = serve_until_stopped(
+        server.gateway.clone(),
+        listener,
+        &mut stop,
+        SHUTDOWN_WITHIN,
+        shutting_down,
+    )
+    .await;
+    // The functions' processes and DynamoDB Local stop with it.
     drop(server);
-    match outcome {
-        Ok(_) => Ok(()),
-        Err(_) => Err("some connections did not close within 35 s".into()),
-    }
+    outcome.map_err(still_open)
+}
+
+/// How long the sockets get to close after Ctrl-C or SIGTERM.
+const SHUTDOWN_WITHIN: Duration = Duration::from_secs(35);
+
+fn shutting_down() {
+    tracing::info!("shutting down: closing every socket with 1001 and running $disconnect");
+}
+
+fn still_open(within: Duration) -> String {
+    format!(
+        "some connections did not close within {} s",
+        within.as_secs()
+    )
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
     if let Some(template) = cli.template.clone() {
         return run_template(cli, template).await;
     }
+    let mut stop = StopSignal::install();
     // Flags win over the environment; both feed the same lookups the Lambda functions use.
     let mut overrides: HashMap<&str, String> = HashMap::new();
     let flags = [
@@ -417,7 +393,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         stage: cli.stage.clone(),
         ..gateway_config(&cli)?
     };
-    let catalog = match &cli.catalog {
+    let catalog = match &cli.voice.catalog {
         Some(path) => Catalog::load(path).map_err(|e| e.to_string())?,
         None => Catalog::sample(),
     };
@@ -427,20 +403,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         .first()
         .map(|r| r.id.clone())
         .unwrap_or_default();
-    let mut realtime = RealtimeConfig::new(
-        catalog,
-        std::env::var(&cli.realtime_key_env)
-            .ok()
-            .and_then(ApiKey::new),
-    );
-    realtime.base_url = cli.realtime_url.clone();
-    realtime.model = cli.realtime_model.clone();
-    realtime.voice = cli.realtime_voice.clone();
-    realtime.api_key_var = cli.realtime_key_env.clone();
-    realtime.max_sessions = cli.voice_max_sessions;
-    realtime.max_sessions_per_client = cli.voice_max_sessions_per_client;
-    realtime.idle_timeout = config.idle_timeout;
-    realtime.max_lifetime = config.max_lifetime;
+    let realtime = cli
+        .voice
+        .config(catalog, config.idle_timeout, config.max_lifetime);
     let voice_ready = realtime.api_key.is_some();
     let realtime = RealtimeService::new(realtime, app.store.clone());
     let gateway = Gateway::with_realtime(
@@ -462,7 +427,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         if voice_ready {
             String::new()
         } else {
-            format!("; set {} to talk to the model", cli.realtime_key_env)
+            format!("; set {} to talk to the model", cli.voice.realtime_key_env)
         }
     );
     say!(
@@ -471,19 +436,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         cli.store,
         cli.push
     );
-    let server = tokio::spawn(gateway.clone().serve(listener));
-    let sockets = gateway.clone();
-    streamgate_server::process::spawn_memory_trim(
-        move || sockets.open_sockets(),
-        Duration::from_secs(2),
-    );
-    streamgate_server::process::stop_signal().await;
-    tracing::info!("shutting down: closing every socket with 1001 and running $disconnect");
-    gateway.shutdown();
-    match tokio::time::timeout(Duration::from_secs(35), server).await {
-        Ok(_) => Ok(()),
-        Err(_) => Err("some connections did not close within 35 s".into()),
-    }
+    serve_until_stopped(gateway, listener, &mut stop, SHUTDOWN_WITHIN, shutting_down)
+        .await
+        .map_err(still_open)
 }
 
 /// The gateway settings the flags give, shared by the built-in and the template APIs.

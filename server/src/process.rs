@@ -71,6 +71,32 @@ impl StopSignal {
     }
 }
 
+/// Serves `gateway` on `listener` until `stop` fires; then `on_stop` runs (to log what the
+/// stop does), the gateway shuts down (sockets close with 1001, `$disconnect` runs, voice
+/// sessions are told) and every socket gets at most `drain` to close. The tail every server
+/// binary shares; `Err` carries `drain` when sockets were still open at its end.
+pub async fn serve_until_stopped(
+    gateway: std::sync::Arc<crate::Gateway>,
+    listener: tokio::net::TcpListener,
+    stop: &mut StopSignal,
+    drain: std::time::Duration,
+    on_stop: impl FnOnce(),
+) -> Result<(), std::time::Duration> {
+    let serving = tokio::spawn(gateway.clone().serve(listener));
+    let sockets = gateway.clone();
+    spawn_memory_trim(
+        move || sockets.open_sockets(),
+        std::time::Duration::from_secs(2),
+    );
+    stop.wait().await;
+    on_stop();
+    gateway.shutdown();
+    match tokio::time::timeout(drain, serving).await {
+        Ok(_) => Ok(()),
+        Err(_) => Err(drain),
+    }
+}
+
 /// When to give freed memory back to the system: after the number of open sockets has fallen
 /// well below its peak since the last trim. Pure; [`spawn_memory_trim`] applies it.
 #[derive(Debug, Default)]

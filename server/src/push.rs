@@ -26,15 +26,7 @@ impl ClientPush for LocalPush {
 /// The AWS SDK push Lambda uses, aimed at this server's own `@connections` API (the endpoint
 /// comes from each event's domain and stage; the local API accepts any signature).
 pub fn sdk_push_to_self() -> Arc<dyn ClientPush> {
-    let credentials =
-        aws_credential_types::Credentials::new("local", "local", None, None, "streamgate-local");
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(
-            aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
-        )
-        .build();
+    let sdk = crate::services::loopback_sdk_config("local", "local", "us-east-1");
     Arc::new(streamgate_aws::ApiGatewayPush::new(
         sdk,
         streamgate_aws::EndpointMode::FromEvent { scheme: "http" },

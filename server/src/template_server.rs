@@ -313,17 +313,8 @@ const LOCAL_SECRET_KEY: &str = "local";
 
 /// A DynamoDB client for a local endpoint, with the functions' credentials.
 pub fn dynamodb_client(endpoint: &str, region: &str) -> aws_sdk_dynamodb::Client {
-    let credentials = aws_credential_types::Credentials::new(
-        LOCAL_ACCESS_KEY,
-        LOCAL_SECRET_KEY,
-        None,
-        None,
-        "streamgate-local",
-    );
-    let conf = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new(region.to_owned()))
-        .credentials_provider(credentials)
+    let sdk = crate::services::loopback_sdk_config(LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, region);
+    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
         .endpoint_url(endpoint)
         .build();
     aws_sdk_dynamodb::Client::from_conf(conf)

@@ -33,13 +33,7 @@ pub fn test_credentials() -> aws_credential_types::Credentials {
 
 /// An AWS SDK configuration for loopback endpoints.
 pub fn local_sdk_config() -> aws_config::SdkConfig {
-    aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(
-            aws_credential_types::provider::SharedCredentialsProvider::new(test_credentials()),
-        )
-        .build()
+    streamgate_server::services::loopback_sdk_config("AKIDLOCAL", "local-secret", "us-east-1")
 }
 
 /// A real API Gateway event from `tests/fixtures/apigw-websocket/` (`connect`, `message`,

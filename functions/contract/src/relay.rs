@@ -53,6 +53,16 @@ pub mod env {
     pub const LOG_FORMAT: &str = "STREAMGATE_LOG_FORMAT";
     /// The Realtime model.
     pub const REALTIME_MODEL: &str = "STREAMGATE_REALTIME_MODEL";
+    /// The Realtime endpoint.
+    pub const REALTIME_URL: &str = "STREAMGATE_REALTIME_URL";
+    /// The waiter's voice.
+    pub const REALTIME_VOICE: &str = "STREAMGATE_REALTIME_VOICE";
+    /// The name of the variable holding the key.
+    pub const REALTIME_KEY_ENV: &str = "STREAMGATE_REALTIME_KEY_ENV";
+    /// Seconds a session may go without a frame from its client.
+    pub const IDLE_TIMEOUT_S: &str = "STREAMGATE_IDLE_TIMEOUT_S";
+    /// Longest session, in seconds.
+    pub const MAX_LIFETIME_S: &str = "STREAMGATE_MAX_LIFETIME_S";
     /// The variable holding the key.
     pub const OPENAI_API_KEY: &str = "OPENAI_API_KEY";
     /// Web pages (origins, comma-separated) allowed to open sessions besides loopback ones.

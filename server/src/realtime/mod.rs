@@ -4,6 +4,7 @@
 //! invocations.
 
 pub mod catalog;
+pub mod cli;
 pub(crate) mod http;
 pub mod protocol;
 pub mod session;
@@ -11,5 +12,6 @@ pub mod source;
 mod upstream;
 
 pub use catalog::Catalog;
+pub use cli::VoiceArgs;
 pub use session::{RealtimeConfig, RealtimeService};
 pub use source::{CatalogReader, CatalogSource, spawn_refresh};

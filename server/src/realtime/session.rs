@@ -46,6 +46,17 @@ pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// default idle timeout (60 s).
 pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(25);
 
+/// OpenAI's Realtime endpoint.
+pub const DEFAULT_URL: &str = "wss://api.openai.com/v1/realtime";
+/// The Realtime model.
+pub const DEFAULT_MODEL: &str = "gpt-realtime";
+/// The waiter's voice.
+pub const DEFAULT_VOICE: &str = "marin";
+/// Voice sessions open at once.
+pub const DEFAULT_MAX_SESSIONS: usize = 100;
+/// Voice sessions one client may hold at once.
+pub const DEFAULT_MAX_SESSIONS_PER_CLIENT: usize = 4;
+
 /// Settings of the voice relay.
 #[derive(Debug, Clone)]
 pub struct RealtimeConfig {
@@ -90,12 +101,12 @@ impl RealtimeConfig {
     /// Settings with OpenAI's public endpoint and the sample catalog.
     pub fn new(catalog: Catalog, api_key: Option<ApiKey>) -> RealtimeConfig {
         RealtimeConfig {
-            base_url: "wss://api.openai.com/v1/realtime".into(),
-            model: "gpt-realtime".into(),
-            voice: "marin".into(),
+            base_url: DEFAULT_URL.into(),
+            model: DEFAULT_MODEL.into(),
+            voice: DEFAULT_VOICE.into(),
             transcription_model: "whisper-1".into(),
             api_key,
-            api_key_var: "OPENAI_API_KEY".into(),
+            api_key_var: streamgate_contract::relay::env::OPENAI_API_KEY.into(),
             catalog: Arc::new(catalog),
             frames_to_client: 256,
             events_to_upstream: 64,
@@ -104,8 +115,8 @@ impl RealtimeConfig {
                 streamgate_contract::config::DEFAULT_CONNECTION_TTL_SECONDS,
             ),
             ping_interval: DEFAULT_PING_INTERVAL,
-            max_sessions: 100,
-            max_sessions_per_client: 4,
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            max_sessions_per_client: DEFAULT_MAX_SESSIONS_PER_CLIENT,
             idle_timeout: streamgate_contract::limits::IDLE_TIMEOUT,
             max_lifetime: streamgate_contract::limits::MAX_CONNECTION_DURATION,
         }

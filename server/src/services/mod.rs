@@ -9,3 +9,27 @@ pub mod tables;
 
 pub use dynamodb_local::DynamoDbLocal;
 pub use secrets::SecretStore;
+
+/// An AWS SDK configuration for endpoints on this machine (DynamoDB Local, this server's own
+/// `@connections`): fixed credentials that name no account, a region, the latest behaviour
+/// version. The one place the server and the tests build such a configuration.
+pub fn loopback_sdk_config(
+    access_key: &str,
+    secret_key: &str,
+    region: &str,
+) -> aws_config::SdkConfig {
+    let credentials = aws_credential_types::Credentials::new(
+        access_key,
+        secret_key,
+        None,
+        None,
+        "streamgate-local",
+    );
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_owned()))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
+        )
+        .build()
+}
