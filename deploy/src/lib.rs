@@ -1,14 +1,16 @@
-//! Packaging and deploying the chat stack.
+//! Packaging and deploying both stacks: the chat API (Lambda functions from `just package`)
+//! and the voice relay (an OCI image on ECS Fargate).
 //!
 //! * [`artifact`]: what a packaged `bootstrap` is (ELF machine, glibc needs), and the
 //!   architectures the stack runs.
 //! * [`preflight`]: every check made before anything is uploaded, as pure decisions; each
-//!   refusal names its fix.
+//!   refusal names its fix (`preflight::chat`, `preflight::relay`).
 //! * [`image`]: the voice relay's OCI image, built from bytes (no Docker daemon, no base image).
-//! * [`tools`]: the I/O: cargo-lambda, the AWS CLI, skopeo, the files on disk.
+//! * [`tools`]: the I/O: cargo-lambda, the AWS CLI, skopeo, the files on disk (`tools::chat`,
+//!   `tools::relay`).
 //!
-//! `just package`, `just deploy`, `just secret` and `just destroy` run the
-//! `streamgate-deploy` binary.
+//! `just package`, `just deploy`, `just secret`, `just image`, `just deploy-relay` and `just
+//! destroy` run the `streamgate-deploy` binary.
 
 pub mod artifact;
 pub mod image;

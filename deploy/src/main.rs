@@ -90,20 +90,20 @@ fn run(cli: Cli) -> Result<(), Vec<String>> {
         Cmd::Package { arch, force } => {
             let arch = Arch::parse(&arch)
                 .ok_or_else(|| vec![format!("{arch:?}: the architecture is arm64 or x86_64")])?;
-            tools::package(&ws, arch, force).map_err(one)
+            tools::chat::package(&ws, arch, force).map_err(one)
         }
         Cmd::Deploy {
             stack,
             overrides,
             bucket,
         } => {
-            let template = tools::template(&ws).map_err(one)?;
+            let template = tools::chat::template(&ws).map_err(one)?;
             let inputs = Inputs {
                 cli: tools::cli_config().map_err(one)?,
                 parameters: preflight::parameters(&template),
                 overrides,
-                artifacts: tools::artifacts(&ws),
-                newest_source: tools::newest_source(&ws),
+                artifacts: tools::chat::artifacts(&ws),
+                newest_source: tools::chat::newest_source(&ws),
             };
             let refusals = preflight::check(&inputs);
             if !refusals.is_empty() {
@@ -114,9 +114,9 @@ fn run(cli: Cli) -> Result<(), Vec<String>> {
             let values = preflight::overrides(&inputs.overrides, &inputs.parameters)
                 .map_err(|r| r.iter().map(|r| r.to_string()).collect::<Vec<_>>())?;
             let region = inputs.cli.region.clone().unwrap_or_default();
-            let bucket = tools::artifacts_bucket(bucket.as_deref(), &region).map_err(one)?;
+            let bucket = tools::chat::artifacts_bucket(bucket.as_deref(), &region).map_err(one)?;
             println!("uploading the artifacts to s3://{bucket}/{stack}/");
-            let packaged = tools::upload(&ws, &stack, &bucket).map_err(one)?;
+            let packaged = tools::chat::upload(&ws, &stack, &bucket).map_err(one)?;
             println!("deploying {stack} in {region}");
             tools::deploy(&packaged, &stack, &values).map_err(one)?;
             for (k, v) in tools::outputs(&stack).map_err(one)? {
@@ -144,7 +144,9 @@ fn run(cli: Cli) -> Result<(), Vec<String>> {
             Ok(())
         }
         Cmd::DeployRelay { stack, overrides } => deploy_relay(&ws, &stack, overrides),
-        Cmd::Image { binary, tag } => tools::image(&ws, binary, &tag).map(|_| ()).map_err(one),
+        Cmd::Image { binary, tag } => tools::relay::image(&ws, binary, &tag)
+            .map(|_| ())
+            .map_err(one),
         Cmd::Destroy { stack } => {
             tools::destroy(&stack).map_err(one)?;
             println!(
@@ -164,21 +166,21 @@ fn deploy_relay(
     overrides: Vec<String>,
 ) -> Result<(), Vec<String>> {
     let one = |e: tools::ToolError| vec![e.to_string()];
-    let template = tools::relay_template(ws).map_err(one)?;
+    let template = tools::relay::relay_template(ws).map_err(one)?;
     let cli = tools::cli_config().map_err(one)?;
     let deployed_secret = if cli.credentials.is_some() && cli.region.is_some() {
-        tools::deployed_parameter(stack, "OpenAiKeySecretArn")
+        tools::relay::deployed_parameter(stack, "OpenAiKeySecretArn")
     } else {
         None
     };
-    let image = tools::built_image(ws);
+    let image = tools::relay::built_image(ws);
     let inputs = preflight::RelayInputs {
         cli,
         parameters: preflight::parameters(&template),
         overrides,
         deployed_secret,
         image_architecture: image.as_ref().map(|(arch, _)| arch.clone()),
-        skopeo: tools::skopeo_present(),
+        skopeo: tools::relay::skopeo_present(),
     };
     let refusals = preflight::check_relay(&inputs);
     if !refusals.is_empty() {
@@ -197,13 +199,13 @@ fn deploy_relay(
     let repository = outputs
         .get("RepositoryUri")
         .ok_or_else(|| vec![format!("{stack} has no RepositoryUri output")])?;
-    tools::push_image(ws, repository, &digest, &region).map_err(one)?;
+    tools::relay::push_image(ws, repository, &digest, &region).map_err(one)?;
     values.insert("ImageDigest".into(), digest.clone());
     println!("deploying the service on {digest}");
     tools::deploy(&template_path, stack, &values).map_err(one)?;
     let outputs = tools::outputs(stack).map_err(one)?;
     if let Some(cluster) = outputs.get("ClusterName") {
-        tools::wait_for_service(stack, cluster, &region).map_err(one)?;
+        tools::relay::wait_for_service(stack, cluster, &region).map_err(one)?;
     }
     for (k, v) in outputs {
         println!("{k:<16} {v}");

@@ -380,7 +380,7 @@ pub fn check_all(t: &Value) -> Vec<Problem> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stack;
+    use crate::stacks::chat as stack;
     use serde_json::json;
 
     fn sound() -> Value {

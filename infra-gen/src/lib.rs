@@ -3,8 +3,9 @@
 //! * [`expr`]: values and intrinsic functions, emitted in long form.
 //! * [`template`]: the template under construction and the typed handles that name its parts.
 //! * [`resources`]: typed properties of exactly the resource types the stack uses.
-//! * [`stack`]: the chat stack, built from the route contract.
-//! * [`relay`]: the voice relay's stack (ECS Fargate, load balancer, CloudFront).
+//! * [`stacks`]: `stacks::chat`, the chat stack built from the route contract, and
+//!   `stacks::relay`, the voice relay's stack (ECS Fargate, load balancer, CloudFront), one
+//!   module per part.
 //! * [`check`]: checks on a rendered template that cfn-lint does not make.
 //!
 //! `cargo run -p infra-gen --bin synth` (or `just synth`) writes `generated/template.yaml` and
@@ -12,9 +13,8 @@
 
 pub mod check;
 pub mod expr;
-pub mod relay;
 pub mod resources;
-pub mod stack;
+pub mod stacks;
 pub mod template;
 
 /// Where the generated template lives, relative to the workspace root.

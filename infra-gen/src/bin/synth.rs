@@ -18,7 +18,7 @@ fn main() -> ExitCode {
                 println!(
                     "usage: synth [--check] [DIR]   (writes DIR/{} and DIR/{})",
                     infra_gen::TEMPLATE_PATH,
-                    infra_gen::relay::RELAY_TEMPLATE_PATH
+                    infra_gen::stacks::relay::RELAY_TEMPLATE_PATH
                 );
                 return ExitCode::SUCCESS;
             }
@@ -34,10 +34,10 @@ fn main() -> ExitCode {
         crate_dir.parent().unwrap_or(&crate_dir).to_path_buf()
     });
     let stacks = [
-        (infra_gen::TEMPLATE_PATH, infra_gen::stack::build()),
+        (infra_gen::TEMPLATE_PATH, infra_gen::stacks::chat::build()),
         (
-            infra_gen::relay::RELAY_TEMPLATE_PATH,
-            infra_gen::relay::build(),
+            infra_gen::stacks::relay::RELAY_TEMPLATE_PATH,
+            infra_gen::stacks::relay::build(),
         ),
     ];
     let mut status = ExitCode::SUCCESS;

@@ -7,7 +7,7 @@ use streamgate_contract::relay;
 use streamgate_tests::{assert_cfn_lint_clean, assert_checkov_clean, workspace_root};
 
 fn committed() -> Value {
-    let path = workspace_root().join(infra_gen::relay::RELAY_TEMPLATE_PATH);
+    let path = workspace_root().join(infra_gen::stacks::relay::RELAY_TEMPLATE_PATH);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e} (run `just synth`)", path.display()));
     yaml_serde::from_str(&text).expect("valid YAML")
@@ -49,10 +49,10 @@ fn actions(s: &Value) -> Vec<String> {
 
 #[test]
 fn the_committed_relay_template_is_what_the_generator_produces_now() {
-    let path = workspace_root().join(infra_gen::relay::RELAY_TEMPLATE_PATH);
+    let path = workspace_root().join(infra_gen::stacks::relay::RELAY_TEMPLATE_PATH);
     let committed = std::fs::read_to_string(&path).expect("generated/relay.yaml exists");
     assert!(
-        committed == infra_gen::render(&infra_gen::relay::build()),
+        committed == infra_gen::render(&infra_gen::stacks::relay::build()),
         "{} is stale: run `just synth` and commit the result",
         path.display()
     );
@@ -312,10 +312,10 @@ fn cloudfront_serves_https_and_wss_without_caching_and_the_outputs_name_them() {
 
 #[test]
 fn cfn_lint_finds_nothing_in_the_relay_template() {
-    assert_cfn_lint_clean(&workspace_root().join(infra_gen::relay::RELAY_TEMPLATE_PATH));
+    assert_cfn_lint_clean(&workspace_root().join(infra_gen::stacks::relay::RELAY_TEMPLATE_PATH));
 }
 
 #[test]
 fn checkov_fails_no_check_on_the_relay_template() {
-    assert_checkov_clean(&workspace_root().join(infra_gen::relay::RELAY_TEMPLATE_PATH));
+    assert_checkov_clean(&workspace_root().join(infra_gen::stacks::relay::RELAY_TEMPLATE_PATH));
 }

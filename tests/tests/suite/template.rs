@@ -32,7 +32,7 @@ fn get_att_target(v: &Value) -> Option<(&str, &str)> {
 fn committed_template_is_what_the_generator_produces_now() {
     let path = workspace_root().join(infra_gen::TEMPLATE_PATH);
     let committed = std::fs::read_to_string(&path).expect("generated/template.yaml exists");
-    let fresh = infra_gen::render(&infra_gen::stack::build());
+    let fresh = infra_gen::render(&infra_gen::stacks::chat::build());
     assert!(
         committed == fresh,
         "{} is stale: the contract or the generator changed. Run `just synth` and commit the result.",
@@ -109,7 +109,7 @@ fn template_routes_and_functions_match_the_contract() {
         let spec = route.function().spec();
         assert_eq!(
             function["Properties"]["Code"],
-            infra_gen::stack::artifact_folder(spec.binary),
+            infra_gen::stacks::chat::artifact_folder(spec.binary),
             "{key} runs the contract's binary"
         );
         assert_eq!(function["Properties"]["MemorySize"], spec.memory_mb);
