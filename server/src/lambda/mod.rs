@@ -5,8 +5,10 @@
 //! [`LambdaAuthorizer`] runs a REQUEST authorizer function.
 
 pub mod artifact;
+pub mod config;
 pub mod output;
 pub mod pool;
+pub mod process;
 pub mod runtime_api;
 
 use std::collections::BTreeMap;

@@ -4,47 +4,21 @@
 //! runs past the function's timeout is killed and replaced on demand; idle ones are stopped
 //! after a while. Every process is killed when the pool is dropped.
 
-use std::collections::BTreeMap;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::process::{Child, Command};
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{Notify, oneshot};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::artifact::Launch;
-use super::output;
-use super::runtime_api::{Invocation, Reported, RuntimeApi};
+pub use super::config::{LogSink, PoolConfig};
+use super::process::Process;
+use super::runtime_api::{Invocation, Reported};
 use crate::template::FunctionDef;
-use crate::{clock, ids, reaper};
-
-/// Where function output goes: `(function name, line)`.
-pub type LogSink = Arc<dyn Fn(&str, &str) + Send + Sync>;
-
-/// How the pools behave.
-#[derive(Clone)]
-pub struct PoolConfig {
-    /// Processes per function at most (Lambda's reserved concurrency, locally).
-    pub max_concurrency: usize,
-    /// An idle process is stopped after this long.
-    pub idle_timeout: Duration,
-    /// An invocation waits at most this long for a process when all are busy (then it fails
-    /// as throttled; the gateway answers the client as API Gateway does).
-    pub queue_timeout: Duration,
-    /// `AWS_REGION`.
-    pub region: String,
-    /// `123456789012`-style account in ARNs.
-    pub account_id: String,
-    /// Variables every process gets besides Lambda's own and the function's (service
-    /// endpoints, local credentials).
-    pub extra_environment: BTreeMap<String, String>,
-    /// Function output.
-    pub logs: LogSink,
-}
+use crate::{clock, ids};
 
 /// Why an invocation failed, in Lambda's terms.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -78,65 +52,6 @@ pub struct Timing {
     pub init: Option<Duration>,
     /// Hand-over to the answer.
     pub duration: Duration,
-}
-
-struct Process {
-    id: u64,
-    /// Its process group (the bootstrap leads one of its own).
-    pgid: u32,
-    /// Asks the watcher to kill the process (dropping it does too).
-    kill: Mutex<Option<oneshot::Sender<()>>>,
-    /// Turns true once the process has exited, whatever the reason.
-    exited: watch::Receiver<bool>,
-    invocations: mpsc::Sender<Invocation>,
-    api: RuntimeApi,
-    started: Instant,
-    last_used: Mutex<Instant>,
-}
-
-impl Process {
-    fn kill(&self) {
-        if let Some(kill) = self.kill.lock().unwrap().take() {
-            let _ = kill.send(());
-        }
-    }
-
-    fn exited(&self) -> bool {
-        *self.exited.borrow()
-    }
-}
-
-/// Owns the child until it exits (by itself, or killed on request or when the [`Process`] is
-/// dropped), reaps it, kills what is left of its process group (what it started in the
-/// background dies with it, as with Lambda's sandbox), and tells the pool: exits are noticed
-/// as they happen, not polled.
-fn watch_child(mut child: Child, pgid: u32) -> (oneshot::Sender<()>, watch::Receiver<bool>) {
-    let (kill, killed) = oneshot::channel::<()>();
-    let (exited_tx, exited) = watch::channel(false);
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = child.wait() => {}
-            // A kill request, or the process handle dropped.
-            _ = killed => {
-                reaper::kill_group(pgid);
-                let _ = child.wait().await;
-            }
-        }
-        reaper::kill_group(pgid);
-        reaper::forget(pgid);
-        let _ = exited_tx.send(true);
-    });
-    (kill, exited)
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.kill();
-        if !self.exited() {
-            // Also when no runtime is left to run the watcher.
-            reaper::kill_group(self.pgid);
-        }
-    }
 }
 
 /// A process taken for one invocation: given back warm, or retired; if the invocation is
@@ -449,74 +364,11 @@ impl Pool {
     }
 
     async fn spawn(&self) -> Result<Arc<Process>, String> {
-        let (tx, rx) = mpsc::channel(1);
-        let api = RuntimeApi::start(rx)
-            .await
-            .map_err(|e| format!("no Runtime API port: {e}"))?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.cold_starts.fetch_add(1, Ordering::Relaxed);
-        let f = &self.function;
-        let mut command = Command::new(&self.launch.command[0]);
-        command
-            .args(&self.launch.command[1..])
-            .current_dir(&self.launch.task_root)
-            .env_clear()
-            .envs(environment(
-                f,
-                &self.launch,
-                &api.addr.to_string(),
-                &self.config,
-                id,
-            ))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // A group of its own: what it starts in the background is stopped with it.
-            .process_group(0)
-            .kill_on_drop(true);
-        let started = Instant::now();
-        let mut child = command
-            .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", self.launch.command.join(" ")))?;
-        let pgid = child.id().unwrap_or_default();
-        reaper::watch(pgid);
-        for stream in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let logs = self.config.logs.clone();
-            let name = f.name.clone();
-            tokio::spawn(output::read_lines(stream, move |line| logs(&name, line)));
-        }
-        let (kill, exited) = watch_child(child, pgid);
-        let process = Arc::new(Process {
-            id,
-            pgid,
-            kill: Mutex::new(Some(kill)),
-            exited,
-            invocations: tx,
-            api,
-            started,
-            last_used: Mutex::new(Instant::now()),
-        });
-        info!(function = %f.name, process = process.id, "cold start");
-        Ok(process)
-    }
-}
-
-impl Process {
-    /// Exec to the first `/next`, once the process has asked for work.
-    fn init_duration(&self) -> Option<Duration> {
-        futures::FutureExt::now_or_never(self.api.initialized()).map(|at| at - self.started)
+        let process = Process::start(&self.function, &self.launch, &self.config, id).await?;
+        info!(function = %self.function.name, process = id, "cold start");
+        Ok(Arc::new(process))
     }
 }
 
@@ -526,72 +378,3 @@ impl Drop for Pool {
         state.idle.clear();
     }
 }
-
-/// The environment Lambda gives a `provided.*` function's process: its own variables,
-/// the function's `Environment`, and the local extras (endpoints, credentials).
-pub fn environment(
-    f: &FunctionDef,
-    launch: &Launch,
-    runtime_api: &str,
-    config: &PoolConfig,
-    process: u64,
-) -> BTreeMap<String, String> {
-    let mut env = BTreeMap::new();
-    let root = launch.task_root.display().to_string();
-    let day = clock::iso8601(clock::now_ms())[..10].replace('-', "/");
-    let lambda = [
-        ("AWS_LAMBDA_FUNCTION_NAME", f.name.clone()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", f.memory_mb.to_string()),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
-        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned()),
-        (
-            "AWS_LAMBDA_LOG_GROUP_NAME",
-            format!("/aws/lambda/{}", f.name),
-        ),
-        (
-            "AWS_LAMBDA_LOG_STREAM_NAME",
-            format!("{day}/[$LATEST]{:032x}", process),
-        ),
-        ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_owned()),
-        ("AWS_REGION", config.region.clone()),
-        ("AWS_DEFAULT_REGION", config.region.clone()),
-        ("_HANDLER", f.handler.clone()),
-        ("LAMBDA_TASK_ROOT", root.clone()),
-        ("LAMBDA_RUNTIME_DIR", root),
-        ("LANG", "en_US.UTF-8".to_owned()),
-        ("TZ", ":UTC".to_owned()),
-        ("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin".to_owned()),
-    ];
-    for (k, v) in lambda {
-        env.insert(k.to_owned(), v);
-    }
-    for (k, v) in &config.extra_environment {
-        env.insert(k.clone(), v.clone());
-    }
-    // The function's own variables win, as in Lambda (reserved names aside).
-    for (k, v) in &f.environment {
-        if !RESERVED.contains(&k.as_str()) {
-            env.insert(k.clone(), v.clone());
-        }
-    }
-    env
-}
-
-/// Variables a function's `Environment` cannot set (Lambda refuses them at deploy time).
-pub const RESERVED: &[&str] = &[
-    "_HANDLER",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_LAMBDA_FUNCTION_NAME",
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-    "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE",
-    "AWS_LAMBDA_LOG_GROUP_NAME",
-    "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_LAMBDA_RUNTIME_API",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "LAMBDA_TASK_ROOT",
-    "LAMBDA_RUNTIME_DIR",
-];

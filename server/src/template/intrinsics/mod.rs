@@ -8,26 +8,9 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
-/// The pseudo-parameters of a local stack.
-#[derive(Debug, Clone)]
-pub struct Pseudo {
-    /// `AWS::Region`.
-    pub region: String,
-    /// `AWS::AccountId`.
-    pub account_id: String,
-    /// `AWS::StackName`.
-    pub stack_name: String,
-}
+mod names;
 
-impl Default for Pseudo {
-    fn default() -> Self {
-        Pseudo {
-            region: "us-east-1".into(),
-            account_id: "123456789012".into(),
-            stack_name: "local".into(),
-        }
-    }
-}
+pub use names::Pseudo;
 
 /// Marks `Ref: AWS::NoValue` until the property holding it is dropped.
 const NO_VALUE: &str = "\u{0}AWS::NoValue";
@@ -55,7 +38,7 @@ pub struct Resolver<'a> {
 pub const MAX_RESOLVED_BYTES: usize = 1024 * 1024;
 
 /// `text`, unless it is longer than [`MAX_RESOLVED_BYTES`].
-fn capped(text: String, what: &str) -> Result<String, String> {
+pub(super) fn capped(text: String, what: &str) -> Result<String, String> {
     if text.len() > MAX_RESOLVED_BYTES {
         return Err(format!(
             "{what} resolves to more than {MAX_RESOLVED_BYTES} bytes (references that multiply?)"
@@ -387,94 +370,6 @@ impl<'a> Resolver<'a> {
         })
     }
 
-    /// What `Ref` of a resource gives locally; a circular reference is an error.
-    pub fn physical_id(&self, logical_id: &str, resource: &Value) -> Result<String, String> {
-        if let Some(known) = self
-            .names
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(logical_id)
-        {
-            return known.clone();
-        }
-        {
-            let mut naming = self.naming.lock().unwrap_or_else(|e| e.into_inner());
-            if naming.iter().any(|n| n == logical_id) {
-                return Err(format!(
-                    "circular reference: {} -> {logical_id}",
-                    naming.join(" -> ")
-                ));
-            }
-            naming.push(logical_id.to_owned());
-        }
-        let id = self
-            .local_name(logical_id, resource)
-            .and_then(|n| capped(n, logical_id));
-        self.naming.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        self.names
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(logical_id.to_owned(), id.clone());
-        id
-    }
-
-    fn local_name(&self, logical_id: &str, resource: &Value) -> Result<String, String> {
-        let props = &resource["Properties"];
-        let named = |field: &str| -> Result<Option<String>, String> {
-            Ok(match &props[field] {
-                Value::Null => None,
-                v => Some(scalar(&self.resolve(v)?)),
-            })
-        };
-        Ok(match resource["Type"].as_str().unwrap_or("") {
-            "AWS::Lambda::Function" => named("FunctionName")?
-                .unwrap_or_else(|| format!("{}-{logical_id}", self.pseudo.stack_name)),
-            "AWS::DynamoDB::Table" => named("TableName")?
-                .unwrap_or_else(|| format!("{}-{logical_id}", self.pseudo.stack_name)),
-            "AWS::ApiGatewayV2::Api" => self.api_id.clone(),
-            "AWS::ApiGatewayV2::Stage" => {
-                named("StageName")?.unwrap_or_else(|| logical_id.to_owned())
-            }
-            "AWS::Logs::LogGroup" => named("LogGroupName")?
-                .unwrap_or_else(|| format!("/local/{}/{logical_id}", self.pseudo.stack_name)),
-            _ => logical_id.to_owned(),
-        })
-    }
-
-    fn attribute(&self, logical_id: &str, attribute: &str) -> Result<Value, String> {
-        let resource = &self.template["Resources"][logical_id];
-        if !resource.is_object() {
-            return Err(format!(
-                "Fn::GetAtt {logical_id}.{attribute}: no such resource"
-            ));
-        }
-        let id = self.physical_id(logical_id, resource)?;
-        let p = &self.pseudo;
-        let (region, account) = (&p.region, &p.account_id);
-        Ok(json!(
-            match (resource["Type"].as_str().unwrap_or(""), attribute) {
-                ("AWS::Lambda::Function", "Arn") =>
-                    format!("arn:aws:lambda:{region}:{account}:function:{id}"),
-                ("AWS::DynamoDB::Table", "Arn") =>
-                    format!("arn:aws:dynamodb:{region}:{account}:table/{id}"),
-                ("AWS::DynamoDB::Table", "StreamArn") => {
-                    format!("arn:aws:dynamodb:{region}:{account}:table/{id}/stream/local")
-                }
-                ("AWS::ApiGatewayV2::Api", "ApiEndpoint") => {
-                    format!("wss://{id}.execute-api.{region}.amazonaws.com")
-                }
-                ("AWS::ApiGatewayV2::Api", "ApiId") => id,
-                ("AWS::IAM::Role", "Arn") => format!("arn:aws:iam::{account}:role/{id}"),
-                ("AWS::Logs::LogGroup", "Arn") =>
-                    format!("arn:aws:logs:{region}:{account}:log-group:{id}:*"),
-                ("AWS::SQS::Queue", "Arn") => format!("arn:aws:sqs:{region}:{account}:{id}"),
-                ("AWS::SNS::Topic", "TopicName") => id,
-                (_, "Arn") => format!("arn:aws:local:{region}:{account}:{logical_id}"),
-                (_, attr) => format!("{logical_id}.{attr}"),
-            }
-        ))
-    }
-
     fn substitute(&self, text: &str, vars: &Map<String, Value>) -> Result<String, String> {
         let mut out = String::new();
         let mut rest = text;
@@ -542,125 +437,4 @@ fn strip_no_value(v: Value) -> Option<Value> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::template::document::parse;
-
-    const TEMPLATE: &str = r#"
-Parameters:
-  Stage: {Type: String, Default: dev}
-  Secret: {Type: String, Default: ''}
-  Mode: {Type: String, AllowedValues: [a, b], Default: a}
-Conditions:
-  HasSecret: !Not [!Equals [!Ref Secret, '']]
-  Both: !And [!Condition HasSecret, !Equals [!Ref Mode, b]]
-Mappings:
-  Sizes: {us-east-1: {Memory: 256}}
-Resources:
-  Fn:
-    Type: AWS::Lambda::Function
-    Properties:
-      FunctionName: !Sub '${AWS::StackName}-fn'
-  Table:
-    Type: AWS::DynamoDB::Table
-Outputs: {}
-"#;
-
-    fn resolver<'a>(t: &'a Value, given: &[(&str, &str)]) -> Result<Resolver<'a>, Vec<String>> {
-        let given = given
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Resolver::new(t, &given, Pseudo::default(), "abc123")
-    }
-
-    #[test]
-    fn refs_subs_joins_selects_and_conditions() {
-        let t = parse(TEMPLATE).unwrap();
-        let r = resolver(&t, &[("Secret", "arn:x")]).unwrap();
-        let v = |yaml: &str| r.resolve(&parse(yaml).unwrap()["V"]).unwrap();
-        assert_eq!(v("V: !Ref Stage"), json!("dev"));
-        assert_eq!(v("V: !Ref Fn"), json!("local-fn"));
-        assert_eq!(v("V: !Ref Table"), json!("local-Table"));
-        assert_eq!(
-            v("V: !Sub 'arn:${AWS::Partition}:x:${AWS::Region}:${Fn.Arn}/${!Literal}'"),
-            json!(
-                "arn:aws:x:us-east-1:arn:aws:lambda:us-east-1:123456789012:function:local-fn/${Literal}"
-            )
-        );
-        assert_eq!(
-            v("V: !Sub ['${A}-${Stage}', {A: !Ref Mode}]"),
-            json!("a-dev")
-        );
-        assert_eq!(v("V: !Join ['/', [a, !Ref Stage]]"), json!("a/dev"));
-        assert_eq!(v("V: !Select [1, !Split [',', 'x,y,z']]"), json!("y"));
-        assert_eq!(v("V: !If [HasSecret, yes, no]"), json!("yes"));
-        assert_eq!(v("V: !If [Both, yes, no]"), json!("no"));
-        assert_eq!(
-            v("V: !FindInMap [Sizes, !Ref AWS::Region, Memory]"),
-            json!(256)
-        );
-        assert_eq!(
-            v("V: {A: !If [Both, x, !Ref AWS::NoValue], B: [1, !Ref AWS::NoValue]}"),
-            json!({"B": [1]})
-        );
-        assert!(r.resolve(&parse("V: !Ref Nope").unwrap()["V"]).is_err());
-        assert!(
-            r.resolve(&parse("V: !ImportValue X").unwrap()["V"])
-                .unwrap_err()
-                .contains("not emulated")
-        );
-    }
-
-    #[test]
-    fn a_name_that_refers_back_to_itself_is_an_error_not_a_stack_overflow() {
-        // Found by `just fuzz` (template target): each of these recursed without end.
-        for text in [
-            "Resources:\n  F:\n    Type: AWS::Lambda::Function\n    Properties:\n      FunctionName: !Ref F\nOutputs:\n  O:\n    Value: !Ref F\n",
-            "Resources:\n  T:\n    Type: AWS::DynamoDB::Table\n    Properties:\n      TableName: !GetAtt T.Arn\nOutputs:\n  O:\n    Value: !GetAtt T.Arn\n",
-            "Resources:\n  A:\n    Type: AWS::Lambda::Function\n    Properties:\n      FunctionName: !Sub '${B}-a'\n  B:\n    Type: AWS::Logs::LogGroup\n    Properties:\n      LogGroupName: !Ref A\nOutputs:\n  O:\n    Value: !Ref A\n",
-        ] {
-            let t = crate::template::document::parse(text).unwrap();
-            let r = resolver(&t, &[]).unwrap();
-            let e = r.resolve(&t["Outputs"]["O"]["Value"]).unwrap_err();
-            assert!(e.contains("circular reference"), "{e}");
-        }
-        // A name that refers to another resource, without a cycle, still resolves.
-        let t = crate::template::document::parse(
-            "Resources:\n  A:\n    Type: AWS::Lambda::Function\n    Properties:\n      FunctionName: !Sub '${B}-a'\n  B:\n    Type: AWS::Logs::LogGroup\n    Properties:\n      LogGroupName: logs\n",
-        )
-        .unwrap();
-        let r = resolver(&t, &[]).unwrap();
-        assert_eq!(
-            r.resolve(&serde_json::json!({"Ref": "A"})).unwrap(),
-            "logs-a"
-        );
-        assert_eq!(
-            r.resolve(&serde_json::json!({"Ref": "A"})).unwrap(),
-            "logs-a",
-            "the chain unwinds"
-        );
-    }
-
-    #[test]
-    fn parameters_are_checked() {
-        let t = parse(TEMPLATE).unwrap();
-        let problems = resolver(&t, &[("Mode", "c"), ("Unknown", "1")])
-            .err()
-            .unwrap();
-        assert!(
-            problems.iter().any(|p| p.contains("Mode=\"c\"")),
-            "{problems:?}"
-        );
-        assert!(
-            problems.iter().any(|p| p.contains("Unknown")),
-            "{problems:?}"
-        );
-        let t = parse("Parameters:\n  Key: {Type: String}\n").unwrap();
-        let problems = resolver(&t, &[]).err().unwrap();
-        assert!(
-            problems[0].contains("--parameter Key=VALUE"),
-            "{problems:?}"
-        );
-    }
-}
+mod tests;
