@@ -8,9 +8,6 @@ use crate::api::ApiRoute;
 /// The page (self-contained HTML, CSS and JavaScript).
 pub const HTML: &str = include_str!("page.html");
 
-/// The voice waiter page, served at `/voice`.
-pub const VOICE_HTML: &str = include_str!("voice.html");
-
 /// What the page reads from `/streamgate.json`: the local URL and the actions it offers.
 pub fn config(host: &str, stage: &str, routes: &[ApiRoute]) -> Value {
     let actions: Vec<&str> = routes

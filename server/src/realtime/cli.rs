@@ -10,7 +10,7 @@ use streamgate_contract::relay::env;
 use streamgate_core::ApiKey;
 
 use super::catalog::Catalog;
-use super::session::{
+use super::settings::{
     DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_CLIENT, DEFAULT_MODEL, DEFAULT_URL,
     DEFAULT_VOICE, RealtimeConfig,
 };

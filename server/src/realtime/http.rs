@@ -10,13 +10,15 @@ use hyper::body::Incoming;
 use serde_json::json;
 
 use super::RealtimeService;
-use super::session::Refusal;
+use super::admission::Refusal;
 use crate::gateway::Gateway;
 use crate::gateway::handshake::event_headers;
 use crate::gateway::http::{Body, json_response, query_pairs, refusal, respond};
 use crate::gateway::upgrade::{bad_handshake, switching_protocols, websocket_key};
-use crate::page;
 use crate::{clock, events};
+
+/// The voice waiter page (self-contained HTML, CSS and JavaScript), served at `/voice`.
+pub const VOICE_HTML: &str = include_str!("voice.html");
 
 /// Upgrades a `/realtime` request into a voice session, or refuses it: 400 without a
 /// restaurant or with a language that is not a language tag, 404 for an unknown restaurant,
@@ -84,7 +86,7 @@ fn refused(refusal: &Refusal) -> Response<Body> {
 
 /// The voice page.
 pub(crate) fn voice_page() -> Response<Body> {
-    respond(StatusCode::OK, "text/html; charset=utf-8", page::VOICE_HTML)
+    respond(StatusCode::OK, "text/html; charset=utf-8", VOICE_HTML)
 }
 
 /// The restaurants the voice page offers, each with its menu (shown beside the cart).

@@ -3,15 +3,18 @@
 //! here, in the persistent server, because a Lambda instance cannot hold that socket between
 //! invocations.
 
+pub mod admission;
 pub mod catalog;
 pub mod cli;
 pub(crate) mod http;
 pub mod protocol;
 pub mod session;
+pub mod settings;
 pub mod source;
 mod upstream;
 
 pub use catalog::Catalog;
 pub use cli::VoiceArgs;
-pub use session::{RealtimeConfig, RealtimeService};
+pub use session::RealtimeService;
+pub use settings::RealtimeConfig;
 pub use source::{CatalogReader, CatalogSource, spawn_refresh};

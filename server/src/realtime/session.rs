@@ -14,16 +14,15 @@
 //! What to do with each frame and event is decided in [`super::protocol`]; this loop carries
 //! out the actions.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
 use streamgate_contract::limits::close;
 use streamgate_contract::{ApiKind, ConnectionRecord};
-use streamgate_core::{ApiKey, ConnectionStore};
+use streamgate_core::ConnectionStore;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -31,8 +30,10 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tracing::{info, warn};
 
+use super::admission::{Admission, Admissions, Refusal};
 use super::catalog::{Catalog, Restaurant};
 use super::protocol::{self, Action, SessionSetup, SessionState};
+use super::settings::RealtimeConfig;
 use super::upstream::{Dial, Upstream, UpstreamEvent};
 use crate::events::ConnectionInfo;
 
@@ -42,132 +43,6 @@ pub const SEND_GRACE: Duration = Duration::from_secs(2);
 /// How long a closing session waits for the client to answer its close frame.
 pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
-/// How often a client gets a ping by default: well under an Application Load Balancer's
-/// default idle timeout (60 s).
-pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(25);
-
-/// OpenAI's Realtime endpoint.
-pub const DEFAULT_URL: &str = "wss://api.openai.com/v1/realtime";
-/// The Realtime model.
-pub const DEFAULT_MODEL: &str = "gpt-realtime";
-/// The waiter's voice.
-pub const DEFAULT_VOICE: &str = "marin";
-/// Voice sessions open at once.
-pub const DEFAULT_MAX_SESSIONS: usize = 100;
-/// Voice sessions one client may hold at once.
-pub const DEFAULT_MAX_SESSIONS_PER_CLIENT: usize = 4;
-
-/// Settings of the voice relay.
-#[derive(Debug, Clone)]
-pub struct RealtimeConfig {
-    /// The Realtime endpoint, without the query (`wss://api.openai.com/v1/realtime`).
-    pub base_url: String,
-    /// The model (`gpt-realtime`).
-    pub model: String,
-    /// The waiter's voice.
-    pub voice: String,
-    /// The input transcription model.
-    pub transcription_model: String,
-    /// The API key; `None` makes `start_session` answer an error naming `api_key_var`.
-    pub api_key: Option<ApiKey>,
-    /// The environment variable the key comes from.
-    pub api_key_var: String,
-    /// The restaurants.
-    pub catalog: Arc<Catalog>,
-    /// Frames waiting to be written to the client.
-    pub frames_to_client: usize,
-    /// Events waiting to be sent to the upstream.
-    pub events_to_upstream: usize,
-    /// Events received from the upstream and not yet handled.
-    pub events_from_upstream: usize,
-    /// Seconds a connection record lives.
-    pub record_ttl: Duration,
-    /// A WebSocket ping goes to each client this often, so a load balancer in front (whose
-    /// idle timeout must be longer) never sees a quiet socket.
-    pub ping_interval: Duration,
-    /// Sessions open at once (each may hold an upstream session billed to the key); the
-    /// next handshake gets 503.
-    pub max_sessions: usize,
-    /// Sessions one client address may hold at once; the next handshake gets 429.
-    pub max_sessions_per_client: usize,
-    /// A session whose client sends no frame for this long is closed with 1001 (the
-    /// server's pings and their pongs do not count).
-    pub idle_timeout: Duration,
-    /// A session is closed with 1001 after this long.
-    pub max_lifetime: Duration,
-}
-
-impl RealtimeConfig {
-    /// Settings with OpenAI's public endpoint and the sample catalog.
-    pub fn new(catalog: Catalog, api_key: Option<ApiKey>) -> RealtimeConfig {
-        RealtimeConfig {
-            base_url: DEFAULT_URL.into(),
-            model: DEFAULT_MODEL.into(),
-            voice: DEFAULT_VOICE.into(),
-            transcription_model: "whisper-1".into(),
-            api_key,
-            api_key_var: streamgate_contract::relay::env::OPENAI_API_KEY.into(),
-            catalog: Arc::new(catalog),
-            frames_to_client: 256,
-            events_to_upstream: 64,
-            events_from_upstream: 256,
-            record_ttl: Duration::from_secs(
-                streamgate_contract::config::DEFAULT_CONNECTION_TTL_SECONDS,
-            ),
-            ping_interval: DEFAULT_PING_INTERVAL,
-            max_sessions: DEFAULT_MAX_SESSIONS,
-            max_sessions_per_client: DEFAULT_MAX_SESSIONS_PER_CLIENT,
-            idle_timeout: streamgate_contract::limits::IDLE_TIMEOUT,
-            max_lifetime: streamgate_contract::limits::MAX_CONNECTION_DURATION,
-        }
-    }
-}
-
-/// Why a `/realtime` handshake is refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    /// No `restaurantId` (400).
-    MissingRestaurant,
-    /// No such restaurant (404).
-    UnknownRestaurant(String),
-    /// `language` is not a language tag (400).
-    BadLanguage,
-    /// Every session the server allows is in use (503).
-    Full,
-    /// This client holds as many sessions as one client may (429).
-    TooManyForClient,
-}
-
-/// A place among the open sessions, taken at the handshake and given back when the session
-/// ends (or its upgrade fails).
-pub struct SessionTicket {
-    service: Arc<RealtimeService>,
-    client: String,
-}
-
-impl Drop for SessionTicket {
-    fn drop(&mut self) {
-        self.service.live.fetch_sub(1, Ordering::AcqRel);
-        let mut per_client = self.service.lock_clients();
-        if let Some(n) = per_client.get_mut(&self.client) {
-            *n -= 1;
-            if *n == 0 {
-                per_client.remove(&self.client);
-            }
-        }
-    }
-}
-
-/// What a handshake was admitted with.
-pub struct Admission {
-    /// The restaurant.
-    pub restaurant: Restaurant,
-    /// The language tag.
-    pub language: String,
-    /// The session's place.
-    pub ticket: SessionTicket,
-}
-
 /// The relay.
 pub struct RealtimeService {
     config: RealtimeConfig,
@@ -176,8 +51,7 @@ pub struct RealtimeService {
     catalog: RwLock<Arc<Catalog>>,
     store: Arc<dyn ConnectionStore>,
     dropped_audio: AtomicU64,
-    live: AtomicU64,
-    per_client: Mutex<HashMap<String, usize>>,
+    admissions: Arc<Admissions>,
 }
 
 /// How carrying out a batch of actions went.
@@ -269,8 +143,7 @@ impl RealtimeService {
             config,
             store,
             dropped_audio: AtomicU64::new(0),
-            live: AtomicU64::new(0),
-            per_client: Mutex::new(HashMap::new()),
+            admissions: Arc::new(Admissions::default()),
         })
     }
 
@@ -289,16 +162,12 @@ impl RealtimeService {
 
     /// Voice sessions open now.
     pub fn sessions(&self) -> u64 {
-        self.live.load(Ordering::Relaxed)
+        self.admissions.live()
     }
 
     /// Audio frames dropped for slow clients so far.
     pub fn dropped_audio(&self) -> u64 {
         self.dropped_audio.load(Ordering::Relaxed)
-    }
-
-    fn lock_clients(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
-        self.per_client.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Checks a handshake: the restaurant, the language (default `en`; a language tag, see
@@ -329,30 +198,15 @@ impl RealtimeService {
         if !protocol::is_language_tag(&language) {
             return Err(Refusal::BadLanguage);
         }
-        let ticket = self.take_ticket(client)?;
+        let ticket = self.admissions.take(
+            client,
+            self.config.max_sessions,
+            self.config.max_sessions_per_client,
+        )?;
         Ok(Admission {
             restaurant,
             language,
             ticket,
-        })
-    }
-
-    fn take_ticket(self: &Arc<Self>, client: &str) -> Result<SessionTicket, Refusal> {
-        let mut per_client = self.lock_clients();
-        let held = per_client.get(client).copied().unwrap_or(0);
-        if held >= self.config.max_sessions_per_client {
-            return Err(Refusal::TooManyForClient);
-        }
-        let max = self.config.max_sessions as u64;
-        self.live
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .map_err(|_| Refusal::Full)?;
-        *per_client.entry(client.to_owned()).or_insert(0) += 1;
-        Ok(SessionTicket {
-            service: self.clone(),
-            client: client.to_owned(),
         })
     }
 
