@@ -1,13 +1,12 @@
 //! What the server invokes for a route (the Lambda proxy integration), and the `$connect`
-//! authorizer hook.
+//! authorizer hook: the two traits every host implements (the in-process host in
+//! [`crate::in_process`], the template host in [`crate::lambda`]).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
-use streamgate_contract::Route;
-use streamgate_core::ChatApp;
-use streamgate_core::event::{WsEvent, WsResponse};
+use streamgate_core::event::WsResponse;
 
 use crate::api::ApiRoute;
 
@@ -17,21 +16,6 @@ use crate::api::ApiRoute;
 pub trait Integration: Send + Sync + 'static {
     /// Runs the integration of `route`.
     async fn invoke(&self, route: &ApiRoute, event: Value) -> Result<WsResponse, String>;
-}
-
-/// The chat handlers in this process, each route to its contract function; the event is
-/// deserialized as the Lambda runtime deserializes it.
-pub struct ChatIntegration(pub ChatApp);
-
-#[async_trait]
-impl Integration for ChatIntegration {
-    async fn invoke(&self, route: &ApiRoute, event: Value) -> Result<WsResponse, String> {
-        let contract = Route::from_key(&route.key)
-            .ok_or_else(|| format!("the chat API has no route {:?}", route.key))?;
-        let event: WsEvent = serde_json::from_value(event)
-            .map_err(|e| format!("the event does not deserialize: {e}"))?;
-        Ok(self.0.handle(contract.function(), &event).await)
-    }
 }
 
 /// What a REQUEST authorizer decided about a `$connect`.

@@ -9,7 +9,7 @@
 //! * [`registry`]: the live connections and the `@connections` operations on them.
 //! * [`queue`]: a socket's bounded outgoing queue (a close always finds a place).
 //! * [`integration`]: what a route invokes, and the authorizer hook.
-//! * [`push`]: the handlers' in-process push.
+//! * [`in_process`]: the in-process host: the handlers called here, and their push.
 //! * [`page`]: the test page.
 //! * [`realtime`]: the voice relay (its decisions in `realtime::protocol`, free of I/O).
 //! * [`template`], [`template_server`], [`lambda`], [`services`]: `--template`: a CloudFormation
@@ -27,11 +27,11 @@ pub mod clock;
 pub mod events;
 pub mod gateway;
 pub mod ids;
+pub mod in_process;
 pub mod integration;
 pub mod lambda;
 pub mod page;
 pub mod process;
-pub mod push;
 pub mod queue;
 pub mod realtime;
 pub mod reaper;
@@ -42,5 +42,6 @@ pub mod template;
 pub mod template_server;
 
 pub use gateway::{Gateway, GatewayConfig};
-pub use integration::{AuthDecision, Authorizer, ChatIntegration, Integration};
+pub use in_process::ChatIntegration;
+pub use integration::{AuthDecision, Authorizer, Integration};
 pub use registry::Registry;

@@ -15,8 +15,8 @@ use streamgate_core::memory::MemoryStore;
 use streamgate_core::{ApiKey, ChatApp, ChatSettings, ClientPush, ConnectionStore};
 use streamgate_llm::{ProviderConfig, Timeouts};
 use streamgate_server::gateway::origin::AllowedOrigins;
+use streamgate_server::in_process::LocalPush;
 use streamgate_server::process::{StopSignal, serve_until_stopped};
-use streamgate_server::push::LocalPush;
 use streamgate_server::realtime::{Catalog, RealtimeService, VoiceArgs};
 use streamgate_server::{ChatIntegration, Gateway, GatewayConfig, Registry};
 
@@ -198,7 +198,7 @@ async fn store(cli: &Cli) -> Arc<dyn ConnectionStore> {
 fn push(cli: &Cli, registry: &Arc<Registry>) -> Arc<dyn ClientPush> {
     match cli.push {
         PushKind::InProcess => Arc::new(LocalPush(registry.clone())),
-        PushKind::Sdk => streamgate_server::push::sdk_push_to_self(),
+        PushKind::Sdk => streamgate_server::in_process::sdk_push_to_self(),
     }
 }
 
@@ -408,13 +408,10 @@ async fn run(cli: Cli) -> Result<(), String> {
         .config(catalog, config.idle_timeout, config.max_lifetime);
     let voice_ready = realtime.api_key.is_some();
     let realtime = RealtimeService::new(realtime, app.store.clone());
-    let gateway = Gateway::with_realtime(
-        config,
-        Arc::new(ChatIntegration(app)),
-        registry,
-        None,
-        Some(realtime),
-    );
+    let gateway = Gateway::builder(config)
+        .chat(Arc::new(ChatIntegration(app)), registry)
+        .voice(realtime)
+        .build();
     let listener = listen(&cli).await?;
     let shown = shown_host(&cli.host);
     let (port, stage) = (cli.port, &cli.stage);

@@ -286,14 +286,12 @@ impl TemplateServer {
             ..options.gateway.clone()
         };
         let registry = Arc::new(Registry::new(config.management_rate_limit));
-        let gateway = Gateway::for_template(
-            config,
-            host.clone(),
-            registry,
-            authorizer,
-            api_id,
-            Arc::new(SecretStore::new(options.secrets.clone())),
-        );
+        let gateway = Gateway::builder(config)
+            .chat(host.clone(), registry)
+            .authorizer(authorizer)
+            .api_id(api_id)
+            .secrets(Arc::new(SecretStore::new(options.secrets.clone())))
+            .build();
         Ok(TemplateServer {
             gateway,
             host,

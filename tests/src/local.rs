@@ -171,7 +171,10 @@ impl LocalServer {
     ) -> LocalServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let gateway = Gateway::new(config, integration, registry, authorizer);
+        let gateway = Gateway::builder(config)
+            .chat(integration, registry)
+            .authorizer(authorizer)
+            .build();
         let task = tokio::spawn(gateway.clone().serve(listener));
         LocalServer {
             gateway,
@@ -330,13 +333,10 @@ pub async fn start_voice(
     let service = streamgate_server::realtime::RealtimeService::new(realtime, store);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let gateway = Gateway::with_realtime(
-        GatewayConfig::default(),
-        Recorder::ok(),
-        Arc::new(Registry::new(None)),
-        None,
-        Some(service.clone()),
-    );
+    let gateway = Gateway::builder(GatewayConfig::default())
+        .chat(Recorder::ok(), Arc::new(Registry::new(None)))
+        .voice(service.clone())
+        .build();
     let task = tokio::spawn(gateway.clone().serve(listener));
     (
         LocalServer {
@@ -367,8 +367,9 @@ impl LocalServer {
         echo_delay: Duration,
     ) -> LocalServer {
         let registry = Arc::new(Registry::new(None));
-        let push =
-            push.unwrap_or_else(|| Arc::new(streamgate_server::push::LocalPush(registry.clone())));
+        let push = push.unwrap_or_else(|| {
+            Arc::new(streamgate_server::in_process::LocalPush(registry.clone()))
+        });
         let app = streamgate_core::ChatApp {
             store: Arc::new(streamgate_core::memory::MemoryStore::new()),
             push,

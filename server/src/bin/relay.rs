@@ -13,11 +13,11 @@ use std::time::Duration;
 use clap::Parser;
 use streamgate_contract::relay;
 use streamgate_core::memory::MemoryStore;
-use streamgate_server::Gateway;
 use streamgate_server::process::{StopSignal, serve_until_stopped};
 use streamgate_server::realtime::{
     CatalogReader, CatalogSource, RealtimeService, VoiceArgs, spawn_refresh,
 };
+use streamgate_server::{Gateway, GatewayConfig};
 
 /// Serve the voice waiter (the OpenAI Realtime relay) alone.
 ///
@@ -95,7 +95,13 @@ async fn run(cli: Cli) -> Result<(), String> {
     let service = RealtimeService::new(config, Arc::new(MemoryStore::new()));
     let live = service.clone();
     spawn_refresh(&service, reader, Duration::from_secs(cli.catalog_refresh_s));
-    let gateway = Gateway::relay_only(service, origins, cli.trusted_proxy_hops);
+    let gateway = Gateway::builder(GatewayConfig {
+        allowed_origins: origins,
+        trusted_proxy_hops: cli.trusted_proxy_hops,
+        ..GatewayConfig::default()
+    })
+    .voice(service)
+    .build();
 
     let addr: SocketAddr = format!("{}:{}", cli.host, cli.port)
         .parse()

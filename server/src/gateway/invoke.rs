@@ -30,6 +30,9 @@ impl Gateway {
         let integration = self.integration.clone();
         let route = route.clone();
         Box::pin(async move {
+            let Some(integration) = integration else {
+                return Err("this server has no chat API".to_owned());
+            };
             AssertUnwindSafe(integration.invoke(&route, event))
                 .catch_unwind()
                 .await

@@ -115,7 +115,8 @@ pub struct Gateway {
     config: GatewayConfig,
     api_id: String,
     registry: Arc<Registry>,
-    integration: SharedIntegration,
+    /// What chat routes invoke (none on a relay-only server, which serves no chat route).
+    integration: Option<SharedIntegration>,
     authorizer: Option<Arc<dyn Authorizer>>,
     realtime: Option<Arc<RealtimeService>>,
     secrets: Option<Arc<SecretStore>>,
@@ -139,116 +140,92 @@ impl GatewayConfig {
     }
 }
 
-impl Gateway {
-    /// A gateway over `integration`.
-    pub fn new(
-        config: GatewayConfig,
-        integration: SharedIntegration,
-        registry: Arc<Registry>,
-        authorizer: Option<Arc<dyn Authorizer>>,
-    ) -> Arc<Gateway> {
-        Gateway::with_realtime(config, integration, registry, authorizer, None)
+/// What a gateway serves, put together one part at a time: `Gateway::builder(config)`, then
+/// [`chat`](GatewayBuilder::chat) (the chat API over an integration),
+/// [`authorizer`](GatewayBuilder::authorizer) (the `$connect` hook),
+/// [`voice`](GatewayBuilder::voice) (the voice relay on `/realtime`),
+/// [`secrets`](GatewayBuilder::secrets) and [`api_id`](GatewayBuilder::api_id) (a template's
+/// API), then [`build`](GatewayBuilder::build).
+pub struct GatewayBuilder {
+    config: GatewayConfig,
+    chat: Option<(SharedIntegration, Arc<Registry>)>,
+    authorizer: Option<Arc<dyn Authorizer>>,
+    voice: Option<Arc<RealtimeService>>,
+    secrets: Option<Arc<SecretStore>>,
+    api_id: Option<String>,
+}
+
+impl GatewayBuilder {
+    /// The chat API: routes invoke `integration`; `registry` holds the connections.
+    pub fn chat(mut self, integration: SharedIntegration, registry: Arc<Registry>) -> Self {
+        self.chat = Some((integration, registry));
+        self
     }
 
-    /// A gateway that also serves the voice relay on `/realtime`.
-    pub fn with_realtime(
-        config: GatewayConfig,
-        integration: SharedIntegration,
-        registry: Arc<Registry>,
-        authorizer: Option<Arc<dyn Authorizer>>,
-        realtime: Option<Arc<RealtimeService>>,
-    ) -> Arc<Gateway> {
-        Gateway::build(
-            config,
-            integration,
-            registry,
-            authorizer,
-            realtime,
-            None,
-            None,
-        )
+    /// The hook `$connect` asks first (none: every connection reaches `$connect`).
+    pub fn authorizer(mut self, authorizer: Option<Arc<dyn Authorizer>>) -> Self {
+        self.authorizer = authorizer;
+        self
     }
 
-    /// A server of the voice relay alone (the waiter on ECS): `/realtime`, the voice page at
-    /// `/` and `/voice`, the restaurant list and `/healthz`; no chat API.
-    pub fn relay_only(
-        realtime: Arc<RealtimeService>,
-        allowed_origins: origin::AllowedOrigins,
-        trusted_proxy_hops: usize,
-    ) -> Arc<Gateway> {
-        struct NoChat;
-        #[async_trait::async_trait]
-        impl crate::integration::Integration for NoChat {
-            async fn invoke(
-                &self,
-                _: &ApiRoute,
-                _: serde_json::Value,
-            ) -> Result<streamgate_core::event::WsResponse, String> {
-                Err("this server has no chat API".into())
+    /// The voice relay on `/realtime`, with its page and restaurant list.
+    pub fn voice(mut self, realtime: Arc<RealtimeService>) -> Self {
+        self.voice = Some(realtime);
+        self
+    }
+
+    /// Secrets Manager's `GetSecretValue`, served on the same port (a template's functions).
+    pub fn secrets(mut self, secrets: Arc<SecretStore>) -> Self {
+        self.secrets = Some(secrets);
+        self
+    }
+
+    /// The API id events carry (default: a new one).
+    pub fn api_id(mut self, api_id: String) -> Self {
+        self.api_id = Some(api_id);
+        self
+    }
+
+    /// The gateway. Without a chat API it serves only what was given (the relay alone, as on
+    /// ECS: `/realtime`, the voice page at `/` and `/voice`, the restaurants, `/healthz`).
+    pub fn build(self) -> Arc<Gateway> {
+        let mut config = self.config;
+        let (integration, registry) = match self.chat {
+            Some((integration, registry)) => (Some(integration), registry),
+            None => {
+                config.chat_api = false;
+                config.routes = Vec::new();
+                (None, Arc::new(Registry::new(None)))
             }
-        }
-        let config = GatewayConfig {
-            routes: Vec::new(),
-            chat_api: false,
-            allowed_origins,
-            trusted_proxy_hops,
-            ..GatewayConfig::default()
         };
-        Gateway::build(
-            config,
-            Arc::new(NoChat),
-            Arc::new(Registry::new(None)),
-            None,
-            Some(realtime),
-            None,
-            None,
-        )
-    }
-
-    /// A gateway for a template's API: its own API id, and Secrets Manager's
-    /// `GetSecretValue` served from `secrets` on the same port.
-    pub fn for_template(
-        config: GatewayConfig,
-        integration: SharedIntegration,
-        registry: Arc<Registry>,
-        authorizer: Option<Arc<dyn Authorizer>>,
-        api_id: String,
-        secrets: Arc<SecretStore>,
-    ) -> Arc<Gateway> {
-        Gateway::build(
-            config,
-            integration,
-            registry,
-            authorizer,
-            None,
-            Some(api_id),
-            Some(secrets),
-        )
-    }
-
-    fn build(
-        config: GatewayConfig,
-        integration: SharedIntegration,
-        registry: Arc<Registry>,
-        authorizer: Option<Arc<dyn Authorizer>>,
-        realtime: Option<Arc<RealtimeService>>,
-        api_id: Option<String>,
-        secrets: Option<Arc<SecretStore>>,
-    ) -> Arc<Gateway> {
         let (shutdown, _) = watch::channel(false);
         Arc::new(Gateway {
             config,
-            api_id: api_id.unwrap_or_else(ids::new_api_id),
+            api_id: self.api_id.unwrap_or_else(ids::new_api_id),
             registry,
             integration,
-            authorizer,
-            realtime,
-            secrets,
+            authorizer: self.authorizer,
+            realtime: self.voice,
+            secrets: self.secrets,
             shutdown,
             tasks: TaskTracker::new(),
             occupancy: Arc::default(),
             refusing: Arc::default(),
         })
+    }
+}
+
+impl Gateway {
+    /// A gateway with `config`'s settings, serving what the builder is given.
+    pub fn builder(config: GatewayConfig) -> GatewayBuilder {
+        GatewayBuilder {
+            config,
+            chat: None,
+            authorizer: None,
+            voice: None,
+            secrets: None,
+            api_id: None,
+        }
     }
 
     /// The API id (`requestContext.apiId`).

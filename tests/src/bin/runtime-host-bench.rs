@@ -239,19 +239,16 @@ async fn main() {
                 &in_process_table.name,
             )),
             push: if sdk {
-                streamgate_server::push::sdk_push_to_self()
+                streamgate_server::in_process::sdk_push_to_self()
             } else {
-                Arc::new(streamgate_server::push::LocalPush(registry.clone()))
+                Arc::new(streamgate_server::in_process::LocalPush(registry.clone()))
             },
             llm: Arc::new(streamgate_llm::EchoProvider::new(Duration::ZERO)),
             settings: streamgate_core::ChatSettings::default(),
         };
-        let gateway = Gateway::new(
-            GatewayConfig::default(),
-            Arc::new(ChatIntegration(app)),
-            registry.clone(),
-            None,
-        );
+        let gateway = Gateway::builder(GatewayConfig::default())
+            .chat(Arc::new(ChatIntegration(app)), registry.clone())
+            .build();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         hosts.push(Host {
             url: format!("ws://{}/dev", listener.local_addr().unwrap()),

@@ -236,13 +236,11 @@ async fn voice_server(
     let service = RealtimeService::new(realtime, Arc::new(MemoryStore::new()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let gateway = Gateway::with_realtime(
-        config,
-        Recorder::ok(),
-        Arc::new(Registry::new(None)),
-        authorizer,
-        Some(service.clone()),
-    );
+    let gateway = Gateway::builder(config)
+        .chat(Recorder::ok(), Arc::new(Registry::new(None)))
+        .authorizer(authorizer)
+        .voice(service.clone())
+        .build();
     let task = tokio::spawn(gateway.clone().serve(listener));
     (LocalServer::from_parts(gateway, addr, task), service)
 }
