@@ -61,6 +61,58 @@ async fn serve(
     Served { server, addr, task }
 }
 
+/// `streamgate-server --template TEMPLATE` with `args`, its standard output piped (read it or
+/// not, as the test wants), once it listens: the process and its address.
+async fn server_process(
+    template: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, std::net::SocketAddr) {
+    let port = streamgate_tests::readme::free_port();
+    let server =
+        tokio::process::Command::new(streamgate_tests::workspace_binary("streamgate-server"))
+            .arg("--template")
+            .arg(template)
+            .args(["--port", &port.to_string()])
+            .args(args)
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the server starts");
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the server listens within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (server, addr)
+}
+
+/// A function whose bootstrap starts a child that would live for 1000 s (its pid in
+/// `dir/background`), then answers every event with 200.
+fn leaves_a_background_child(dir: &Path) -> PathBuf {
+    bootstrap(
+        dir,
+        r#"sleep 1000 & echo $! > "$DIR/background""#,
+        "",
+        r#"{"statusCode": 200}"#,
+    )
+}
+
+/// Adds a DynamoDB table to `template`, so the server starts DynamoDB Local.
+fn with_table(template: &mut Value) {
+    template["Resources"]["Table"] = json!({"Type": "AWS::DynamoDB::Table", "Properties": {
+        "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+        "BillingMode": "PAY_PER_REQUEST"
+    }});
+}
+
 /// The status a WebSocket upgrade gets (101 when it upgrades).
 async fn upgrade_status(addr: std::net::SocketAddr) -> u16 {
     match tokio_tungstenite::connect_async(format!("ws://{addr}/dev")).await {
@@ -264,13 +316,7 @@ async fn gone_within(pids: &[u32], within: Duration) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_a_function_starts_dies_with_its_process() {
     let dir = scratch_dir("hostile-orphans-idle");
-    // A background child that would live for 1000 s.
-    let function = bootstrap(
-        &dir,
-        r#"sleep 1000 & echo $! > "$DIR/background""#,
-        "",
-        r#"{"statusCode": 200}"#,
-    );
+    let function = leaves_a_background_child(&dir);
     let (template, config) = write_template(&dir, &function, connect_only());
     let served = serve(&template, config, |_| {}).await;
     assert_eq!(upgrade_status(served.addr).await, 101);
@@ -286,43 +332,19 @@ async fn what_a_function_starts_dies_with_its_process() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_kill_9_of_the_server_nothing_it_started_is_left() {
     let dir = scratch_dir("hostile-orphans-kill");
-    let function = bootstrap(
-        &dir,
-        r#"sleep 1000 & echo $! > "$DIR/background""#,
-        "",
-        r#"{"statusCode": 200}"#,
-    );
+    let function = leaves_a_background_child(&dir);
     let (template, _) = write_template(&dir, &function, connect_only());
     // A table, so DynamoDB Local (a JVM) runs too.
     let mut t: Value = serde_json::from_str(&std::fs::read_to_string(&template).unwrap()).unwrap();
-    t["Resources"]["Table"] = json!({"Type": "AWS::DynamoDB::Table", "Properties": {
-        "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
-        "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
-        "BillingMode": "PAY_PER_REQUEST"
-    }});
+    with_table(&mut t);
     std::fs::write(&template, t.to_string()).unwrap();
-    let port = streamgate_tests::readme::free_port();
-    let mut server =
-        tokio::process::Command::new(streamgate_tests::workspace_binary("streamgate-server"))
-            .arg("--template")
-            .arg(&template)
-            .args(["--port", &port.to_string()])
-            .arg("--dynamodb-local-dir")
-            .arg(streamgate_tests::dynamodb_local::jar_dir())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-    let mut lines = tokio::io::BufReader::new(server.stdout.take().unwrap()).lines();
-    while let Ok(Ok(Some(line))) =
-        tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await
-    {
-        if line.contains("test page:") {
-            break;
-        }
-    }
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let jar_dir = streamgate_tests::dynamodb_local::jar_dir();
+    let (mut server, addr) = server_process(
+        &template,
+        &["--dynamodb-local-dir", &jar_dir.display().to_string()],
+        &[],
+    )
+    .await;
     assert_eq!(upgrade_status(addr).await, 101);
     let background: u32 = written(&dir.join("background")).await.parse().unwrap();
     let pid = server.id().unwrap();
@@ -352,26 +374,8 @@ async fn invalid_utf8_output_and_a_closed_stdout_do_not_stop_the_functions() {
         r#"{"statusCode": 200}"#,
     );
     let (template, _) = write_template(&dir, &function, connect_only());
-    let port = streamgate_tests::readme::free_port();
-    let mut server =
-        tokio::process::Command::new(streamgate_tests::workspace_binary("streamgate-server"))
-            .arg("--template")
-            .arg(&template)
-            .args(["--port", &port.to_string(), "--max-concurrency", "2"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
+    let (mut server, addr) = server_process(&template, &["--max-concurrency", "2"], &[]).await;
     let mut lines = tokio::io::BufReader::new(server.stdout.take().unwrap()).lines();
-    while let Ok(Ok(Some(line))) =
-        tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await
-    {
-        if line.contains("test page:") {
-            break;
-        }
-    }
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     // Read while standard output is open: the bad bytes arrive as replacement characters.
     assert_eq!(upgrade_status(addr).await, 101);
     let mut seen = Vec::new();
@@ -557,11 +561,7 @@ fn listening_on(port: u16) -> Vec<String> {
 async fn dynamodb_local_listens_on_loopback_only() {
     let dir = scratch_dir("hostile-dynamodb");
     let mut t = base_template(&dir);
-    t["Resources"]["Table"] = json!({"Type": "AWS::DynamoDB::Table", "Properties": {
-        "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
-        "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
-        "BillingMode": "PAY_PER_REQUEST"
-    }});
+    with_table(&mut t);
     let path = dir.join("template.json");
     std::fs::write(&path, t.to_string()).unwrap();
     let config = GatewayConfig {
@@ -602,26 +602,14 @@ async fn a_standard_output_nobody_reads_does_not_stop_the_server() {
         r#"{"statusCode": 200}"#,
     );
     let (template, _) = write_template(&dir, &function, connect_only());
-    let port = streamgate_tests::readme::free_port();
     // Standard output is a pipe this test never reads: the server's logs and the functions'
     // output fill it within the first call.
-    let mut server =
-        tokio::process::Command::new(streamgate_tests::workspace_binary("streamgate-server"))
-            .arg("--template")
-            .arg(&template)
-            .args(["--port", &port.to_string(), "--max-concurrency", "2"])
-            .env("RUST_LOG", "debug")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(tokio::time::Instant::now() < deadline, "the server listens");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (mut server, addr) = server_process(
+        &template,
+        &["--max-concurrency", "2"],
+        &[("RUST_LOG", "debug")],
+    )
+    .await;
     for i in 0..6 {
         let status = tokio::time::timeout(Duration::from_secs(20), upgrade_status(addr))
             .await
