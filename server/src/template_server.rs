@@ -317,3 +317,32 @@ pub fn dynamodb_client(endpoint: &str, region: &str) -> aws_sdk_dynamodb::Client
         .build();
     aws_sdk_dynamodb::Client::from_conf(conf)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scratch_folders_of_servers_that_are_gone_are_removed() {
+        let temp = std::env::temp_dir().join(format!(
+            "streamgate-scratch-test-{}-{}",
+            std::process::id(),
+            ids::new_api_id()
+        ));
+        // A pid above the kernel's largest is never running; this process is.
+        let gone = temp.join(format!("{SCRATCH_PREFIX}4194305-abc"));
+        let ours = temp.join(format!("{SCRATCH_PREFIX}{}-abc", std::process::id()));
+        let other = temp.join("unrelated-4194305-abc");
+        for dir in [&gone, &ours, &other] {
+            std::fs::create_dir_all(dir.join("Function")).unwrap();
+        }
+        remove_stale_scratch(&temp);
+        assert!(
+            !gone.exists(),
+            "a killed server's unpacked zips are removed"
+        );
+        assert!(ours.exists(), "a running server's are kept");
+        assert!(other.exists(), "other folders are left alone");
+        let _ = std::fs::remove_dir_all(&temp);
+    }
+}
