@@ -34,8 +34,8 @@ fn request_context(
     route_key: &str,
     event_type: &str,
     now_ms: i64,
+    request_id: &str,
 ) -> Map<String, Value> {
-    let request_id = ids::new_id();
     let mut identity = Map::new();
     identity.insert("sourceIp".into(), json!(info.source_ip));
     if let Some(ua) = &info.user_agent {
@@ -99,21 +99,40 @@ pub fn connect(
     }
     event.insert(
         "requestContext".into(),
-        Value::Object(request_context(info, route_key, "CONNECT", now_ms)),
+        Value::Object(request_context(
+            info,
+            route_key,
+            "CONNECT",
+            now_ms,
+            &ids::new_id(),
+        )),
     );
     event.insert("isBase64Encoded".into(), json!(false));
     Value::Object(event)
 }
 
 /// A MESSAGE event: `messageId` and `body`, no headers.
-pub fn message(info: &ConnectionInfo, route_key: &str, body: &str, now_ms: i64) -> Value {
-    let mut ctx = request_context(info, route_key, "MESSAGE", now_ms);
+pub fn message(info: &ConnectionInfo, route_key: &str, body: &str, now_ms: i64) -> Message {
+    let request_id = ids::new_id();
+    let mut ctx = request_context(info, route_key, "MESSAGE", now_ms, &request_id);
     ctx.insert("messageId".into(), json!(ids::new_id()));
-    json!({
-        "requestContext": ctx,
-        "body": body,
-        "isBase64Encoded": false,
-    })
+    Message {
+        event: json!({
+            "requestContext": ctx,
+            "body": body,
+            "isBase64Encoded": false,
+        }),
+        request_id,
+    }
+}
+
+/// A MESSAGE event and its request id (which API Gateway's own frames about it carry).
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// The event.
+    pub event: Value,
+    /// Its `requestContext.requestId`.
+    pub request_id: String,
 }
 
 /// A DISCONNECT event, with the close code and reason and API Gateway's fixed dummy headers.
@@ -124,7 +143,7 @@ pub fn disconnect(
     reason: &str,
     now_ms: i64,
 ) -> Value {
-    let mut ctx = request_context(info, route_key, "DISCONNECT", now_ms);
+    let mut ctx = request_context(info, route_key, "DISCONNECT", now_ms, &ids::new_id());
     ctx.insert("disconnectStatusCode".into(), json!(status));
     ctx.insert("disconnectReason".into(), json!(reason));
     let headers = [

@@ -56,16 +56,13 @@ impl Gateway {
                 .send_raw(id, gateway_frame("Forbidden", id, &ids::new_id()));
             return;
         };
-        let event = events::message(info, &route.key, text, clock::now_ms());
+        let events::Message { event, request_id } =
+            events::message(info, &route.key, text, clock::now_ms());
         if let RouteIntegration::Event(template) = &route.integration {
             let rendered = template.render(&event, text);
             self.invoke_asynchronously(route, rendered).await;
             return;
         }
-        let request_id = event["requestContext"]["requestId"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned();
         let mut invocation = self.invoke(route, event);
         match tokio::time::timeout(self.config.integration_timeout(route), &mut invocation).await {
             Ok(Ok(response)) => {

@@ -288,7 +288,7 @@ fn p6_event_key_sets_match_the_real_events() {
         ),
         (
             "message",
-            events::message(&info, Route::Default.key(), "{}", 1_705_751_700_453),
+            events::message(&info, Route::Default.key(), "{}", 1_705_751_700_453).event,
         ),
         (
             "disconnect",
@@ -335,7 +335,7 @@ fn p6_event_key_sets_match_the_real_events() {
         );
     }
     // The CLF request time matches API Gateway's format.
-    let m = events::message(&info, Route::Default.key(), "{}", 1_705_751_700_453);
+    let m = events::message(&info, Route::Default.key(), "{}", 1_705_751_700_453).event;
     assert_eq!(
         m["requestContext"]["requestTime"],
         "20/Jan/2024:11:55:00 +0000"
