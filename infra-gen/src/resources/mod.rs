@@ -28,31 +28,18 @@ macro_rules! attributes {
     };
 }
 
-mod apigateway;
-mod autoscaling;
-mod cloudformation;
-mod cloudfront;
-mod dynamodb;
-mod ec2;
-mod ecr;
-mod ecs;
-mod elbv2;
-mod iam;
-mod lambda;
-mod logs;
-
-pub use apigateway::*;
-pub use autoscaling::*;
-pub use cloudformation::*;
-pub use cloudfront::*;
-pub use dynamodb::*;
-pub use ec2::*;
-pub use ecr::*;
-pub use ecs::*;
-pub use elbv2::*;
-pub use iam::*;
-pub use lambda::*;
-pub use logs::*;
+pub mod apigateway;
+pub mod autoscaling;
+pub mod cloudformation;
+pub mod cloudfront;
+pub mod dynamodb;
+pub mod ec2;
+pub mod ecr;
+pub mod ecs;
+pub mod elbv2;
+pub mod iam;
+pub mod lambda;
+pub mod logs;
 
 use crate::template::{Attribute, Resource};
 
@@ -62,38 +49,38 @@ pub fn registry() -> Vec<(&'static str, Vec<&'static str>)> {
         (R::TYPE, R::Attr::ALL.iter().map(|a| a.name()).collect())
     }
     vec![
-        entry::<WebSocketApi>(),
-        entry::<ApiRoute>(),
-        entry::<Integration>(),
-        entry::<Deployment>(),
-        entry::<Stage>(),
-        entry::<LambdaFunction>(),
-        entry::<LambdaPermission>(),
-        entry::<EventInvokeConfig>(),
-        entry::<Role>(),
-        entry::<Table>(),
-        entry::<LogGroup>(),
-        entry::<ApiGatewayAccount>(),
-        entry::<WaitConditionHandle>(),
-        entry::<Vpc>(),
-        entry::<InternetGateway>(),
-        entry::<GatewayAttachment>(),
-        entry::<Subnet>(),
-        entry::<RouteTable>(),
-        entry::<InternetRoute>(),
-        entry::<SubnetRouteTableAssociation>(),
-        entry::<SecurityGroup>(),
-        entry::<GroupIngress>(),
-        entry::<Repository>(),
-        entry::<Cluster>(),
-        entry::<TaskDefinition>(),
-        entry::<Service>(),
-        entry::<LoadBalancer>(),
-        entry::<TargetGroup>(),
-        entry::<Listener>(),
-        entry::<ListenerRule>(),
-        entry::<Distribution>(),
-        entry::<ScalableTarget>(),
-        entry::<ScalingPolicy>(),
+        entry::<apigateway::WebSocketApi>(),
+        entry::<apigateway::ApiRoute>(),
+        entry::<apigateway::Integration>(),
+        entry::<apigateway::Deployment>(),
+        entry::<apigateway::Stage>(),
+        entry::<lambda::LambdaFunction>(),
+        entry::<lambda::LambdaPermission>(),
+        entry::<lambda::EventInvokeConfig>(),
+        entry::<iam::Role>(),
+        entry::<dynamodb::Table>(),
+        entry::<logs::LogGroup>(),
+        entry::<apigateway::ApiGatewayAccount>(),
+        entry::<cloudformation::WaitConditionHandle>(),
+        entry::<ec2::Vpc>(),
+        entry::<ec2::InternetGateway>(),
+        entry::<ec2::GatewayAttachment>(),
+        entry::<ec2::Subnet>(),
+        entry::<ec2::RouteTable>(),
+        entry::<ec2::InternetRoute>(),
+        entry::<ec2::SubnetRouteTableAssociation>(),
+        entry::<ec2::SecurityGroup>(),
+        entry::<ec2::GroupIngress>(),
+        entry::<ecr::Repository>(),
+        entry::<ecs::Cluster>(),
+        entry::<ecs::TaskDefinition>(),
+        entry::<ecs::Service>(),
+        entry::<elbv2::LoadBalancer>(),
+        entry::<elbv2::TargetGroup>(),
+        entry::<elbv2::Listener>(),
+        entry::<elbv2::ListenerRule>(),
+        entry::<cloudfront::Distribution>(),
+        entry::<autoscaling::ScalableTarget>(),
+        entry::<autoscaling::ScalingPolicy>(),
     ]
 }

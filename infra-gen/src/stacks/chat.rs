@@ -9,7 +9,18 @@ use streamgate_contract::routes::api;
 use streamgate_contract::{Function, Permission, Route};
 
 use crate::expr::{CondExpr, Expr, Pseudo, Sub};
-use crate::resources::*;
+use crate::resources::apigateway::{
+    AccessLogSettings, ApiAttr, ApiGatewayAccount, ApiRoute, Authorization, Deployment,
+    Integration, IntegrationTimeout, RouteSettings, Stage, WebSocketApi, WebSocketProtocol,
+};
+use crate::resources::cloudformation::WaitConditionHandle;
+use crate::resources::dynamodb::{KeyType, Table, TableAttr};
+use crate::resources::iam::{Action, Policy, PolicyDocument, Role, RoleAttr, Statement};
+use crate::resources::lambda::{
+    Code, Environment, EventAge, EventInvokeConfig, LambdaFunction, LambdaPermission, LogFormat,
+    LoggingConfig, Runtime,
+};
+use crate::resources::logs::{LogGroup, LogGroupAttr, Retention};
 use crate::template::{
     Cond, ConditionRef, DataPolicy, Handle, Options, ParamRef, Parameter, Template,
 };

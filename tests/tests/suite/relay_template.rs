@@ -287,11 +287,11 @@ fn cloudfront_serves_https_and_wss_without_caching_and_the_outputs_name_them() {
     let behavior = &config["DefaultCacheBehavior"];
     assert_eq!(
         behavior["CachePolicyId"],
-        infra_gen::resources::CACHING_DISABLED
+        infra_gen::resources::cloudfront::CACHING_DISABLED
     );
     assert_eq!(
         behavior["OriginRequestPolicyId"],
-        infra_gen::resources::ALL_VIEWER
+        infra_gen::resources::cloudfront::ALL_VIEWER
     );
     assert_eq!(behavior["ViewerProtocolPolicy"], "redirect-to-https");
     assert_eq!(

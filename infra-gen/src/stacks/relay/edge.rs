@@ -5,7 +5,11 @@ use super::ORIGIN_HEADER;
 use super::ingress::Ingress;
 use super::parameters::Params;
 use crate::expr::{Pseudo, Sub};
-use crate::resources::*;
+use crate::resources::cloudfront::{
+    ALL_VIEWER, CACHING_DISABLED, CacheBehavior, CustomOrigin, Distribution, DistributionConfig,
+    Origin, OriginHeader, ViewerCertificate,
+};
+use crate::resources::elbv2::LoadBalancerAttr;
 use crate::template::{Cond, Handle, Options, Template};
 
 /// Declares the distribution over `ingress`'s load balancer.

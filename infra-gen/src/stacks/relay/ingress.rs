@@ -7,7 +7,11 @@ use streamgate_contract::relay;
 use super::ORIGIN_HEADER;
 use super::network::Network;
 use crate::expr::{Expr, Pseudo};
-use crate::resources::*;
+use crate::resources::ec2::{GroupIngress, Peer, Rule, SecurityGroup, SecurityGroupAttr};
+use crate::resources::elbv2::{
+    HeaderCondition, LbAttribute, Listener, ListenerAction, ListenerRule, LoadBalancer,
+    RuleCondition, TargetGroup,
+};
 use crate::template::{Handle, Options, Template};
 
 /// What the other parts use.

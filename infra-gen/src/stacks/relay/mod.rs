@@ -24,7 +24,8 @@ mod service;
 use streamgate_contract::relay;
 
 use crate::expr::Sub;
-use crate::resources::*;
+use crate::resources::cloudfront::DistributionAttr;
+use crate::resources::ecr::{Repository, RepositoryAttr};
 use crate::template::{Options, Template};
 
 /// Where the relay template lives, relative to the workspace root.

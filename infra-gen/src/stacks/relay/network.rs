@@ -2,7 +2,10 @@
 //! the default route.
 
 use crate::expr::{Expr, Pseudo, Sub};
-use crate::resources::*;
+use crate::resources::ec2::{
+    GatewayAttachment, InternetGateway, InternetRoute, RouteTable, Subnet,
+    SubnetRouteTableAssociation, Tag, Vpc,
+};
 use crate::template::{Handle, Options, Template};
 
 /// A `Name` tag of `{stack}-{suffix}`.

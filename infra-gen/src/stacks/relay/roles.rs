@@ -4,7 +4,9 @@
 
 use super::parameters::Params;
 use crate::expr::{Expr, Pseudo, Sub};
-use crate::resources::*;
+use crate::resources::ecr::{Repository, RepositoryAttr};
+use crate::resources::iam::{Action, Policy, PolicyDocument, Role, Statement};
+use crate::resources::logs::{LogGroup, LogGroupAttr};
 use crate::stacks::chat::LOG_RETENTION;
 use crate::template::{Cond, DataPolicy, Handle, Options, Template};
 

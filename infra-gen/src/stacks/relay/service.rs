@@ -10,7 +10,20 @@ use super::parameters::Params;
 use super::roles::Roles;
 use super::{CONTAINER, TARGET_CPU_PERCENT};
 use crate::expr::{Expr, Pseudo, Sub};
-use crate::resources::*;
+use crate::resources::autoscaling::{
+    PredefinedMetric, ScalableTarget, ScalingPolicy, TargetTracking,
+};
+use crate::resources::cloudfront::{Distribution, DistributionAttr};
+use crate::resources::ec2::SecurityGroupAttr;
+use crate::resources::ecr::{Repository, RepositoryAttr};
+use crate::resources::ecs::{
+    AwsLogsOptions, AwsVpcConfiguration, CircuitBreaker, Cluster, ClusterSetting,
+    ContainerDefinition, ContainerSecret, DeploymentConfiguration, KeyValue, LogConfiguration,
+    NetworkConfiguration, PortMapping, RuntimePlatform, Service, ServiceAttr, ServiceLoadBalancer,
+    TaskDefinition,
+};
+use crate::resources::iam::RoleAttr;
+use crate::resources::logs::LogGroup;
 use crate::template::{Handle, Options, Template};
 
 /// The cluster (declared before the distribution, where the template has always had it).
