@@ -1,0 +1,141 @@
+//! The built-in chat API: the contract's routes served by the handlers in this process, with
+//! the chosen store, push and provider, and the voice relay beside it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use streamgate_aws::DynamoStore;
+use streamgate_contract::config as env;
+use streamgate_core::memory::MemoryStore;
+use streamgate_core::{ApiKey, ChatApp, ChatSettings, ClientPush, ConnectionStore};
+use streamgate_llm::{ProviderConfig, Timeouts};
+use streamgate_server::in_process::LocalPush;
+use streamgate_server::process::{StopSignal, serve_until_stopped};
+use streamgate_server::realtime::{Catalog, RealtimeService};
+use streamgate_server::{ChatIntegration, Gateway, GatewayConfig, Registry};
+
+use crate::{
+    Cli, PushKind, SHUTDOWN_WITHIN, StoreKind, gateway_config, listen, shown_host, shutting_down,
+    still_open,
+};
+
+async fn store(cli: &Cli) -> Arc<dyn ConnectionStore> {
+    match cli.store {
+        StoreKind::Memory => Arc::new(MemoryStore::new()),
+        StoreKind::Dynamodb => {
+            let sdk = aws_config::load_from_env().await;
+            let mut conf = aws_sdk_dynamodb::config::Builder::from(&sdk);
+            if let Some(endpoint) = &cli.dynamodb_endpoint {
+                conf = conf.endpoint_url(endpoint);
+            }
+            Arc::new(DynamoStore::new(
+                aws_sdk_dynamodb::Client::from_conf(conf.build()),
+                &cli.table,
+            ))
+        }
+    }
+}
+
+fn push(cli: &Cli, registry: &Arc<Registry>) -> Arc<dyn ClientPush> {
+    match cli.push {
+        PushKind::InProcess => Arc::new(LocalPush(registry.clone())),
+        PushKind::Sdk => streamgate_server::in_process::sdk_push_to_self(),
+    }
+}
+
+/// The listening socket of `--host`/`--port`.
+/// The built-in chat API (and the voice relay beside it), with the handlers in process.
+pub(super) async fn run(cli: Cli) -> Result<(), String> {
+    let mut stop = StopSignal::install();
+    // Flags win over the environment; both feed the same lookups the Lambda functions use.
+    let mut overrides: HashMap<&str, String> = HashMap::new();
+    let flags = [
+        (env::LLM_PROVIDER, &cli.provider),
+        (env::LLM_MODEL, &cli.model),
+        (env::LLM_BASE_URL, &cli.base_url),
+        (env::LLM_API_KEY_ENV, &cli.api_key_env),
+    ];
+    for (name, value) in flags {
+        if let Some(v) = value {
+            overrides.insert(name, v.clone());
+        }
+    }
+    let lookup = |name: &str| {
+        overrides
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+    };
+    let settings = ChatSettings::from_lookup(&lookup).map_err(|e| e.to_string())?;
+    let mut provider = ProviderConfig::from_lookup(&lookup).map_err(|e| e.to_string())?;
+    provider.echo_delay = Duration::from_millis(cli.echo_delay_ms);
+    provider.timeouts = Timeouts::default();
+    let key_var = streamgate_llm::api_key_variable(provider.kind, &lookup);
+    provider.api_key = key_var
+        .as_deref()
+        .and_then(|v| std::env::var(v).ok())
+        .and_then(ApiKey::new);
+    if let (Some(var), None) = (&key_var, &provider.api_key) {
+        tracing::warn!(
+            "{var} is not set: the {} provider will answer llm_auth unless the server needs no key",
+            provider.kind.as_str()
+        );
+    }
+    let llm = streamgate_llm::build(&provider).map_err(|e| e.to_string())?;
+
+    let registry = Arc::new(Registry::new(cli.management_rate_limit));
+    let app = ChatApp {
+        store: store(&cli).await,
+        push: push(&cli, &registry),
+        llm,
+        settings,
+    };
+    let config = GatewayConfig {
+        stage: cli.stage.clone(),
+        ..gateway_config(&cli)?
+    };
+    let catalog = match &cli.voice.catalog {
+        Some(path) => Catalog::load(path).map_err(|e| e.to_string())?,
+        None => Catalog::sample(),
+    };
+    let restaurants = catalog.restaurants.len();
+    let first_restaurant = catalog
+        .restaurants
+        .first()
+        .map(|r| r.id.clone())
+        .unwrap_or_default();
+    let realtime = cli
+        .voice
+        .config(catalog, config.idle_timeout, config.max_lifetime);
+    let voice_ready = realtime.api_key.is_some();
+    let realtime = RealtimeService::new(realtime, app.store.clone());
+    let gateway = Gateway::builder(config)
+        .chat(Arc::new(ChatIntegration(app)), registry)
+        .voice(realtime)
+        .build();
+    let listener = listen(&cli).await?;
+    let shown = shown_host(&cli.host);
+    let (port, stage) = (cli.port, &cli.stage);
+    say!("streamgate: chat API (API Gateway WebSocket emulation)");
+    say!("  WebSocket:       ws://{shown}:{port}/{stage}   (or ws://{shown}:{port})");
+    say!("  @connections:    http://{shown}:{port}/{stage}/@connections/{{connectionId}}");
+    say!("  test page:       http://{shown}:{port}/");
+    say!(
+        "  voice relay:     ws://{shown}:{port}/realtime?restaurantId={first_restaurant}   ({restaurants} restaurants; page http://{shown}:{port}/voice{})",
+        if voice_ready {
+            String::new()
+        } else {
+            format!("; set {} to talk to the model", cli.voice.realtime_key_env)
+        }
+    );
+    say!(
+        "  provider: {}   store: {:?}   push: {:?}   (Ctrl-C stops; sockets close with 1001)",
+        provider.kind.as_str(),
+        cli.store,
+        cli.push
+    );
+    serve_until_stopped(gateway, listener, &mut stop, SHUTDOWN_WITHIN, shutting_down)
+        .await
+        .map_err(still_open)
+}

@@ -1,0 +1,118 @@
+//! `--template`: a CloudFormation template's WebSocket API, its functions' bootstraps run under
+//! the embedded Lambda Runtime API, its tables in DynamoDB Local, its secrets served locally.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use streamgate_server::process::{StopSignal, serve_until_stopped};
+
+use crate::{Cli, SHUTDOWN_WITHIN, gateway_config, listen, shown_host, shutting_down, still_open};
+
+/// `NAME=VALUE` pairs.
+fn pairs(values: &[String], flag: &str) -> Result<BTreeMap<String, String>, String> {
+    values
+        .iter()
+        .map(|v| {
+            v.split_once('=')
+                .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+                .ok_or_else(|| format!("--{flag} takes NAME=VALUE"))
+        })
+        .collect()
+}
+
+/// A template's WebSocket API, its functions' bootstraps under the Lambda Runtime API.
+pub(super) async fn run(cli: Cli, template: PathBuf) -> Result<(), String> {
+    use streamgate_server::template_server::{TemplateOptions, TemplateServer};
+    let mut secrets = BTreeMap::new();
+    if let Some(file) = &cli.secrets_file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        let map: BTreeMap<String, String> = serde_json::from_str(&text).map_err(|_| {
+            format!(
+                "{} is not a JSON object of secret ids to string values",
+                file.display()
+            )
+        })?;
+        secrets.extend(map);
+    }
+    for (arn, var) in pairs(&cli.secrets_from_env, "secret-from-env")? {
+        let value = std::env::var(&var).map_err(|_| {
+            format!("--secret-from-env {arn}={var}: the variable {var} is not set (or not UTF-8)")
+        })?;
+        secrets.insert(arn, value);
+    }
+    if !cli.secrets.is_empty() {
+        tracing::warn!(
+            "--secret puts a value on the command line, where other users of this machine can read it (ps): prefer --secret-from-env ARN=VAR or --secrets-file FILE"
+        );
+    }
+    secrets.extend(pairs(&cli.secrets, "secret")?);
+    let mut options = TemplateOptions::new(&template);
+    options.artifacts = cli.artifacts.clone();
+    options.parameters = pairs(&cli.parameters, "parameter")?;
+    options.secrets = secrets;
+    options.dynamodb_endpoint = cli.dynamodb_endpoint.clone();
+    options.dynamodb_local_dir = cli.dynamodb_local_dir.clone();
+    options.max_concurrency = cli.max_concurrency;
+    options.idle_process_timeout = Duration::from_secs(cli.idle_process_timeout_s);
+    options.gateway = gateway_config(&cli)?;
+    // Caught before anything starts: a stop during start-up drops what was started.
+    let mut stop = StopSignal::install();
+    let listener = listen(&cli).await?;
+    let starting = TemplateServer::start(options, &listener);
+    let server = tokio::select! {
+        started = starting => started.map_err(|problems| {
+            format!(
+                "cannot serve {}:\n  - {}",
+                template.display(),
+                problems.join("\n  - ")
+            )
+        })?,
+        () = stop.wait() => {
+            tracing::info!("stopped during start-up");
+            return Ok(());
+        }
+    };
+    let (port, stage) = (cli.port, &server.api.stage);
+    let shown = shown_host(&cli.host);
+    say!(
+        "streamgate: {} from {} (API Gateway WebSocket emulation, functions under a local Lambda Runtime API)",
+        server.api.logical_id,
+        template.display()
+    );
+    say!("  WebSocket:       ws://{shown}:{port}/{stage}   (or ws://{shown}:{port})");
+    say!("  @connections:    http://{shown}:{port}/{stage}/@connections/{{connectionId}}");
+    say!("  test page:       http://{shown}:{port}/");
+    for r in &server.api.routes {
+        let f = &server.api.functions[&r.function];
+        say!(
+            "  route {:<12} -> {} ({}, {}, {} s, {} MB){}",
+            r.route.key,
+            f.name,
+            f.runtime,
+            f.architecture,
+            f.timeout.as_secs(),
+            f.memory_mb,
+            if r.route.is_asynchronous() {
+                "  [event invocation]"
+            } else {
+                ""
+            }
+        );
+    }
+    for line in server.setup.iter().chain(&server.api.notes) {
+        say!("  {line}");
+    }
+    let outcome = serve_until_stopped(
+        server.gateway.clone(),
+        listener,
+        &mut stop,
+        SHUTDOWN_WITHIN,
+        shutting_down,
+    )
+    .await;
+    // The functions' processes and DynamoDB Local stop with it.
+    drop(server);
+    outcome.map_err(still_open)
+}
