@@ -1,29 +1,36 @@
 //! The streamgate stack, built from the contract.
 
+use functions::function_environment;
+use functions::function_options;
+use functions::role_for;
+use logging::api_gateway_logging;
+use logging::log_group;
+use parameters::parameters;
+
+mod functions;
+mod logging;
+mod parameters;
+
 use sha2::{Digest, Sha256};
-use streamgate_contract::config::{self as env, LlmProviderKind};
 use streamgate_contract::invocation::{self, Invocation};
 use streamgate_contract::limits::INTEGRATION_TIMEOUT;
 use streamgate_contract::record::attr;
 use streamgate_contract::routes::api;
-use streamgate_contract::{Function, Permission, Route};
+use streamgate_contract::{Function, Route};
 
-use crate::expr::{CondExpr, Expr, Pseudo, Sub};
+use crate::expr::{Expr, Pseudo, Sub};
 use crate::resources::apigateway::{
-    AccessLogSettings, ApiAttr, ApiGatewayAccount, ApiRoute, Authorization, Deployment,
-    Integration, IntegrationTimeout, RouteSettings, Stage, WebSocketApi, WebSocketProtocol,
+    AccessLogSettings, ApiAttr, ApiRoute, Authorization, Deployment, Integration,
+    IntegrationTimeout, RouteSettings, Stage, WebSocketApi, WebSocketProtocol,
 };
-use crate::resources::cloudformation::WaitConditionHandle;
-use crate::resources::dynamodb::{KeyType, Table, TableAttr};
-use crate::resources::iam::{Action, Policy, PolicyDocument, Role, RoleAttr, Statement};
+use crate::resources::dynamodb::{KeyType, Table};
+use crate::resources::iam::RoleAttr;
 use crate::resources::lambda::{
-    Code, Environment, EventAge, EventInvokeConfig, LambdaFunction, LambdaPermission, LogFormat,
-    LoggingConfig, Runtime,
+    Code, EventAge, EventInvokeConfig, LambdaFunction, LambdaPermission, LogFormat, LoggingConfig,
+    Runtime,
 };
-use crate::resources::logs::{LogGroup, LogGroupAttr, Retention};
-use crate::template::{
-    Cond, ConditionRef, DataPolicy, Handle, Options, ParamRef, Parameter, Template,
-};
+use crate::resources::logs::Retention;
+use crate::template::{DataPolicy, Handle, Options, ParamRef, Template};
 
 /// How long an asynchronous `message` event may wait for a free function before it is
 /// dropped: an answer that starts a minute late is not worth starting.
@@ -57,138 +64,8 @@ fn pascal(s: &str) -> String {
         .collect()
 }
 
-struct Params {
-    stage: ParamRef,
-    architecture: ParamRef,
-    provider: ParamRef,
-    model: ParamRef,
-    base_url: ParamRef,
-    secret_arn: ParamRef,
-    ttl: ParamRef,
-    has_secret: ConditionRef,
-}
-
-fn parameters(t: &mut Template) -> Params {
-    let providers: Vec<&str> = LlmProviderKind::ALL.iter().map(|p| p.as_str()).collect();
-    let stage = t.parameter(
-        "StageName",
-        Parameter::string("Name of the API stage (the last part of the wss:// URL).")
-            .default("dev")
-            .pattern(
-                "^[A-Za-z0-9_-]{1,128}$",
-                "letters, digits, _ and - (1 to 128)",
-            ),
-    );
-    let architecture = t.parameter(
-        "Architecture",
-        Parameter::string("CPU architecture of the functions; must match the packaged binaries.")
-            .default("arm64")
-            .allowed(&["arm64", "x86_64"]),
-    );
-    let provider = t.parameter(
-        "LlmProvider",
-        Parameter::string("LLM provider of the message function (echo needs no key or network).")
-            .default(LlmProviderKind::Echo.as_str())
-            .allowed(&providers),
-    );
-    let model = t.parameter(
-        "LlmModel",
-        Parameter::string("Model name passed to the provider (empty: the provider's default).")
-            .default(""),
-    );
-    let base_url = t.parameter(
-        "LlmBaseUrl",
-        Parameter::string(
-            "Base URL of an OpenAI-compatible or Anthropic server (empty: the public endpoint).",
-        )
-        .default("")
-        .pattern("^(https?://.+)?$", "empty, or an http(s):// URL"),
-    );
-    let secret_arn = t.parameter(
-        "LlmApiKeySecretArn",
-        Parameter::string(
-            "ARN of the Secrets Manager secret holding the provider's API key (empty: no key).",
-        )
-        .default("")
-        .pattern(
-            "^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+)?$",
-            "empty, or a Secrets Manager secret ARN",
-        ),
-    );
-    let ttl = t.parameter(
-        "ConnectionTtlSeconds",
-        Parameter::number(
-            "Seconds after which a connection record may be deleted by DynamoDB's TTL (connections last at most 2 h).",
-            7_200,
-            604_800,
-        )
-        .default(env::DEFAULT_CONNECTION_TTL_SECONDS.to_string()),
-    );
-    let has_secret = t.condition(
-        "HasLlmApiKeySecret",
-        CondExpr::Not(Box::new(CondExpr::Equals(
-            secret_arn.r#ref(),
-            Expr::lit(""),
-        ))),
-    );
-    Params {
-        stage,
-        architecture,
-        provider,
-        model,
-        base_url,
-        secret_arn,
-        ttl,
-        has_secret,
-    }
-}
-
-/// API Gateway's CloudWatch Logs role, when the `ConfigureApiGatewayLogging` parameter asks
-/// for it: a stage with logging fails to create ("CloudWatch Logs role ARN must be set in
-/// account settings") in an account and region whose API Gateway settings name no role. The
-/// setting is one per account and region, shared by every API there, so setting it is a
-/// choice, not a default. Returns the join point the stage waits on: it references the
-/// settings only when they are created.
-fn api_gateway_logging(t: &mut Template) -> Handle<WaitConditionHandle> {
-    let configure = t.parameter(
-        "ConfigureApiGatewayLogging",
-        Parameter::string(
-            "true to set this region's API Gateway account settings to a CloudWatch Logs role made by this stack (needed once per account and region before any API logs; replaces a role already set there).",
-        )
-        .default("false")
-        .allowed(&["true", "false"]),
-    );
-    let when = t.condition(
-        "ConfiguresApiGatewayLogging",
-        CondExpr::Equals(configure.r#ref(), Expr::lit("true")),
-    );
-    let role = t.add_with(
-        "ApiGatewayLoggingRole",
-        Role::for_service(
-            "apigateway.amazonaws.com",
-            "API Gateway writes CloudWatch logs for every API of this account and region",
-            Vec::new(),
-        )
-        .with_aws_managed_policy("service-role/AmazonAPIGatewayPushToCloudWatchLogs"),
-        Options::new().when(&when),
-    );
-    let account = t.add_with(
-        "ApiGatewayAccountSettings",
-        ApiGatewayAccount::logging_with(&role),
-        Options::new().when(&when),
-    );
-    t.add_with(
-        "ApiGatewayLoggingReady",
-        WaitConditionHandle {},
-        Options::new().reference(
-            "ApiGatewayAccountSettings",
-            when.if_else(account.r#ref(), Expr::lit("")),
-        ),
-    )
-}
-
 /// `arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${Api}/${Stage}/{rest}`
-fn execute_api_arn(api: &Handle<WebSocketApi>, stage: &ParamRef, rest: &str) -> Expr {
+pub(super) fn execute_api_arn(api: &Handle<WebSocketApi>, stage: &ParamRef, rest: &str) -> Expr {
     Sub::new()
         .text("arn:")
         .pseudo(Pseudo::Partition)
@@ -203,124 +80,6 @@ fn execute_api_arn(api: &Handle<WebSocketApi>, stage: &ParamRef, rest: &str) -> 
         .text("/")
         .text(rest)
         .build()
-}
-
-fn log_group(t: &mut Template, id: &str) -> Handle<LogGroup> {
-    t.add_with(
-        id,
-        LogGroup {
-            retention_in_days: LOG_RETENTION,
-        },
-        Options::new().data_policy(DataPolicy::Delete).skip_checkov(
-            "CKV_AWS_158",
-            "Logs hold no secrets; CloudWatch Logs encrypts them at rest with a service key.",
-        ),
-    )
-}
-
-fn role_for(
-    t: &mut Template,
-    f: Function,
-    stem: &str,
-    logs: &Handle<LogGroup>,
-    table: &Handle<Table>,
-    api_handle: &Handle<WebSocketApi>,
-    p: &Params,
-) -> Handle<Role> {
-    let mut statements = vec![Cond::Always(Statement::allow(
-        "WriteLogs",
-        &[Action::CreateLogStream, Action::PutLogEvents],
-        vec![logs.att(LogGroupAttr::Arn)],
-    ))];
-    let mut table_actions = Vec::new();
-    for grant in f.spec().permissions {
-        match grant {
-            Permission::PutConnection => table_actions.push(Action::PutItem),
-            Permission::GetConnection => table_actions.push(Action::GetItem),
-            Permission::DeleteConnection => table_actions.push(Action::DeleteItem),
-            Permission::PostToConnection => statements.push(Cond::Always(Statement::allow(
-                "PostToConnections",
-                &[Action::ManageConnections],
-                vec![execute_api_arn(api_handle, &p.stage, "POST/@connections/*")],
-            ))),
-            Permission::ReadLlmApiKey => statements.push(Cond::When(
-                p.has_secret.clone(),
-                Statement::allow(
-                    "ReadLlmApiKey",
-                    &[Action::GetSecretValue],
-                    vec![p.secret_arn.r#ref()],
-                ),
-            )),
-        }
-    }
-    if !table_actions.is_empty() {
-        table_actions.sort();
-        statements.insert(
-            1,
-            Cond::Always(Statement::allow(
-                "ConnectionsTable",
-                &table_actions,
-                vec![table.att(TableAttr::Arn)],
-            )),
-        );
-    }
-    t.add(
-        &format!("{stem}FunctionRole"),
-        Role::for_service(
-            "lambda.amazonaws.com",
-            &format!("Execution role of the {} function", f.name()),
-            vec![Policy {
-                policy_name: format!("{}-function", f.name()),
-                policy_document: PolicyDocument::new(statements),
-            }],
-        ),
-    )
-}
-
-fn function_environment(f: Function, table: &Handle<Table>, p: &Params) -> Environment {
-    let mut variables = std::collections::BTreeMap::new();
-    let grants = f.spec().permissions;
-    if grants.iter().any(|g| {
-        matches!(
-            g,
-            Permission::PutConnection | Permission::GetConnection | Permission::DeleteConnection
-        )
-    }) {
-        variables.insert(env::TABLE_NAME.to_owned(), table.r#ref());
-    }
-    if f.may(Permission::PutConnection) {
-        variables.insert(env::CONNECTION_TTL_SECONDS.to_owned(), p.ttl.r#ref());
-    }
-    if f.spec().uses_llm {
-        variables.insert(env::LLM_PROVIDER.to_owned(), p.provider.r#ref());
-        variables.insert(env::LLM_MODEL.to_owned(), p.model.r#ref());
-        variables.insert(env::LLM_BASE_URL.to_owned(), p.base_url.r#ref());
-        variables.insert(env::LLM_API_KEY_SECRET_ARN.to_owned(), p.secret_arn.r#ref());
-    }
-    Environment { variables }
-}
-
-fn function_options() -> Options {
-    Options::new()
-        // W3002 warns that a local `Code` path needs `aws cloudformation package`: that is
-        // exactly how `just deploy` ships the packaged binaries.
-        .ignore_cfn_lint("W3002")
-        .skip_checkov(
-            "CKV_AWS_116",
-            "Invoked synchronously by API Gateway; a dead-letter queue only serves asynchronous invocations.",
-        )
-        .skip_checkov(
-            "CKV_AWS_117",
-            "Calls only AWS APIs and the model provider; a VPC would add NAT and endpoints for no isolation gain.",
-        )
-        .skip_checkov(
-            "CKV_AWS_115",
-            "Stage throttling bounds concurrency; reserving it takes from the account pool and fails on low-limit accounts.",
-        )
-        .skip_checkov(
-            "CKV_AWS_173",
-            "The environment holds no secrets (the API key is read from Secrets Manager); Lambda encrypts it at rest.",
-        )
 }
 
 /// The whole stack.

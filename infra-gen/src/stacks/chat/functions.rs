@@ -1,0 +1,123 @@
+//! Each contract function's parts: its least-privilege role, its environment, the checks
+//! its resource does not fit.
+
+use streamgate_contract::{Function, Permission};
+
+use streamgate_contract::config as env;
+
+use super::execute_api_arn;
+use super::parameters::Params;
+use crate::resources::apigateway::WebSocketApi;
+use crate::resources::dynamodb::{Table, TableAttr};
+use crate::resources::iam::{Action, Policy, PolicyDocument, Role, Statement};
+use crate::resources::lambda::Environment;
+use crate::resources::logs::{LogGroup, LogGroupAttr};
+use crate::template::{Cond, Handle, Options, Template};
+
+/// A function's role: exactly its contract grants, plus writing its own log group.
+pub(super) fn role_for(
+    t: &mut Template,
+    f: Function,
+    stem: &str,
+    logs: &Handle<LogGroup>,
+    table: &Handle<Table>,
+    api_handle: &Handle<WebSocketApi>,
+    p: &Params,
+) -> Handle<Role> {
+    let mut statements = vec![Cond::Always(Statement::allow(
+        "WriteLogs",
+        &[Action::CreateLogStream, Action::PutLogEvents],
+        vec![logs.att(LogGroupAttr::Arn)],
+    ))];
+    let mut table_actions = Vec::new();
+    for grant in f.spec().permissions {
+        match grant {
+            Permission::PutConnection => table_actions.push(Action::PutItem),
+            Permission::GetConnection => table_actions.push(Action::GetItem),
+            Permission::DeleteConnection => table_actions.push(Action::DeleteItem),
+            Permission::PostToConnection => statements.push(Cond::Always(Statement::allow(
+                "PostToConnections",
+                &[Action::ManageConnections],
+                vec![execute_api_arn(api_handle, &p.stage, "POST/@connections/*")],
+            ))),
+            Permission::ReadLlmApiKey => statements.push(Cond::When(
+                p.has_secret.clone(),
+                Statement::allow(
+                    "ReadLlmApiKey",
+                    &[Action::GetSecretValue],
+                    vec![p.secret_arn.r#ref()],
+                ),
+            )),
+        }
+    }
+    if !table_actions.is_empty() {
+        table_actions.sort();
+        statements.insert(
+            1,
+            Cond::Always(Statement::allow(
+                "ConnectionsTable",
+                &table_actions,
+                vec![table.att(TableAttr::Arn)],
+            )),
+        );
+    }
+    t.add(
+        &format!("{stem}FunctionRole"),
+        Role::for_service(
+            "lambda.amazonaws.com",
+            &format!("Execution role of the {} function", f.name()),
+            vec![Policy {
+                policy_name: format!("{}-function", f.name()),
+                policy_document: PolicyDocument::new(statements),
+            }],
+        ),
+    )
+}
+
+/// A function's variables: what its grants and provider need, never a secret's value.
+pub(super) fn function_environment(f: Function, table: &Handle<Table>, p: &Params) -> Environment {
+    let mut variables = std::collections::BTreeMap::new();
+    let grants = f.spec().permissions;
+    if grants.iter().any(|g| {
+        matches!(
+            g,
+            Permission::PutConnection | Permission::GetConnection | Permission::DeleteConnection
+        )
+    }) {
+        variables.insert(env::TABLE_NAME.to_owned(), table.r#ref());
+    }
+    if f.may(Permission::PutConnection) {
+        variables.insert(env::CONNECTION_TTL_SECONDS.to_owned(), p.ttl.r#ref());
+    }
+    if f.spec().uses_llm {
+        variables.insert(env::LLM_PROVIDER.to_owned(), p.provider.r#ref());
+        variables.insert(env::LLM_MODEL.to_owned(), p.model.r#ref());
+        variables.insert(env::LLM_BASE_URL.to_owned(), p.base_url.r#ref());
+        variables.insert(env::LLM_API_KEY_SECRET_ARN.to_owned(), p.secret_arn.r#ref());
+    }
+    Environment { variables }
+}
+
+/// The checks a function resource does not fit, each with its reason.
+pub(super) fn function_options() -> Options {
+    Options::new()
+        // W3002 warns that a local `Code` path needs `aws cloudformation package`: that is
+        // exactly how `just deploy` ships the packaged binaries.
+        .ignore_cfn_lint("W3002")
+        .skip_checkov(
+            "CKV_AWS_116",
+            "Invoked synchronously by API Gateway; a dead-letter queue only serves asynchronous invocations.",
+        )
+        .skip_checkov(
+            "CKV_AWS_117",
+            "Calls only AWS APIs and the model provider; a VPC would add NAT and endpoints for no isolation gain.",
+        )
+        .skip_checkov(
+            "CKV_AWS_115",
+            "Stage throttling bounds concurrency; reserving it takes from the account pool and fails on low-limit accounts.",
+        )
+        .skip_checkov(
+            "CKV_AWS_173",
+            "The environment holds no secrets (the API key is read from Secrets Manager); Lambda encrypts it at rest.",
+        )
+}
