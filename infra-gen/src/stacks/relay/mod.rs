@@ -12,7 +12,7 @@
 //! 443 only (OpenAI, ECR, S3, CloudWatch Logs).
 //!
 //! One module per part, each a function returning the handles the next parts use:
-//! [`parameters`], [`network`], [`ingress`], [`roles`], [`edge`], [`service`].
+//! `parameters`, `network`, `ingress`, `roles`, `edge`, `service`.
 
 mod edge;
 mod ingress;
