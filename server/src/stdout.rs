@@ -1,17 +1,22 @@
 //! Standard output that never blocks the server: text goes to one writer thread through a
-//! bounded queue. When the reader does not keep up (a terminal scrolled back, a pipe nobody
+//! queue bounded in pieces (4,096) and bytes (4 MB). When the reader does not keep up (a terminal scrolled back, a pipe nobody
 //! reads) new text is dropped and counted, and the count is written once there is room; a
 //! closed standard output (`... | head`) loses the text and nothing else. The server's logs,
 //! its banner and its functions' output all go through it, in order.
 
 use std::io::Write;
+use std::sync::Arc;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::Duration;
 
 /// Pieces of text waiting for the terminal at most, before new ones are dropped.
 const QUEUED: usize = 4096;
+
+/// Bytes waiting for the terminal at most (a function's lines may each be 256 KB, so the
+/// count alone would allow a gigabyte).
+const QUEUED_BYTES: usize = 4 * 1024 * 1024;
 
 enum Item {
     Text(String),
@@ -24,19 +29,29 @@ enum Item {
 pub struct QueuedWriter {
     queue: SyncSender<Item>,
     dropped: AtomicU64,
+    /// Bytes queued and not yet written.
+    queued_bytes: Arc<AtomicUsize>,
 }
 
 impl QueuedWriter {
     /// Starts the thread that calls `write` for each queued text.
     pub fn start(write: impl Fn(&str) + Send + 'static) -> QueuedWriter {
         let (queue, items) = std::sync::mpsc::sync_channel::<Item>(QUEUED);
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
+        let written = queued_bytes.clone();
         std::thread::Builder::new()
             .name("stdout".into())
-            .spawn(move || drain(&items, write))
+            .spawn(move || {
+                drain(&items, |text| {
+                    write(text);
+                    written.fetch_sub(text.len(), Ordering::AcqRel);
+                })
+            })
             .expect("a thread for standard output");
         QueuedWriter {
             queue,
             dropped: AtomicU64::new(0),
+            queued_bytes,
         }
     }
 
@@ -47,16 +62,34 @@ impl QueuedWriter {
             let note = format!(
                 "streamgate | {dropped} lines of output dropped: standard output was not read fast enough\n"
             );
-            if self.queue.try_send(Item::Text(note)).is_err() {
-                self.dropped.fetch_add(dropped, Ordering::Relaxed);
+            if !self.queue_text(note) {
+                // The note itself was counted; the lines it speaks of wait for the next one.
+                self.dropped.fetch_add(dropped - 1, Ordering::Relaxed);
             }
         }
-        match self.queue.try_send(Item::Text(text)) {
-            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
-            Err(TrySendError::Full(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
+        self.queue_text(text);
+    }
+
+    /// Queues `text` when both the count and the bytes allow; else counts it as dropped.
+    fn queue_text(&self, text: String) -> bool {
+        let len = text.len();
+        let fits = self
+            .queued_bytes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
+                (q + len <= QUEUED_BYTES).then_some(q + len)
+            })
+            .is_ok();
+        if fits {
+            match self.queue.try_send(Item::Text(text)) {
+                Ok(()) => return true,
+                Err(TrySendError::Disconnected(_)) => return false,
+                Err(TrySendError::Full(_)) => {
+                    self.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+                }
             }
         }
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        false
     }
 
     /// Waits at most `within` for what is queued now to be written.
@@ -124,7 +157,6 @@ impl Write for Stdout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     #[test]
     fn a_writer_that_cannot_keep_up_drops_lines_without_blocking() {
@@ -146,6 +178,27 @@ mod tests {
             .recv_timeout(std::time::Duration::from_secs(30))
             .expect("sending never waits on a writer that is stuck");
         assert!(writer.dropped() >= 99, "dropped {}", writer.dropped());
+        drop(release);
+    }
+
+    #[test]
+    fn what_waits_for_the_terminal_is_bounded_in_bytes_too() {
+        let (release, blocked) = std::sync::mpsc::channel::<()>();
+        let blocked = std::sync::Mutex::new(blocked);
+        let writer = QueuedWriter::start(move |_| {
+            let _ = blocked.lock().unwrap().recv();
+        });
+        let line = "x".repeat(256 * 1024);
+        for _ in 0..100 {
+            writer.send(line.clone());
+        }
+        let queued = writer.queued_bytes.load(Ordering::Acquire);
+        assert!(queued <= QUEUED_BYTES, "{queued} bytes wait");
+        assert!(
+            writer.dropped() >= 100 - (QUEUED_BYTES / line.len()) as u64,
+            "dropped {}",
+            writer.dropped()
+        );
         drop(release);
     }
 }

@@ -20,7 +20,7 @@ use crate::lambda::artifact;
 use crate::lambda::pool::{LogSink, Pool, PoolConfig};
 use crate::lambda::{FunctionHost, LambdaAuthorizer};
 use crate::registry::Registry;
-use crate::services::{DynamoDbLocal, SecretStore, tables};
+use crate::services::{DynamoDbLocal, ScratchDir, SecretStore, tables};
 use crate::template::{self, LocalApi, Pseudo, ReadOptions};
 use streamgate_contract::RouteKind;
 
@@ -86,7 +86,7 @@ pub struct TemplateServer {
     /// What was done at start-up (tables created...), for the banner.
     pub setup: Vec<String>,
     _dynamodb: Option<DynamoDbLocal>,
-    _unpacked: Unpacked,
+    _unpacked: ScratchDir,
 }
 
 /// Scratch folders are named `{SCRATCH_PREFIX}{pid}-{api id}`.
@@ -115,15 +115,6 @@ fn remove_stale_scratch(temp: &std::path::Path) {
     }
 }
 
-/// A scratch folder for unpacked zips, removed when dropped.
-struct Unpacked(PathBuf);
-
-impl Drop for Unpacked {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 impl TemplateServer {
     /// Reads and checks everything; the error lists every problem found.
     pub async fn start(
@@ -149,7 +140,7 @@ impl TemplateServer {
             },
         )?;
         remove_stale_scratch(&std::env::temp_dir());
-        let unpacked = Unpacked(
+        let unpacked = ScratchDir(
             std::env::temp_dir().join(format!("{SCRATCH_PREFIX}{}-{api_id}", std::process::id())),
         );
         let mut problems = Vec::new();

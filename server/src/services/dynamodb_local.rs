@@ -123,19 +123,20 @@ async fn loopback_launcher(jar_dir: &Path) -> Result<PathBuf, String> {
         return Ok(dir);
     }
     // Compiled aside, then moved into place: servers starting at once never see half a class.
-    let scratch = jar_dir.join(format!(
+    let scratch = super::ScratchDir(jar_dir.join(format!(
         "streamgate-loopback-build-{}-{}",
         std::process::id(),
         crate::ids::new_api_id()
-    ));
-    std::fs::create_dir_all(&scratch)
+    )));
+    let scratch = &scratch.0;
+    std::fs::create_dir_all(scratch)
         .map_err(|e| format!("cannot write {}: {e}", scratch.display()))?;
     let source = scratch.join(format!("{LAUNCHER_CLASS}.java"));
     std::fs::write(&source, LAUNCHER_SOURCE)
         .map_err(|e| format!("cannot write {}: {e}", source.display()))?;
     let compiled = Command::new("javac")
         .args(["-nowarn", "-d"])
-        .arg(&scratch)
+        .arg(scratch)
         .arg("-cp")
         .arg(classpath(jar_dir))
         .arg(&source)
@@ -145,12 +146,13 @@ async fn loopback_launcher(jar_dir: &Path) -> Result<PathBuf, String> {
         .kill_on_drop(true)
         .output()
         .await;
-    let outcome = match compiled {
-        Ok(out) if out.status.success() => match std::fs::rename(&scratch, &dir) {
+    // The scratch folder goes when this returns (or is abandoned), moved into place or not.
+    match compiled {
+        Ok(out) if out.status.success() => match std::fs::rename(scratch, &dir) {
             // Another server compiled it first.
             Err(_) if dir.join(format!("{LAUNCHER_CLASS}.class")).is_file() => Ok(dir),
             Err(e) => Err(format!("cannot move the launcher into place: {e}")),
-            Ok(()) => return Ok(dir),
+            Ok(()) => Ok(dir),
         },
         Ok(out) => Err(format!(
             "javac could not compile the launcher: {}",
@@ -160,9 +162,7 @@ async fn loopback_launcher(jar_dir: &Path) -> Result<PathBuf, String> {
                 .unwrap_or_default()
         )),
         Err(e) => Err(format!("no javac ({e})")),
-    };
-    let _ = std::fs::remove_dir_all(&scratch);
-    outcome
+    }
 }
 
 impl Drop for DynamoDbLocal {

@@ -10,6 +10,16 @@ pub mod tables;
 pub use dynamodb_local::DynamoDbLocal;
 pub use secrets::SecretStore;
 
+/// A scratch folder, removed with what is in it when dropped (also when the work that made it
+/// is abandoned half-way, as when a stop comes during start-up).
+pub(crate) struct ScratchDir(pub(crate) std::path::PathBuf);
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// An AWS SDK configuration for endpoints on this machine (DynamoDB Local, this server's own
 /// `@connections`): fixed credentials that name no account, a region, the latest behaviour
 /// version. The one place the server and the tests build such a configuration.

@@ -8,9 +8,11 @@ use serde_json::Value;
 use streamgate_contract::limits;
 
 use super::intrinsics::{Resolver, scalar};
-use super::model::{AuthorizerDef, Code, FunctionDef, LocalApi, ReadOptions, RouteDef, TableDef};
+use super::model::{AuthorizerDef, FunctionDef, LocalApi, ReadOptions, RouteDef};
 use super::{document, rules};
 use crate::api::{ApiRoute, RequestTemplate, RouteIntegration, SelectionExpression, kind_of};
+
+mod resources;
 
 /// Reads the WebSocket API of `text`; the error lists every problem found.
 pub fn read(text: &str, options: &ReadOptions) -> Result<LocalApi, Vec<String>> {
@@ -363,131 +365,6 @@ impl Reader<'_> {
                     identity_source,
                 },
             );
-        }
-        out
-    }
-
-    fn function(&mut self, logical_id: &str) -> Option<FunctionDef> {
-        let resource = self.template["Resources"][logical_id].clone();
-        let name = match self.r.physical_id(logical_id, &resource) {
-            Ok(n) => n,
-            Err(e) => {
-                self.problems.push(format!("{logical_id}: {e}"));
-                return None;
-            }
-        };
-        let id = logical_id;
-        let package = scalar(&self.prop(id, &resource, "PackageType"));
-        if package == "Image" {
-            self.problems.push(format!(
-                "{id}: container image functions are not emulated (only provided.* bootstraps run)"
-            ));
-            return None;
-        }
-        let runtime = scalar(&self.prop(id, &resource, "Runtime"));
-        if !(runtime == "provided" || runtime.starts_with("provided.")) {
-            self.problems.push(format!(
-                "{id}: runtime {runtime:?} is not emulated (only provided.* bootstraps run)"
-            ));
-            return None;
-        }
-        let code = match self.prop(id, &resource, "Code") {
-            Value::String(path) => Code::Path(self.base_dir.join(path)),
-            Value::Object(m) if m.contains_key("S3Key") => Code::S3 {
-                key: scalar(&m["S3Key"]),
-            },
-            Value::Object(m) if m.contains_key("ZipFile") => {
-                self.problems.push(format!(
-                    "{id}: inline ZipFile code is for interpreted runtimes; a provided.* function needs a bootstrap"
-                ));
-                return None;
-            }
-            other => {
-                self.problems.push(format!(
-                    "{id}: Code {other} is not a local path or an S3 object"
-                ));
-                return None;
-            }
-        };
-        let timeout = rules::timeout(&self.prop(id, &resource, "Timeout"));
-        let memory = rules::memory(&self.prop(id, &resource, "MemorySize"));
-        let (timeout, memory_mb) = match (timeout, memory) {
-            (Ok(t), Ok(m)) => (t, m),
-            (t, m) => {
-                for e in [t.err(), m.err()].into_iter().flatten() {
-                    self.problems.push(format!("{id}: {e}"));
-                }
-                return None;
-            }
-        };
-        let architecture = match self.prop(id, &resource, "Architectures") {
-            Value::Array(a) if !a.is_empty() => scalar(&a[0]),
-            _ => "x86_64".to_owned(),
-        };
-        let mut environment = BTreeMap::new();
-        if let Value::Object(vars) = &self.prop(id, &resource, "Environment")["Variables"] {
-            for (k, v) in vars {
-                environment.insert(k.clone(), scalar(v));
-            }
-        }
-        if let Err(e) = rules::environment(&environment) {
-            self.problems.push(format!("{id}: {e}"));
-            return None;
-        }
-        let handler = scalar(&self.prop(id, &resource, "Handler"));
-        Some(FunctionDef {
-            logical_id: id.to_owned(),
-            name,
-            code,
-            handler,
-            runtime,
-            architecture,
-            timeout,
-            memory_mb,
-            environment,
-        })
-    }
-
-    fn tables(&mut self) -> Vec<TableDef> {
-        let all: Vec<(String, Value)> = self.resources("AWS::DynamoDB::Table");
-        let mut out = Vec::new();
-        for (id, resource) in all {
-            let name = match self.r.physical_id(&id, &resource) {
-                Ok(n) => n,
-                Err(e) => {
-                    self.problems.push(format!("{id}: {e}"));
-                    continue;
-                }
-            };
-            let properties = self
-                .r
-                .resolve(&resource["Properties"])
-                .unwrap_or(Value::Null);
-            let ttl = &properties["TimeToLiveSpecification"];
-            let ttl_attribute = (ttl["Enabled"] == true || ttl["Enabled"] == "true")
-                .then(|| scalar(&ttl["AttributeName"]))
-                .filter(|a| !a.is_empty());
-            out.push(TableDef {
-                logical_id: id,
-                name,
-                properties,
-                ttl_attribute,
-            });
-        }
-        out
-    }
-
-    fn secret_arns(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if let Some(params) = self.template["Parameters"].as_object() {
-            for name in params.keys() {
-                if let Some(Value::String(v)) = self.r.parameter(name)
-                    && v.starts_with("arn:")
-                    && v.contains(":secretsmanager:")
-                {
-                    out.push(v.clone());
-                }
-            }
         }
         out
     }
