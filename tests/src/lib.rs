@@ -36,6 +36,14 @@ pub fn local_sdk_config() -> aws_config::SdkConfig {
     streamgate_server::services::loopback_sdk_config("AKIDLOCAL", "local-secret", "us-east-1")
 }
 
+/// A connection id as a path segment of the management API, percent-encoded as the AWS SDKs
+/// send it (ids are base64, so they may hold `/` and `+`).
+pub fn encode_id(id: &str) -> String {
+    id.replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D")
+}
+
 /// A real API Gateway event from `tests/fixtures/apigw-websocket/` (`connect`, `message`,
 /// `disconnect`), as JSON.
 pub fn fixture_json(name: &str) -> serde_json::Value {

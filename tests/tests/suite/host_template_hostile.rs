@@ -274,7 +274,11 @@ async fn secrets_and_connections_answer_only_the_functions_session_token() {
         .to_owned();
     let post = |token: Option<&str>| {
         let mut r = reqwest::Client::new()
-            .post(format!("http://{}/dev/@connections/{id}", served.addr))
+            .post(format!(
+                "http://{}/dev/@connections/{}",
+                served.addr,
+                streamgate_tests::encode_id(&id)
+            ))
             .header(
                 "authorization",
                 "AWS4-HMAC-SHA256 Credential=local/x/us-east-1/execute-api/aws4_request",

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use streamgate_contract::{Route, RouteKind};
 use streamgate_server::api::{ApiRoute, RouteIntegration};
 use streamgate_server::{AuthDecision, Authorizer, GatewayConfig};
+use streamgate_tests::encode_id;
 use streamgate_tests::local::{
     Behaviour, Client, Host, LocalServer, Recorder, closed, connect, next_json, next_text, send,
 };
@@ -90,12 +91,6 @@ fn header(event: &Value, map: &str, name: &str) -> Value {
 }
 
 /// A connection id as it goes in a URL path.
-fn encode_id(id: &str) -> String {
-    id.replace('+', "%2B")
-        .replace('/', "%2F")
-        .replace('=', "%3D")
-}
-
 fn connection_id(event: &Value) -> String {
     event["requestContext"]["connectionId"]
         .as_str()
