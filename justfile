@@ -153,7 +153,7 @@ bench:
         npm ci --prefix bench/node --no-audit --no-fund --loglevel=error
         touch "$stamp"
     fi
-    cargo build --release --quiet -p streamgate-server -p streamgate-bench -p streamgate-tests --bin streamgate-server --bin streamgate-bench --bin first-chunk-latency --bin relay-latency
+    cargo build --release --quiet -p streamgate-server -p streamgate-bench --bin streamgate-server --bin streamgate-bench --bin first-chunk-latency --bin relay-latency
     ulimit -n "$(ulimit -Hn)"
     target/release/streamgate-bench --server target/release/streamgate-server --baseline bench/node --out BENCH.md
     latency=$(target/release/first-chunk-latency 500)
@@ -162,7 +162,7 @@ bench:
     echo "$latency"
     echo "$relay"
     # The Lambda artifacts: x86_64 natively, arm64 under qemu (slower than Graviton).
-    cargo build --release --quiet -p streamgate-tests --bin lambda-bench
+    cargo build --release --quiet -p streamgate-bench --bin lambda-bench
     rows=""
     for arch in x86_64 arm64; do
         just package "$arch"
@@ -183,8 +183,8 @@ bench:
     echo "$x86"
     echo "$arm"
     # The template host (real processes under the Runtime API) against the in-process host.
-    cargo build --release --quiet -p streamgate-tests --bin runtime-host-bench
-    hosts=$(target/release/runtime-host-bench --artifacts target/bench-lambda/x86_64 --seconds 3)
+    cargo build --release --quiet -p streamgate-bench --bin template-host-bench
+    hosts=$(target/release/template-host-bench --artifacts target/bench-lambda/x86_64 --seconds 3)
     printf '\n%s\n' "$hosts" >> BENCH.md
     echo "$hosts"
 

@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use streamgate_contract::{MessageRequest, ServerFrame};
-use streamgate_server::api::{ApiRoute, SelectionExpression};
+use streamgate_emulator::api::{ApiRoute, SelectionExpression};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

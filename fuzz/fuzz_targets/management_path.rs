@@ -5,10 +5,10 @@
 
 use http::Method;
 use libfuzzer_sys::fuzz_target;
-use streamgate_server::gateway::http::decode_segment;
-use streamgate_server::gateway::origin::AllowedOrigins;
-use streamgate_server::gateway::urls::{Endpoint, Surface, resolve};
-use streamgate_server::ids::is_well_formed;
+use streamgate_emulator::gateway::http::decode_segment;
+use streamgate_emulator::gateway::origin::AllowedOrigins;
+use streamgate_emulator::gateway::urls::{Endpoint, Surface, resolve};
+use streamgate_emulator::ids::is_well_formed;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -47,5 +47,5 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = AllowedOrigins::default().admits(extra.map(str::as_bytes));
-    let _ = streamgate_server::realtime::protocol::is_language_tag(path);
+    let _ = streamgate_voice_relay::protocol::is_language_tag(path);
 });

@@ -5,8 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use streamgate_server::realtime::Catalog;
-use streamgate_server::realtime::protocol::{
+use streamgate_voice_relay::Catalog;
+use streamgate_voice_relay::protocol::{
     Action, SessionSetup, SessionState, on_client, on_upstream, on_upstream_closed,
 };
 

@@ -12,9 +12,9 @@ use streamgate_contract::limits::close;
 use streamgate_core::event::{WsEvent, WsResponse};
 use streamgate_core::{ChatApp, ClientPush, PushError, Target};
 
-use crate::api::ApiRoute;
-use crate::integration::Integration;
-use crate::registry::Registry;
+use streamgate_emulator::api::ApiRoute;
+use streamgate_emulator::integration::Integration;
+use streamgate_emulator::registry::Registry;
 
 /// The chat handlers in this process, each route to its contract function; the event is
 /// deserialized as the Lambda runtime deserializes it.
@@ -48,7 +48,7 @@ impl ClientPush for LocalPush {
 /// The AWS SDK push Lambda uses, aimed at this server's own `@connections` API (the endpoint
 /// comes from each event's domain and stage; the local API accepts any signature).
 pub fn sdk_push_to_self() -> Arc<dyn ClientPush> {
-    let sdk = crate::services::loopback_sdk_config("local", "local", "us-east-1");
+    let sdk = streamgate_local_services::loopback_sdk_config("local", "local", "us-east-1");
     Arc::new(streamgate_aws::ApiGatewayPush::new(
         sdk,
         streamgate_aws::EndpointMode::FromEvent { scheme: "http" },

@@ -63,7 +63,7 @@ impl DynamoDbLocal {
         let dir = jar_dir();
         let port = free_port();
         let child = Command::new("java")
-            .args(streamgate_server::services::dynamodb_local::JVM_OPTIONS)
+            .args(streamgate_local_services::dynamodb_local::JVM_OPTIONS)
             .arg(format!("-Djava.library.path={}", dir.join("DynamoDBLocal_lib").display()))
             .arg("-jar")
             .arg(dir.join("DynamoDBLocal.jar"))

@@ -12,8 +12,8 @@ pub mod packaging;
 pub mod readme;
 pub mod registry;
 pub mod relay_process;
-pub mod runtime_host;
 pub mod sse;
+pub mod template_host;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -33,7 +33,7 @@ pub fn test_credentials() -> aws_credential_types::Credentials {
 
 /// An AWS SDK configuration for loopback endpoints.
 pub fn local_sdk_config() -> aws_config::SdkConfig {
-    streamgate_server::services::loopback_sdk_config("AKIDLOCAL", "local-secret", "us-east-1")
+    streamgate_local_services::loopback_sdk_config("AKIDLOCAL", "local-secret", "us-east-1")
 }
 
 /// A connection id as a path segment of the management API, percent-encoded as the AWS SDKs

@@ -9,8 +9,8 @@ use futures::{SinkExt, StreamExt};
 use serde_json::Value;
 use streamgate_contract::Route;
 use streamgate_core::event::{WsEvent, WsResponse, status, status_with_body};
-use streamgate_server::api::ApiRoute;
-use streamgate_server::{Authorizer, Gateway, GatewayConfig, Integration, Registry};
+use streamgate_emulator::api::ApiRoute;
+use streamgate_emulator::{Authorizer, Gateway, GatewayConfig, Integration, Registry};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -158,7 +158,7 @@ pub struct LocalServer {
     /// `127.0.0.1:PORT`.
     pub addr: std::net::SocketAddr,
     task: tokio::task::JoinHandle<()>,
-    hosted: Option<crate::runtime_host::ProcessHost>,
+    hosted: Option<crate::template_host::ProcessHost>,
 }
 
 impl LocalServer {
@@ -200,7 +200,7 @@ impl LocalServer {
             Host::RuntimeApi => {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 let addr = listener.local_addr().unwrap();
-                let hosted = crate::runtime_host::ProcessHost::start(
+                let hosted = crate::template_host::ProcessHost::start(
                     config, recorder, authorizer, &listener,
                 )
                 .await;
@@ -324,13 +324,10 @@ pub async fn answer(ws: &mut Client) -> String {
 
 /// A server with the voice relay over `realtime`, writing records to `store`.
 pub async fn start_voice(
-    realtime: streamgate_server::realtime::RealtimeConfig,
+    realtime: streamgate_voice_relay::RealtimeConfig,
     store: Arc<dyn streamgate_core::ConnectionStore>,
-) -> (
-    LocalServer,
-    Arc<streamgate_server::realtime::RealtimeService>,
-) {
-    let service = streamgate_server::realtime::RealtimeService::new(realtime, store);
+) -> (LocalServer, Arc<streamgate_voice_relay::RealtimeService>) {
+    let service = streamgate_voice_relay::RealtimeService::new(realtime, store);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let gateway = Gateway::builder(GatewayConfig::default())

@@ -92,7 +92,7 @@ impl MockRealtime {
     pub async fn start(key: &str) -> MockRealtime {
         // A backlog sized for bursts (the soak opens 100 sessions at once).
         let listener =
-            streamgate_server::gateway::listener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            streamgate_emulator::gateway::listener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State::default()));
         let (st, expected) = (state.clone(), format!("Bearer {key}"));

@@ -38,7 +38,7 @@ pub fn build_relay(workspace: &Path) -> Result<PathBuf, ToolError> {
             "--target",
             RELAY_TARGET,
             "--package",
-            "streamgate-server",
+            "streamgate-voice-relay",
             "--bin",
             "streamgate-relay",
             "--lambda-dir",
@@ -72,7 +72,7 @@ pub fn image(workspace: &Path, binary: Option<PathBuf>, tag: &str) -> Result<Str
             });
         }
     };
-    let catalog_path = workspace.join("server/catalog.sample.json");
+    let catalog_path = workspace.join("voice-relay/catalog.sample.json");
     let catalog = std::fs::read(&catalog_path).map_err(file_error(&catalog_path))?;
     let ca_path = Path::new(crate::image::CA_BUNDLE);
     let ca = std::fs::read(ca_path).map_err(|e| ToolError::File {

@@ -710,8 +710,8 @@ async fn drops(bin: &Path) -> Outcome {
 /// read (a terminal that does not keep up): each `$connect` prints 20 MB of 1 KB lines and a
 /// 20 MB line without a newline, and the first leaves a background child; then `kill -9`.
 async fn hostile(bin: &Path) -> Outcome {
-    use streamgate_server::api::{ApiRoute, reserved};
-    use streamgate_tests::runtime_host::{alive, descendants, script_bootstrap, template_for};
+    use streamgate_emulator::api::{ApiRoute, reserved};
+    use streamgate_tests::template_host::{alive, descendants, script_bootstrap, template_for};
     let dir = std::env::temp_dir().join(format!("streamgate-soak-hostile-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -721,7 +721,7 @@ async fn hostile(bin: &Path) -> Outcome {
         "head -c 20000000 /dev/zero | tr '\\0' x | fold -w 1000; head -c 20000000 /dev/zero | tr '\\0' y",
         r#"{"statusCode": 200}"#,
     );
-    let config = streamgate_server::GatewayConfig {
+    let config = streamgate_emulator::GatewayConfig {
         routes: vec![ApiRoute::proxy(reserved::CONNECT)],
         ..Default::default()
     };

@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 use streamgate_contract::Route;
 use streamgate_core::ApiKey;
 use streamgate_core::memory::MemoryStore;
-use streamgate_server::gateway::origin::AllowedOrigins;
-use streamgate_server::realtime::{Catalog, RealtimeConfig, RealtimeService};
-use streamgate_server::{AuthDecision, Authorizer, Gateway, GatewayConfig, Registry};
+use streamgate_emulator::gateway::origin::AllowedOrigins;
+use streamgate_emulator::{AuthDecision, Authorizer, Gateway, GatewayConfig, Registry};
 use streamgate_tests::local::{Behaviour, LocalServer, Recorder, connect, send};
 use streamgate_tests::mock_realtime::MockRealtime;
+use streamgate_voice_relay::{Catalog, RealtimeConfig, RealtimeService};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -357,8 +357,8 @@ async fn pings_and_a_close_never_wait_behind_busy_integrations() {
         routes: recorder_config()
             .routes
             .into_iter()
-            .map(|r| streamgate_server::api::ApiRoute {
-                integration: streamgate_server::api::RouteIntegration::Proxy,
+            .map(|r| streamgate_emulator::api::ApiRoute {
+                integration: streamgate_emulator::api::RouteIntegration::Proxy,
                 ..r
             })
             .collect(),

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use streamgate_contract::Route;
-use streamgate_server::template_server::{TemplateOptions, TemplateServer};
+use streamgate_template_host::host::{TemplateHost, TemplateOptions};
 use streamgate_tests::local::{LocalServer, browser_tools};
 use streamgate_tests::workspace_root;
 
@@ -42,7 +42,7 @@ async fn the_page_streams_an_answer_and_shows_errors_in_chromium() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_page_works_against_the_template_server_hosting_the_packaged_bootstraps() {
+async fn the_page_works_against_the_template_host_hosting_the_packaged_bootstraps() {
     for f in streamgate_contract::Function::ALL {
         streamgate_tests::packaging::packaged_bootstrap(*f);
     }
@@ -58,7 +58,7 @@ async fn the_page_works_against_the_template_server_hosting_the_packaged_bootstr
     .into();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = TemplateServer::start(options, &listener)
+    let server = TemplateHost::start(options, &listener)
         .await
         .unwrap_or_else(|p| panic!("the generated template serves: {p:#?}"));
     let serving = tokio::spawn(server.gateway.clone().serve(listener));
@@ -70,6 +70,6 @@ async fn the_page_works_against_the_template_server_hosting_the_packaged_bootstr
     let _ = tokio::time::timeout(Duration::from_secs(15), serving).await;
     assert!(
         output.status.success(),
-        "the browser test failed against the template server:\n{stdout}\n{stderr}"
+        "the browser test failed against the template host:\n{stdout}\n{stderr}"
     );
 }

@@ -26,7 +26,7 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 fn route_keys_appear_only_in_the_contract() {
     let root = workspace_root();
     let contract = root.join("functions").join("contract");
-    let reserved = root.join("server/src/api/mod.rs");
+    let reserved = root.join("emulator/src/api/mod.rs");
     let mut files = Vec::new();
     rust_files(&root, &mut files);
     assert!(files.len() > 10, "the scan sees the workspace");
@@ -66,7 +66,7 @@ fn route_keys_appear_only_in_the_contract() {
 
 #[test]
 fn the_contracts_special_routes_are_api_gateways_reserved_keys() {
-    use streamgate_server::api::{kind_of, reserved};
+    use streamgate_emulator::api::{kind_of, reserved};
     assert_eq!(Route::Connect.key(), reserved::CONNECT);
     assert_eq!(Route::Disconnect.key(), reserved::DISCONNECT);
     assert_eq!(Route::Default.key(), reserved::DEFAULT);

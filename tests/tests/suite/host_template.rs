@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use serde_json::json;
 use streamgate_contract::{Function, Route};
-use streamgate_server::GatewayConfig;
-use streamgate_server::api::{ApiRoute, reserved};
-use streamgate_server::template_server::{TemplateOptions, TemplateServer};
+use streamgate_emulator::GatewayConfig;
+use streamgate_emulator::api::{ApiRoute, reserved};
+use streamgate_template_host::host::{TemplateHost, TemplateOptions};
 use streamgate_tests::dynamodb_local::jar_dir;
 use streamgate_tests::local::{Behaviour, Recorder, closed, connect, next_json, next_text, send};
 use streamgate_tests::packaging::{packaged_bootstrap, scratch_dir};
-use streamgate_tests::runtime_host::template_for;
+use streamgate_tests::template_host::template_for;
 use streamgate_tests::workspace_root;
 
 /// Function output, captured.
@@ -24,7 +24,7 @@ use streamgate_tests::workspace_root;
 struct Logs(Arc<Mutex<Vec<(String, String)>>>);
 
 impl Logs {
-    fn sink(&self) -> streamgate_server::lambda::pool::LogSink {
+    fn sink(&self) -> streamgate_template_host::runtime::pool::LogSink {
         let lines = self.0.clone();
         Arc::new(move |f: &str, l: &str| lines.lock().unwrap().push((f.to_owned(), l.to_owned())))
     }
@@ -41,7 +41,7 @@ impl Logs {
 }
 
 struct Running {
-    server: TemplateServer,
+    server: TemplateHost,
     addr: std::net::SocketAddr,
     task: tokio::task::JoinHandle<()>,
 }
@@ -50,7 +50,7 @@ impl Running {
     async fn start(options: TemplateOptions) -> Running {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let server = TemplateServer::start(options, &listener)
+        let server = TemplateHost::start(options, &listener)
             .await
             .unwrap_or_else(|p| panic!("the template serves: {p:#?}"));
         let task = tokio::spawn(server.gateway.clone().serve(listener));
@@ -62,7 +62,7 @@ impl Running {
     }
 
     fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        streamgate_server::template_server::dynamodb_client(
+        streamgate_template_host::host::dynamodb_client(
             self.server
                 .dynamodb_endpoint
                 .as_deref()
@@ -113,7 +113,7 @@ fn host_architecture() -> &'static str {
 
 /// A test binary of this package (built with the suite).
 fn test_binary(name: &str) -> std::path::PathBuf {
-    streamgate_tests::runtime_host::parity_function().with_file_name(name)
+    streamgate_tests::template_host::parity_function().with_file_name(name)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -256,8 +256,7 @@ Resources:
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let problems =
-        match TemplateServer::start(TemplateOptions::new(dir.join("template.yaml")), &listener)
-            .await
+        match TemplateHost::start(TemplateOptions::new(dir.join("template.yaml")), &listener).await
         {
             Ok(_) => panic!("the template is refused"),
             Err(p) => p,
@@ -274,7 +273,7 @@ Resources:
         let mut o = TemplateOptions::new(dir.join("template.yaml"));
         o.parameters = BTreeMap::from([("Needed".into(), "x".into())]);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        match TemplateServer::start(o, &listener).await {
+        match TemplateHost::start(o, &listener).await {
             Ok(_) => panic!("the template is refused"),
             Err(p) => p,
         }
@@ -292,7 +291,7 @@ Resources:
     options.artifacts = Some(dir.join("nothing-here"));
     options.parameters = BTreeMap::from([("Architecture".into(), "x86_64".into())]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let problems = match TemplateServer::start(options, &listener).await {
+    let problems = match TemplateHost::start(options, &listener).await {
         Ok(_) => panic!("refused"),
         Err(p) => p,
     };
@@ -318,14 +317,14 @@ async fn scripted_api(
     routes: Vec<ApiRoute>,
     tune: impl FnOnce(&mut TemplateOptions),
 ) -> (Running, tokio::task::JoinHandle<()>) {
-    let (url, task) = streamgate_tests::runtime_host::serve_recorder(recorder.clone(), None).await;
+    let (url, task) = streamgate_tests::template_host::serve_recorder(recorder.clone(), None).await;
     let dir = scratch_dir(&format!(
         "scripted-{}",
-        streamgate_server::ids::new_api_id()
+        streamgate_emulator::ids::new_api_id()
     ));
     std::fs::create_dir_all(dir.join("function")).unwrap();
     std::os::unix::fs::symlink(
-        streamgate_tests::runtime_host::parity_function(),
+        streamgate_tests::template_host::parity_function(),
         dir.join("function/bootstrap"),
     )
     .unwrap();

@@ -12,11 +12,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use streamgate_server::GatewayConfig;
-use streamgate_server::api::{ApiRoute, reserved};
-use streamgate_server::template_server::{TemplateOptions, TemplateServer};
+use streamgate_emulator::GatewayConfig;
+use streamgate_emulator::api::{ApiRoute, reserved};
+use streamgate_template_host::host::{TemplateHost, TemplateOptions};
 use streamgate_tests::packaging::scratch_dir;
-use streamgate_tests::runtime_host::{
+use streamgate_tests::template_host::{
     alive, descendants, script_bootstrap as bootstrap, template_for,
 };
 use tokio::io::AsyncBufReadExt;
@@ -38,7 +38,7 @@ fn connect_only() -> Vec<ApiRoute> {
 }
 
 struct Served {
-    server: TemplateServer,
+    server: TemplateHost,
     addr: std::net::SocketAddr,
     task: tokio::task::JoinHandle<()>,
 }
@@ -54,7 +54,7 @@ async fn serve(
     options.gateway = config;
     options.logs = std::sync::Arc::new(|_: &str, _: &str| {});
     tune(&mut options);
-    let server = TemplateServer::start(options, &listener)
+    let server = TemplateHost::start(options, &listener)
         .await
         .unwrap_or_else(|p| panic!("the template serves: {p:#?}"));
     let task = tokio::spawn(server.gateway.clone().serve(listener));
@@ -138,7 +138,7 @@ async fn written(path: &Path) -> String {
 /// Runs `command` as the machine's `nobody` user.
 fn as_nobody(command: &mut std::process::Command) -> std::process::Output {
     assert_eq!(
-        streamgate_server::callers::own_uid(),
+        streamgate_emulator::callers::own_uid(),
         0,
         "this test acts as another local user (nobody): run the suite as root, as CI does"
     );
@@ -434,18 +434,18 @@ async fn calls_waiting_for_a_busy_function_end_at_the_integration_timeout() {
     let _ = tokio::time::timeout(Duration::from_secs(10), served.task).await;
 }
 
-/// What `TemplateServer::start` says of a template.
+/// What `TemplateHost::start` says of a template.
 async fn problems(template: &Value, tune: impl FnOnce(&mut TemplateOptions)) -> String {
     let dir = scratch_dir(&format!(
         "hostile-read-{}",
-        streamgate_server::ids::new_api_id()
+        streamgate_emulator::ids::new_api_id()
     ));
     let path = dir.join("template.json");
     std::fs::write(&path, template.to_string()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mut options = TemplateOptions::new(&path);
     tune(&mut options);
-    match TemplateServer::start(options, &listener).await {
+    match TemplateHost::start(options, &listener).await {
         Ok(_) => panic!("the template was accepted"),
         Err(p) => p.join("\n"),
     }

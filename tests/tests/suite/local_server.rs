@@ -8,8 +8,8 @@ use std::time::Duration;
 use futures::SinkExt;
 use serde_json::{Value, json};
 use streamgate_contract::{Route, RouteKind};
-use streamgate_server::api::{ApiRoute, RouteIntegration};
-use streamgate_server::{AuthDecision, Authorizer, GatewayConfig};
+use streamgate_emulator::api::{ApiRoute, RouteIntegration};
+use streamgate_emulator::{AuthDecision, Authorizer, GatewayConfig};
 use streamgate_tests::encode_id;
 use streamgate_tests::local::{
     Behaviour, Client, Host, LocalServer, Recorder, closed, connect, next_json, next_text, send,
@@ -253,7 +253,7 @@ async fn p5_only_message_events_carry_message_id_and_body_and_no_headers(host: H
 /// may omit `userAgent` and API-key fields, as API Gateway does), and deserializes.
 #[test]
 fn p6_event_key_sets_match_the_real_events() {
-    use streamgate_server::events::{self, ConnectionInfo};
+    use streamgate_emulator::events::{self, ConnectionInfo};
     fn keys(v: &Value) -> BTreeSet<String> {
         v.as_object()
             .map(|o| o.keys().cloned().collect())

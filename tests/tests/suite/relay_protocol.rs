@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 use streamgate_contract::ApiKind;
 use streamgate_core::ApiKey;
 use streamgate_core::memory::MemoryStore;
-use streamgate_server::realtime::{Catalog, RealtimeConfig};
 use streamgate_tests::local::{Client, closed, connect, next_json, send, start_voice};
 use streamgate_tests::mock_realtime::MockRealtime;
+use streamgate_voice_relay::{Catalog, RealtimeConfig};
 use tokio_tungstenite::tungstenite::Message;
 
 const KEY: &str = "sk-realtime-test";

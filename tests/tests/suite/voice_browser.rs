@@ -8,10 +8,10 @@ use std::time::Duration;
 use serde_json::json;
 use streamgate_core::ApiKey;
 use streamgate_core::memory::MemoryStore;
-use streamgate_server::realtime::{Catalog, RealtimeConfig};
 use streamgate_tests::local::{browser_tools, start_voice};
 use streamgate_tests::mock_realtime::MockRealtime;
 use streamgate_tests::workspace_root;
+use streamgate_voice_relay::{Catalog, RealtimeConfig};
 
 /// Samples of a 16-bit mono WAV file, and its sample rate.
 fn read_wav(path: &Path) -> (Vec<i16>, u32) {

@@ -9,11 +9,12 @@ use streamgate_aws::DynamoStore;
 use streamgate_contract::config as env;
 use streamgate_core::memory::MemoryStore;
 use streamgate_core::{ApiKey, ChatApp, ChatSettings, ClientPush, ConnectionStore};
+use streamgate_emulator::process::{StopSignal, serve_until_stopped};
+use streamgate_emulator::{Gateway, GatewayConfig, Registry};
 use streamgate_llm::{ProviderConfig, Timeouts};
+use streamgate_server::ChatIntegration;
 use streamgate_server::in_process::LocalPush;
-use streamgate_server::process::{StopSignal, serve_until_stopped};
-use streamgate_server::realtime::{Catalog, RealtimeService};
-use streamgate_server::{ChatIntegration, Gateway, GatewayConfig, Registry};
+use streamgate_voice_relay::{Catalog, RealtimeService};
 
 use crate::{
     Cli, PushKind, SHUTDOWN_WITHIN, StoreKind, gateway_config, listen, shown_host, shutting_down,

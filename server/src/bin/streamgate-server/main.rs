@@ -9,15 +9,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use streamgate_server::GatewayConfig;
-use streamgate_server::gateway::origin::AllowedOrigins;
-use streamgate_server::realtime::VoiceArgs;
+use streamgate_emulator::GatewayConfig;
+use streamgate_emulator::gateway::origin::AllowedOrigins;
+use streamgate_voice_relay::VoiceArgs;
 
 /// Prints a line on standard output, in order with the logs; when that is closed (`... |
 /// head`) or full the line is lost and nothing else happens (`println!` would panic or wait).
 macro_rules! say {
     ($($arg:tt)*) => {{
-        streamgate_server::stdout::line(format!("{}\n", format_args!($($arg)*)));
+        streamgate_emulator::stdout::line(format!("{}\n", format_args!($($arg)*)));
     }};
 }
 
@@ -178,7 +178,7 @@ async fn listen(cli: &Cli) -> Result<tokio::net::TcpListener, String> {
     let addr: SocketAddr = format!("{}:{}", cli.host, cli.port)
         .parse()
         .map_err(|e| format!("bad --host/--port: {e}"))?;
-    streamgate_server::gateway::listener::bind(addr)
+    streamgate_emulator::gateway::listener::bind(addr)
         .map_err(|e| format!("cannot listen on {addr}: {e}"))
 }
 
@@ -231,12 +231,12 @@ fn gateway_config(cli: &Cli) -> Result<GatewayConfig, String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    streamgate_server::process::init_logs(cli.log_format == LogFormat::Json);
+    streamgate_emulator::process::init_logs(cli.log_format == LogFormat::Json);
     // Before any default that depends on it (the connection cap) is computed.
-    streamgate_server::gateway::listener::raise_descriptor_limit();
+    streamgate_emulator::gateway::listener::raise_descriptor_limit();
     let outcome = run(cli).await;
     // What is still queued for standard output, written before the process ends.
-    streamgate_server::stdout::flush(Duration::from_secs(1));
+    streamgate_emulator::stdout::flush(Duration::from_secs(1));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use streamgate_server::process::{StopSignal, serve_until_stopped};
+use streamgate_emulator::process::{StopSignal, serve_until_stopped};
 
 use crate::{Cli, SHUTDOWN_WITHIN, gateway_config, listen, shown_host, shutting_down, still_open};
 
@@ -23,7 +23,7 @@ fn pairs(values: &[String], flag: &str) -> Result<BTreeMap<String, String>, Stri
 
 /// A template's WebSocket API, its functions' bootstraps under the Lambda Runtime API.
 pub(super) async fn run(cli: Cli, template: PathBuf) -> Result<(), String> {
-    use streamgate_server::template_server::{TemplateOptions, TemplateServer};
+    use streamgate_template_host::host::{TemplateHost, TemplateOptions};
     let mut secrets = BTreeMap::new();
     if let Some(file) = &cli.secrets_file {
         let text = std::fs::read_to_string(file)
@@ -60,7 +60,7 @@ pub(super) async fn run(cli: Cli, template: PathBuf) -> Result<(), String> {
     // Caught before anything starts: a stop during start-up drops what was started.
     let mut stop = StopSignal::install();
     let listener = listen(&cli).await?;
-    let starting = TemplateServer::start(options, &listener);
+    let starting = TemplateHost::start(options, &listener);
     let server = tokio::select! {
         started = starting => started.map_err(|problems| {
             format!(

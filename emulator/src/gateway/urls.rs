@@ -1,0 +1,392 @@
+//! The URL table: every path the server answers, resolved in one place by [`resolve`] (pure,
+//! so it is tested without sockets), then dispatched by [`Gateway::handle`].
+//!
+//! | request                                   | endpoint                                 |
+//! |-------------------------------------------|------------------------------------------|
+//! | WebSocket upgrade on `/` or `/{stage}`    | the chat API (`$connect`, then frames)    |
+//! | WebSocket upgrade on `/{other}`           | 403, as API Gateway answers a wrong stage |
+//! | any method on `/{stage}/@connections/{id}`| the management API                       |
+//! | WebSocket upgrade on `/realtime`          | the voice relay (when configured)         |
+//! | `GET /`                                   | the test page                            |
+//! | `GET /streamgate.json`                    | the test page's settings                 |
+//! | `GET /voice`, `GET /restaurants.json`     | the voice page and its restaurants       |
+//! | `POST /` with `X-Amz-Target: secretsmanager.*` | Secrets Manager (template APIs)      |
+//! | `GET /healthz`                            | 200, or 503 once draining (load balancers) |
+//! | anything else                             | 404                                      |
+//!
+//! A relay-only server (no chat API, as on ECS) answers none of the chat rows and serves the
+//! voice page on `GET /` too. While the server drains, upgrades are refused with 503.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{Method, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use serde_json::json;
+use tracing::info;
+
+use streamgate_contract::relay;
+
+use super::Gateway;
+use super::http::{Body, BodyError, json_response, read_body, respond};
+use crate::callers;
+use crate::page;
+
+/// What a request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// Open a chat socket.
+    ChatSocket,
+    /// A chat socket on another stage: 403.
+    WrongStage,
+    /// The management API on a connection (the id as it appears in the path, still encoded).
+    Management {
+        /// The raw path segment.
+        raw_id: String,
+    },
+    /// Open a voice relay socket.
+    VoiceSocket,
+    /// The test page.
+    TestPage,
+    /// The test page's settings.
+    PageSettings,
+    /// The voice page.
+    VoicePage,
+    /// The voice page's restaurants and their menus.
+    Restaurants,
+    /// A Secrets Manager call (`POST /` with an `X-Amz-Target`).
+    SecretsManager,
+    /// The health check.
+    Health,
+    /// Nothing here: 404.
+    NotFound,
+}
+
+/// What a server serves, as the URL table sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Surface<'a> {
+    /// The chat API's stage.
+    pub stage: &'a str,
+    /// The chat API, its `@connections` API and the test page.
+    pub chat: bool,
+    /// The voice relay, its page and restaurant list.
+    pub voice: bool,
+    /// Secrets Manager calls (template APIs).
+    pub secrets: bool,
+}
+
+/// Resolves a request: its method, path, whether it asks for a WebSocket upgrade, its
+/// `X-Amz-Target` header (AWS JSON-protocol calls), and what this server serves.
+pub fn resolve(
+    method: &Method,
+    path: &str,
+    upgrade: bool,
+    amz_target: Option<&str>,
+    on: &Surface,
+) -> Endpoint {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let get = method == Method::GET;
+    if on.secrets
+        && method == Method::POST
+        && segments.is_empty()
+        && amz_target.is_some_and(|t| t.starts_with("secretsmanager."))
+    {
+        return Endpoint::SecretsManager;
+    }
+    let (chat, voice) = (on.chat, on.voice);
+    match segments.as_slice() {
+        [p] if get && !upgrade && *p == &relay::HEALTH_PATH[1..] => Endpoint::Health,
+        [p] if upgrade && voice && *p == &relay::SOCKET_PATH[1..] => Endpoint::VoiceSocket,
+        [s, "@connections", id] if chat && *s == on.stage => Endpoint::Management {
+            raw_id: (*id).to_owned(),
+        },
+        [] if upgrade && chat => Endpoint::ChatSocket,
+        [s] if upgrade && chat && *s == on.stage => Endpoint::ChatSocket,
+        [_] if upgrade && chat => Endpoint::WrongStage,
+        [] if get && chat => Endpoint::TestPage,
+        [] if get && !upgrade && voice => Endpoint::VoicePage,
+        ["streamgate.json"] if get && chat => Endpoint::PageSettings,
+        ["voice"] if get && voice => Endpoint::VoicePage,
+        ["restaurants.json"] if get && voice => Endpoint::Restaurants,
+        _ => Endpoint::NotFound,
+    }
+}
+
+impl Gateway {
+    /// The answer to a call of a local AWS endpoint that may not make it: a `Host` that DNS
+    /// could rebind (a web page), or, when the server runs functions, a missing or wrong
+    /// session token (another local user). AWS's own answer to a bad token.
+    fn refuse_aws_caller<B>(&self, req: &Request<B>) -> Option<Response<Body>> {
+        let headers = req.headers();
+        if !callers::is_local_host(headers.get(header::HOST).map(|h| h.as_bytes())) {
+            info!("refused a local AWS call whose Host is not localhost or an address");
+            return Some(json_response(
+                StatusCode::FORBIDDEN,
+                json!({"message": "Forbidden"}),
+            ));
+        }
+        let token = self.config.aws_token.as_ref()?;
+        if token.admits(headers.get("x-amz-security-token").map(|v| v.as_bytes())) {
+            return None;
+        }
+        info!("refused a local AWS call without this run's session token");
+        // Unsigned calls get AWS's answer to unsigned calls; signed ones its answer to a bad
+        // token.
+        let (kind, message) = if headers.contains_key(header::AUTHORIZATION) {
+            (
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
+            )
+        } else {
+            ("ForbiddenException", "Forbidden")
+        };
+        let mut refusal = json_response(StatusCode::FORBIDDEN, json!({ "message": message }));
+        refusal
+            .headers_mut()
+            .insert("x-amzn-errortype", http::HeaderValue::from_static(kind));
+        Some(refusal)
+    }
+}
+
+/// Whether a request asks for a WebSocket upgrade.
+fn wants_websocket<B>(req: &Request<B>) -> bool {
+    req.headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+impl Gateway {
+    /// Answers one HTTP request.
+    pub(super) async fn handle(
+        self: Arc<Gateway>,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<Body> {
+        let amz_target = req
+            .headers()
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let endpoint = resolve(
+            req.method(),
+            req.uri().path(),
+            wants_websocket(&req),
+            amz_target.as_deref(),
+            &Surface {
+                stage: &self.config.stage,
+                chat: self.config.chat_api,
+                voice: self.voice.is_some(),
+                secrets: self.secrets.is_some(),
+            },
+        );
+        if self.draining() && matches!(endpoint, Endpoint::ChatSocket | Endpoint::VoiceSocket) {
+            return json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"message": "Service Unavailable"}),
+            );
+        }
+        if matches!(endpoint, Endpoint::ChatSocket | Endpoint::VoiceSocket) {
+            let origin = req.headers().get(header::ORIGIN).map(|v| v.as_bytes());
+            if !self.config.allowed_origins.admits(origin) {
+                info!(
+                    origin = %String::from_utf8_lossy(origin.unwrap_or_default()).chars().take(200).collect::<String>(),
+                    "refused a socket from a page whose origin is not allowed (--allow-origin)"
+                );
+                return json_response(StatusCode::FORBIDDEN, json!({"message": "Forbidden"}));
+            }
+        }
+        if matches!(
+            endpoint,
+            Endpoint::Management { .. } | Endpoint::SecretsManager
+        ) && let Some(refusal) = self.refuse_aws_caller(&req)
+        {
+            return refusal;
+        }
+        match endpoint {
+            Endpoint::Health => {
+                if self.draining() {
+                    json_response(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        json!({"status": "draining"}),
+                    )
+                } else {
+                    json_response(
+                        StatusCode::OK,
+                        json!({
+                            "status": "ok",
+                            "connections": self.registry.len(),
+                            "voiceSessions": self.voice.as_ref().map_or(0, |v| v.sessions()),
+                        }),
+                    )
+                }
+            }
+            Endpoint::ChatSocket => self.handshake(req, peer).await,
+            Endpoint::WrongStage => {
+                json_response(StatusCode::FORBIDDEN, json!({"message": "Forbidden"}))
+            }
+            Endpoint::Management { raw_id } => self.management(req, &raw_id).await,
+            Endpoint::VoiceSocket => match self.voice.clone() {
+                Some(voice) => voice.handshake(self, req, peer).await,
+                None => not_found(),
+            },
+            Endpoint::TestPage => respond(StatusCode::OK, "text/html; charset=utf-8", page::HTML),
+            Endpoint::PageSettings => {
+                let host = req
+                    .headers()
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("localhost");
+                json_response(
+                    StatusCode::OK,
+                    page::config(host, &self.config.stage, &self.config.routes),
+                )
+            }
+            Endpoint::VoicePage => match &self.voice {
+                Some(voice) => voice.page(),
+                None => not_found(),
+            },
+            Endpoint::Restaurants => match &self.voice {
+                Some(voice) => voice.restaurants(),
+                None => not_found(),
+            },
+            Endpoint::SecretsManager => match &self.secrets {
+                Some(store) => {
+                    let body = match read_body(req, 1 << 20, self.config.body_read_timeout).await {
+                        Ok(body) => body,
+                        Err(BodyError::TimedOut) => {
+                            return json_response(
+                                StatusCode::REQUEST_TIMEOUT,
+                                json!({"message": "Request Timeout"}),
+                            );
+                        }
+                        Err(_) => Default::default(),
+                    };
+                    let (status, answer) =
+                        store.answer(amz_target.as_deref().unwrap_or_default(), &body);
+                    respond(
+                        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                        "application/x-amz-json-1.1",
+                        answer.to_string(),
+                    )
+                }
+                None => not_found(),
+            },
+            Endpoint::NotFound => not_found(),
+        }
+    }
+}
+
+fn not_found() -> Response<Body> {
+    json_response(StatusCode::NOT_FOUND, json!({"message": "Not Found"}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: Surface = Surface {
+        stage: "dev",
+        chat: true,
+        voice: true,
+        secrets: false,
+    };
+
+    fn at(method: Method, path: &str, upgrade: bool) -> Endpoint {
+        resolve(&method, path, upgrade, None, &ALL)
+    }
+
+    #[test]
+    fn the_table_resolves_every_endpoint() {
+        assert_eq!(at(Method::GET, "/", true), Endpoint::ChatSocket);
+        assert_eq!(at(Method::GET, "/dev", true), Endpoint::ChatSocket);
+        assert_eq!(at(Method::GET, "/prod", true), Endpoint::WrongStage);
+        assert_eq!(
+            at(Method::POST, "/dev/@connections/R1kmxc2VNjMCFIA%3D", false),
+            Endpoint::Management {
+                raw_id: "R1kmxc2VNjMCFIA%3D".into()
+            }
+        );
+        assert_eq!(
+            at(Method::POST, "/prod/@connections/x", false),
+            Endpoint::NotFound
+        );
+        assert_eq!(at(Method::GET, "/realtime", true), Endpoint::VoiceSocket);
+        assert_eq!(at(Method::GET, "/", false), Endpoint::TestPage);
+        assert_eq!(at(Method::POST, "/", false), Endpoint::NotFound);
+        assert_eq!(
+            at(Method::GET, "/streamgate.json", false),
+            Endpoint::PageSettings
+        );
+        assert_eq!(at(Method::GET, "/voice", false), Endpoint::VoicePage);
+        assert_eq!(
+            at(Method::GET, "/restaurants.json", false),
+            Endpoint::Restaurants
+        );
+        assert_eq!(
+            at(Method::GET, "/elsewhere/deep", false),
+            Endpoint::NotFound
+        );
+        assert_eq!(at(Method::GET, "/healthz", false), Endpoint::Health);
+        let with_secrets = Surface {
+            secrets: true,
+            ..ALL
+        };
+        let secrets = |target| resolve(&Method::POST, "/", false, target, &with_secrets);
+        assert_eq!(
+            resolve(
+                &Method::POST,
+                "/",
+                false,
+                Some("secretsmanager.GetSecretValue"),
+                &ALL
+            ),
+            Endpoint::NotFound
+        );
+        assert_eq!(
+            secrets(Some("secretsmanager.GetSecretValue")),
+            Endpoint::SecretsManager
+        );
+        assert_eq!(
+            secrets(Some("DynamoDB_20120810.GetItem")),
+            Endpoint::NotFound
+        );
+        assert_eq!(secrets(None), Endpoint::NotFound);
+    }
+
+    #[test]
+    fn voice_endpoints_exist_only_with_the_relay() {
+        let no_voice = Surface {
+            voice: false,
+            ..ALL
+        };
+        let without =
+            |path: &str, upgrade: bool| resolve(&Method::GET, path, upgrade, None, &no_voice);
+        assert_eq!(without("/voice", false), Endpoint::NotFound);
+        assert_eq!(without("/restaurants.json", false), Endpoint::NotFound);
+        // Without the relay, `/realtime` is just another stage name.
+        assert_eq!(without("/realtime", true), Endpoint::WrongStage);
+    }
+
+    #[test]
+    fn a_relay_only_server_serves_the_voice_page_at_the_root_and_nothing_of_the_chat_api() {
+        let relay = Surface { chat: false, ..ALL };
+        let on = |method: Method, path: &str, upgrade: bool| {
+            resolve(&method, path, upgrade, None, &relay)
+        };
+        assert_eq!(on(Method::GET, "/", false), Endpoint::VoicePage);
+        assert_eq!(on(Method::GET, "/voice", false), Endpoint::VoicePage);
+        assert_eq!(on(Method::GET, "/realtime", true), Endpoint::VoiceSocket);
+        assert_eq!(on(Method::GET, "/healthz", false), Endpoint::Health);
+        assert_eq!(on(Method::GET, "/", true), Endpoint::NotFound);
+        assert_eq!(on(Method::GET, "/dev", true), Endpoint::NotFound);
+        assert_eq!(
+            on(Method::POST, "/dev/@connections/x", false),
+            Endpoint::NotFound
+        );
+        assert_eq!(
+            on(Method::GET, "/streamgate.json", false),
+            Endpoint::NotFound
+        );
+    }
+}

@@ -1,0 +1,48 @@
+//! What the server invokes for a route (the Lambda proxy integration), and the `$connect`
+//! authorizer hook: the two traits every host implements (the in-process host in
+//! `streamgate_server::in_process`, the template host in `streamgate_template_host::runtime`).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+use streamgate_core::event::WsResponse;
+
+use crate::api::ApiRoute;
+
+/// A route's backend: it gets the event as JSON, as a Lambda function does. An `Err` (or a
+/// panic) is a crashed invocation.
+#[async_trait]
+pub trait Integration: Send + Sync + 'static {
+    /// Runs the integration of `route`.
+    async fn invoke(&self, route: &ApiRoute, event: Value) -> Result<WsResponse, String>;
+}
+
+/// What a REQUEST authorizer decided about a `$connect`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthDecision {
+    /// Let it in; the principal and context appear in `requestContext.authorizer` of every
+    /// later event.
+    Allow {
+        /// The principal.
+        principal_id: String,
+        /// Extra context.
+        context: Map<String, Value>,
+    },
+    /// 401.
+    Unauthorized,
+    /// 403.
+    Deny,
+    /// The authorizer failed: 500.
+    Error,
+}
+
+/// A `$connect` authorizer (API Gateway runs REQUEST authorizers on `$connect` only).
+#[async_trait]
+pub trait Authorizer: Send + Sync + 'static {
+    /// Decides on the CONNECT event (as JSON, as API Gateway builds it).
+    async fn authorize(&self, event: &Value) -> AuthDecision;
+}
+
+/// Shared integration handle.
+pub type SharedIntegration = Arc<dyn Integration>;

@@ -1,0 +1,342 @@
+//! Serving a CloudFormation template's WebSocket API with its functions' real bootstraps:
+//! reads the template ([`crate::template`]), finds every artifact, starts DynamoDB Local
+//! (or uses a given endpoint) and creates the tables, then joins the gateway, the function
+//! pools and the local services on one port. Every problem is reported before anything
+//! starts serving.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::runtime::artifact;
+use crate::runtime::pool::{LogSink, Pool, PoolConfig};
+use crate::runtime::{FunctionHost, LambdaAuthorizer};
+use streamgate_emulator::api::ApiRoute;
+use streamgate_emulator::callers::LocalToken;
+use streamgate_emulator::gateway::{Gateway, GatewayConfig};
+use streamgate_emulator::ids;
+use streamgate_emulator::integration::Authorizer;
+use streamgate_emulator::registry::Registry;
+use streamgate_local_services::{DynamoDbLocal, ScratchDir, SecretStore};
+
+use crate::tables;
+use crate::template::{self, LocalApi, Pseudo, ReadOptions};
+use streamgate_contract::RouteKind;
+
+/// What serving a template needs.
+#[derive(Clone)]
+pub struct TemplateOptions {
+    /// The template (YAML or JSON).
+    pub template: PathBuf,
+    /// A folder of packaged functions (one folder per function) instead of the template's
+    /// `Code` paths.
+    pub artifacts: Option<PathBuf>,
+    /// Parameter values.
+    pub parameters: BTreeMap<String, String>,
+    /// Secrets served to the functions (ARN or name → value).
+    pub secrets: BTreeMap<String, String>,
+    /// A DynamoDB endpoint; without one, DynamoDB Local is started when the template has
+    /// tables.
+    pub dynamodb_endpoint: Option<String>,
+    /// Where `DynamoDBLocal.jar` is (default: searched under the working directory).
+    pub dynamodb_local_dir: Option<PathBuf>,
+    /// Processes per function at most.
+    pub max_concurrency: usize,
+    /// Idle processes are stopped after this long.
+    pub idle_process_timeout: Duration,
+    /// The gateway's own settings (timers, limits); routes, stage and selection come from
+    /// the template.
+    pub gateway: GatewayConfig,
+    /// Where function output goes.
+    pub logs: LogSink,
+    /// Variables every function gets besides Lambda's, the function's and the endpoints.
+    pub extra_environment: BTreeMap<String, String>,
+}
+
+impl TemplateOptions {
+    /// Options for `template` with local defaults (output printed with the function name).
+    pub fn new(template: impl Into<PathBuf>) -> TemplateOptions {
+        TemplateOptions {
+            template: template.into(),
+            artifacts: None,
+            parameters: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            dynamodb_endpoint: None,
+            dynamodb_local_dir: None,
+            max_concurrency: 32,
+            idle_process_timeout: Duration::from_secs(600),
+            gateway: GatewayConfig::default(),
+            logs: crate::runtime::output::stdout_sink(),
+            extra_environment: BTreeMap::new(),
+        }
+    }
+}
+
+/// A template's API being served.
+pub struct TemplateHost {
+    /// The gateway.
+    pub gateway: Arc<Gateway>,
+    /// The functions' processes.
+    pub host: Arc<FunctionHost>,
+    /// What the template declares.
+    pub api: LocalApi,
+    /// The DynamoDB endpoint the functions use, if any.
+    pub dynamodb_endpoint: Option<String>,
+    /// What was done at start-up (tables created...), for the banner.
+    pub setup: Vec<String>,
+    _dynamodb: Option<DynamoDbLocal>,
+    _unpacked: ScratchDir,
+}
+
+/// Scratch folders are named `{SCRATCH_PREFIX}{pid}-{api id}`.
+const SCRATCH_PREFIX: &str = "streamgate-functions-";
+
+/// Removes the scratch folders of servers that are no longer running (one that was killed
+/// could not remove its own).
+fn remove_stale_scratch(temp: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(SCRATCH_PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let running = std::path::Path::new(&format!("/proc/{pid}")).exists();
+        if !running {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+impl TemplateHost {
+    /// Reads and checks everything; the error lists every problem found.
+    pub async fn start(
+        options: TemplateOptions,
+        listener: &TcpListener,
+    ) -> Result<TemplateHost, Vec<String>> {
+        let text = std::fs::read_to_string(&options.template)
+            .map_err(|e| vec![format!("cannot read {}: {e}", options.template.display())])?;
+        let base_dir = options
+            .template
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default();
+        let pseudo = Pseudo::default();
+        let api_id = ids::new_api_id();
+        let api = template::read(
+            &text,
+            &ReadOptions {
+                parameters: options.parameters.clone(),
+                pseudo: pseudo.clone(),
+                base_dir,
+                api_id: api_id.clone(),
+            },
+        )?;
+        remove_stale_scratch(&std::env::temp_dir());
+        let unpacked = ScratchDir(
+            std::env::temp_dir().join(format!("{SCRATCH_PREFIX}{}-{api_id}", std::process::id())),
+        );
+        let mut problems = Vec::new();
+        let mut launches = BTreeMap::new();
+        for (id, f) in &api.functions {
+            match artifact::locate(f, options.artifacts.as_deref(), &unpacked.0) {
+                Ok(launch) => {
+                    launches.insert(id.clone(), launch);
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        for arn in &api.secret_arns {
+            if !options.secrets.contains_key(arn) {
+                problems.push(format!(
+                    "a parameter names the secret {arn}: give its value with --secret {arn}=VALUE (or --secrets-file)"
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+
+        let mut setup = Vec::new();
+        let port = listener
+            .local_addr()
+            .map_err(|e| vec![format!("no local address: {e}")])?
+            .port();
+        let (dynamodb, dynamodb_endpoint) = match (
+            &options.dynamodb_endpoint,
+            api.tables.is_empty(),
+        ) {
+            (Some(url), _) => (None, Some(url.clone())),
+            (None, true) => (None, None),
+            (None, false) => {
+                let cwd = std::env::current_dir().unwrap_or_default();
+                let dir = options
+                    .dynamodb_local_dir
+                    .clone()
+                    .or_else(|| DynamoDbLocal::find_jar_dir(&cwd))
+                    .ok_or_else(|| {
+                        vec![format!(
+                            "the template declares {} table(s): pass --dynamodb-endpoint URL, or install DynamoDB Local (`just setup` puts it under tests/node)",
+                            api.tables.len()
+                        )]
+                    })?;
+                let db = DynamoDbLocal::start(&dir).await.map_err(|e| vec![e])?;
+                let endpoint = db.endpoint();
+                setup.push(format!("DynamoDB Local at {endpoint}"));
+                (Some(db), Some(endpoint))
+            }
+        };
+        if let Some(endpoint) = &dynamodb_endpoint {
+            let client = dynamodb_client(endpoint, &pseudo.region);
+            for table in &api.tables {
+                setup.push(tables::create(&client, table).await.map_err(|e| vec![e])?);
+            }
+        }
+
+        // The session token is this run's credential for the local AWS endpoints: only the
+        // functions get it (crate::callers).
+        let token = LocalToken::generate();
+        let mut environment = BTreeMap::from([
+            ("AWS_ACCESS_KEY_ID".to_owned(), LOCAL_ACCESS_KEY.to_owned()),
+            (
+                "AWS_SECRET_ACCESS_KEY".to_owned(),
+                LOCAL_SECRET_KEY.to_owned(),
+            ),
+            ("AWS_SESSION_TOKEN".to_owned(), token.expose().to_owned()),
+            (
+                "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI".to_owned(),
+                format!("http://127.0.0.1:{port}/{}", api.stage),
+            ),
+            (
+                "AWS_ENDPOINT_URL_SECRETS_MANAGER".to_owned(),
+                format!("http://127.0.0.1:{port}"),
+            ),
+        ]);
+        if let Some(endpoint) = &dynamodb_endpoint {
+            environment.insert("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), endpoint.clone());
+        }
+        environment.extend(options.extra_environment.clone());
+        let pool_config = PoolConfig {
+            max_concurrency: options.max_concurrency,
+            idle_timeout: options.idle_process_timeout,
+            queue_timeout: options.gateway.integration_timeout + Duration::from_millis(250),
+            region: pseudo.region.clone(),
+            account_id: pseudo.account_id.clone(),
+            extra_environment: environment,
+            logs: options.logs.clone(),
+        };
+        let pools: BTreeMap<String, Arc<Pool>> = api
+            .functions
+            .iter()
+            .map(|(id, f)| {
+                let launch = launches.remove(id).expect("located above");
+                (
+                    id.clone(),
+                    Pool::new(f.clone(), launch, pool_config.clone()),
+                )
+            })
+            .collect();
+        let routes: BTreeMap<String, String> = api
+            .routes
+            .iter()
+            .map(|r| (r.route.key.clone(), r.function.clone()))
+            .collect();
+        let authorizer: Option<Arc<dyn Authorizer>> = api
+            .routes
+            .iter()
+            .find(|r| r.route.kind() == RouteKind::Connect)
+            .and_then(|r| r.authorizer.clone())
+            .map(|def| {
+                let pool = pools[&def.function].clone();
+                Arc::new(LambdaAuthorizer {
+                    method_arn: format!(
+                        "arn:aws:execute-api:{}:{}:{api_id}/{}/$connect",
+                        pseudo.region, pseudo.account_id, api.stage
+                    ),
+                    def,
+                    pool,
+                }) as Arc<dyn Authorizer>
+            });
+        let host = Arc::new(FunctionHost::new(pools, routes));
+        let config = GatewayConfig {
+            stage: api.stage.clone(),
+            routes: api
+                .routes
+                .iter()
+                .map(|r| r.route.clone())
+                .collect::<Vec<ApiRoute>>(),
+            selection: api.selection.clone(),
+            aws_token: Some(token),
+            ..options.gateway.clone()
+        };
+        let registry = Arc::new(Registry::new(config.management_rate_limit));
+        let gateway = Gateway::builder(config)
+            .chat(host.clone(), registry)
+            .authorizer(authorizer)
+            .api_id(api_id)
+            .secrets(Arc::new(SecretStore::new(options.secrets.clone())))
+            .build();
+        Ok(TemplateHost {
+            gateway,
+            host,
+            api,
+            dynamodb_endpoint,
+            setup,
+            _dynamodb: dynamodb,
+            _unpacked: unpacked,
+        })
+    }
+}
+
+/// The credentials functions get, with this run's session token (DynamoDB Local keeps one
+/// database per access key unless shared, so tables are created with the same one).
+pub const LOCAL_ACCESS_KEY: &str = "ASIALOCALSTREAMGATE0";
+const LOCAL_SECRET_KEY: &str = "local";
+
+/// A DynamoDB client for a local endpoint, with the functions' credentials.
+pub fn dynamodb_client(endpoint: &str, region: &str) -> aws_sdk_dynamodb::Client {
+    let sdk =
+        streamgate_local_services::loopback_sdk_config(LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, region);
+    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(conf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scratch_folders_of_servers_that_are_gone_are_removed() {
+        let temp = std::env::temp_dir().join(format!(
+            "streamgate-scratch-test-{}-{}",
+            std::process::id(),
+            ids::new_api_id()
+        ));
+        // A pid above the kernel's largest is never running; this process is.
+        let gone = temp.join(format!("{SCRATCH_PREFIX}4194305-abc"));
+        let ours = temp.join(format!("{SCRATCH_PREFIX}{}-abc", std::process::id()));
+        let other = temp.join("unrelated-4194305-abc");
+        for dir in [&gone, &ours, &other] {
+            std::fs::create_dir_all(dir.join("Function")).unwrap();
+        }
+        remove_stale_scratch(&temp);
+        assert!(
+            !gone.exists(),
+            "a killed server's unpacked zips are removed"
+        );
+        assert!(ours.exists(), "a running server's are kept");
+        assert!(other.exists(), "other folders are left alone");
+        let _ = std::fs::remove_dir_all(&temp);
+    }
+}

@@ -1,0 +1,160 @@
+//! `streamgate-relay`: the voice waiter alone, as it runs on ECS Fargate behind a load
+//! balancer: `/realtime` (one OpenAI Realtime session per socket), the voice page on `/`,
+//! `/restaurants.json` and `/healthz`. The catalog is read from a file or an S3 object and
+//! refreshed when it changes. On SIGTERM it drains: `/healthz` turns 503, new sessions are
+//! refused, every session gets a `server_draining` frame and a 1001 close, and the process
+//! exits 0 once all are closed (1 if the drain timeout passes first).
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use streamgate_contract::relay;
+use streamgate_core::memory::MemoryStore;
+use streamgate_emulator::process::{StopSignal, serve_until_stopped};
+use streamgate_emulator::{Gateway, GatewayConfig};
+use streamgate_voice_relay::{
+    CatalogReader, CatalogSource, RealtimeService, VoiceArgs, spawn_refresh,
+};
+
+/// Serve the voice waiter (the OpenAI Realtime relay) alone.
+///
+/// Every flag can also come from the environment variable named beside it, which is how the
+/// ECS task definition sets them.
+#[derive(Parser, Debug)]
+#[command(name = "streamgate-relay", version)]
+struct Cli {
+    /// Address to listen on (0.0.0.0 in the container).
+    #[arg(long, default_value = "127.0.0.1", env = relay::env::HOST)]
+    host: String,
+    /// Port to listen on.
+    #[arg(long, default_value_t = relay::PORT, env = relay::env::PORT)]
+    port: u16,
+    /// Read the catalog again this often, in seconds, and use it when it changed (0: never).
+    #[arg(long, default_value_t = 60, env = relay::env::CATALOG_REFRESH_S)]
+    catalog_refresh_s: u64,
+    /// Seconds between pings to each client; keep it under the load balancer's idle timeout.
+    #[arg(long, default_value_t = relay::PING_INTERVAL.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600), env = relay::env::PING_INTERVAL_S)]
+    ping_interval_s: u64,
+    /// Seconds the drain may take after SIGTERM; keep it under the container's stop timeout.
+    #[arg(long, default_value_t = relay::DRAIN_TIMEOUT.as_secs(), env = relay::env::DRAIN_TIMEOUT_S)]
+    drain_timeout_s: u64,
+    /// Web pages allowed to open sessions, by origin (`https://d111.cloudfront.net`; repeat
+    /// it or separate with commas; `*` for any). Pages served from localhost, 127.0.0.1 or
+    /// [::1] and clients that send no Origin are always allowed.
+    #[arg(
+        long = "allow-origin",
+        value_name = "ORIGIN",
+        env = relay::env::ALLOWED_ORIGINS
+    )]
+    allowed_origins: Vec<String>,
+    /// Proxies in front that append to X-Forwarded-For (2 behind CloudFront and a load
+    /// balancer): the client address per-client caps count comes from there.
+    #[arg(long, default_value_t = 0, env = relay::env::TRUSTED_PROXY_HOPS)]
+    trusted_proxy_hops: usize,
+    /// Seconds a session may go without a frame from its client before it is closed.
+    #[arg(long, default_value_t = 600, env = relay::env::IDLE_TIMEOUT_S)]
+    idle_timeout_s: u64,
+    /// Longest session, in seconds.
+    #[arg(long, default_value_t = 7200, env = relay::env::MAX_LIFETIME_S)]
+    max_lifetime_s: u64,
+    #[command(flatten)]
+    voice: VoiceArgs,
+    /// Log as JSON lines (for CloudWatch) or text.
+    #[arg(long, default_value = "json", value_parser = ["json", "text"], env = relay::env::LOG_FORMAT)]
+    log_format: String,
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    // Caught from the start: a stop while the catalog loads ends the process cleanly.
+    let mut stop = StopSignal::install();
+    let source = CatalogSource::parse(cli.voice.catalog.as_deref()).map_err(|e| e.to_string())?;
+    let mut reader = CatalogReader::new(source).await;
+    let catalog = reader
+        .read()
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the catalog could not be read")?;
+    let restaurants = catalog.restaurants.len();
+    let mut config = cli.voice.config(
+        catalog,
+        Duration::from_secs(cli.idle_timeout_s),
+        Duration::from_secs(cli.max_lifetime_s),
+    );
+    if config.api_key.is_none() {
+        tracing::warn!(
+            "{} is not set: sessions will answer missing_api_key",
+            cli.voice.realtime_key_env
+        );
+    }
+    config.ping_interval = Duration::from_secs(cli.ping_interval_s);
+    let origins = streamgate_emulator::gateway::origin::AllowedOrigins::with(&cli.allowed_origins)
+        .map_err(|e| format!("--allow-origin: {e}"))?;
+    let service = RealtimeService::new(config, Arc::new(MemoryStore::new()));
+    let live = service.clone();
+    spawn_refresh(&service, reader, Duration::from_secs(cli.catalog_refresh_s));
+    let gateway = Gateway::builder(GatewayConfig {
+        allowed_origins: origins,
+        trusted_proxy_hops: cli.trusted_proxy_hops,
+        ..GatewayConfig::default()
+    })
+    .voice(service)
+    .build();
+
+    let addr: SocketAddr = format!("{}:{}", cli.host, cli.port)
+        .parse()
+        .map_err(|e| format!("bad --host/--port: {e}"))?;
+    let listener = streamgate_emulator::gateway::listener::bind(addr)
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(
+        address = %local,
+        restaurants,
+        catalog = cli.voice.catalog.as_deref().unwrap_or("sample"),
+        "streamgate-relay listening: /realtime, / (voice page), /healthz"
+    );
+    let drain = Duration::from_secs(cli.drain_timeout_s);
+    // The sessions live when the stop came, for the closing log line.
+    let closing = std::cell::Cell::new(0);
+    let outcome = serve_until_stopped(gateway, listener, &mut stop, drain, || {
+        closing.set(live.sessions());
+        tracing::info!(
+            drain_timeout_s = cli.drain_timeout_s,
+            "draining: /healthz answers 503, new sessions are refused, live sessions are told and closed"
+        );
+    })
+    .await;
+    match outcome {
+        Ok(()) => {
+            tracing::info!(sessions_closed = closing.get(), "drained");
+            Ok(())
+        }
+        Err(_) => Err(format!(
+            "sessions were still open after {} s",
+            cli.drain_timeout_s
+        )),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    streamgate_emulator::process::init_logs(cli.log_format == "json");
+    // Before any default that depends on it (the connection cap) is computed.
+    streamgate_emulator::gateway::listener::raise_descriptor_limit();
+    let outcome = run(cli).await;
+    if let Err(e) = &outcome {
+        tracing::error!("{e}");
+    }
+    // What is still queued for standard output, written before the process ends.
+    streamgate_emulator::stdout::flush(Duration::from_secs(1));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("streamgate-relay: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

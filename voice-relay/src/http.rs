@@ -1,0 +1,123 @@
+//! The voice relay's HTTP surface: the `/realtime` handshake (its refusals below), the voice
+//! page and its restaurant list, as the emulator's [`VoiceSurface`]; the gateway's URL table
+//! points here.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use serde_json::json;
+
+use async_trait::async_trait;
+use streamgate_emulator::gateway::VoiceSurface;
+
+use super::RealtimeService;
+use super::admission::Refusal;
+use streamgate_emulator::gateway::Gateway;
+use streamgate_emulator::gateway::handshake::event_headers;
+use streamgate_emulator::gateway::http::{Body, json_response, query_pairs, refusal, respond};
+use streamgate_emulator::gateway::upgrade::{bad_handshake, switching_protocols, websocket_key};
+use streamgate_emulator::{clock, events};
+
+/// The voice waiter page (self-contained HTML, CSS and JavaScript), served at `/voice`.
+pub const VOICE_HTML: &str = include_str!("voice.html");
+
+#[async_trait]
+impl VoiceSurface for RealtimeService {
+    async fn handshake(
+        self: Arc<Self>,
+        gateway: Arc<Gateway>,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<Body> {
+        handshake(&gateway, req, peer, self).await
+    }
+
+    fn page(&self) -> Response<Body> {
+        respond(StatusCode::OK, "text/html; charset=utf-8", VOICE_HTML)
+    }
+
+    fn restaurants(&self) -> Response<Body> {
+        restaurants(self)
+    }
+
+    fn sessions(&self) -> u64 {
+        RealtimeService::sessions(self)
+    }
+}
+
+/// Upgrades a `/realtime` request into a voice session, or refuses it: 400 without a
+/// restaurant or with a language that is not a language tag, 404 for an unknown restaurant,
+/// the authorizer's status (401, 403, 500) when it refuses, 429 when this client holds as
+/// many sessions as one may, 503 when the server holds as many as it may.
+async fn handshake(
+    gateway: &Arc<Gateway>,
+    mut req: Request<Incoming>,
+    peer: SocketAddr,
+    service: Arc<RealtimeService>,
+) -> Response<Body> {
+    let Some(key) = websocket_key(&req) else {
+        return bad_handshake();
+    };
+    let query = req.uri().query().map(query_pairs).unwrap_or_default();
+    let mut info = gateway.connection_info(req.headers(), peer);
+    let admission = match service.admit(&query, &info.source_ip) {
+        Ok(admitted) => admitted,
+        Err(refusal) => return refused(&refusal),
+    };
+    let event = events::connect(
+        &info,
+        streamgate_emulator::api::reserved::CONNECT,
+        &event_headers(req.headers(), &info, peer),
+        Some(&query),
+        clock::now_ms(),
+    );
+    match gateway.authorize(&event).await {
+        Ok(context) => info.authorizer = context,
+        Err(status) => return refusal(status),
+    }
+    let stop = gateway.shutdown_signal();
+    gateway.on_upgrade(&mut req, move |ws| async move {
+        // Without a socket the admission is dropped here, and its place given back.
+        if let Some(ws) = ws {
+            service.run(ws, info, admission, stop).await;
+        }
+    });
+    switching_protocols(&key, None)
+}
+
+/// The answer to a refused handshake.
+fn refused(refusal: &Refusal) -> Response<Body> {
+    let (status, message) = match refusal {
+        Refusal::MissingRestaurant => (
+            StatusCode::BAD_REQUEST,
+            "restaurantId is required".to_owned(),
+        ),
+        Refusal::UnknownRestaurant(id) => (StatusCode::NOT_FOUND, format!("no restaurant {id:?}")),
+        Refusal::BadLanguage => (
+            StatusCode::BAD_REQUEST,
+            "language must be a language tag such as en or pt-BR".to_owned(),
+        ),
+        Refusal::TooManyForClient => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many voice sessions from this client".to_owned(),
+        ),
+        Refusal::Full => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "every voice session is in use; try again shortly".to_owned(),
+        ),
+    };
+    json_response(status, json!({ "message": message }))
+}
+
+/// The restaurants the voice page offers, each with its menu (shown beside the cart).
+fn restaurants(service: &RealtimeService) -> Response<Body> {
+    let list: Vec<serde_json::Value> = service
+        .catalog()
+        .restaurants
+        .iter()
+        .map(|r| json!({"id": r.id, "name": r.name, "menu": r.menu}))
+        .collect();
+    json_response(StatusCode::OK, serde_json::Value::Array(list))
+}

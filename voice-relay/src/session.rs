@@ -1,0 +1,388 @@
+//! A voice session: the client socket, one upstream Realtime socket, and bounded queues
+//! between them.
+//!
+//! What is bounded, and what happens at the bound:
+//! - frames to the client wait in a queue of `frames_to_client` frames; when it is full,
+//!   audio frames are dropped (stale audio is worse than a gap) and counted, other frames wait
+//!   up to [`SEND_GRACE`], after which the session ends and the socket closes with 1011;
+//! - events to the upstream wait in a queue of `events_to_upstream`; when it is full the relay
+//!   stops reading the client (TCP backpressure) for up to [`SEND_GRACE`], after which the
+//!   upstream session ends with an `upstream_slow` error;
+//! - upstream events wait in a queue of `events_from_upstream`; when it is full the relay
+//!   stops reading the upstream socket (TCP backpressure).
+//!
+//! What to do with each frame and event is decided in [`super::protocol`]; this loop carries
+//! out the actions.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::Value;
+use streamgate_contract::limits::close;
+use streamgate_contract::{ApiKind, ConnectionRecord};
+use streamgate_core::ConnectionStore;
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tracing::{info, warn};
+
+use super::admission::{Admission, Admissions, Refusal};
+use super::catalog::{Catalog, Restaurant};
+use super::protocol::{self, Action, SessionSetup, SessionState};
+use super::settings::RealtimeConfig;
+use super::upstream::{Dial, Upstream, UpstreamEvent};
+use streamgate_emulator::events::ConnectionInfo;
+
+/// How long a full queue may hold up the relay before the session ends.
+pub const SEND_GRACE: Duration = Duration::from_secs(2);
+
+/// How long a closing session waits for the client to answer its close frame.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// The relay.
+pub struct RealtimeService {
+    config: RealtimeConfig,
+    /// The catalog now; replaced whole when it is refreshed (sessions keep the restaurant
+    /// they started with).
+    catalog: RwLock<Arc<Catalog>>,
+    store: Arc<dyn ConnectionStore>,
+    dropped_audio: AtomicU64,
+    admissions: Arc<Admissions>,
+}
+
+/// How carrying out a batch of actions went.
+enum Outcome {
+    /// The session goes on.
+    Continue,
+    /// The client cannot keep up: close its socket with this code.
+    CloseClient(u16),
+}
+
+/// One client socket's session: the client queue, the upstream (if open), and the state the
+/// protocol keeps.
+struct Session<'a> {
+    service: &'a RealtimeService,
+    id: &'a str,
+    client_tx: mpsc::Sender<Message>,
+    upstream: Option<Upstream>,
+    state: SessionState,
+}
+
+impl Session<'_> {
+    /// Queues a frame for the client: audio is dropped when the queue is full, anything
+    /// else waits up to [`SEND_GRACE`]. `false` when the client is stuck.
+    async fn to_client(&self, frame: Value) -> bool {
+        let audio = frame.get("type").and_then(Value::as_str) == Some("audio");
+        let message = Message::text(frame.to_string());
+        if audio {
+            if self.client_tx.try_send(message).is_err() {
+                self.service.dropped_audio.fetch_add(1, Ordering::Relaxed);
+            }
+            return true;
+        }
+        matches!(
+            tokio::time::timeout(SEND_GRACE, self.client_tx.send(message)).await,
+            Ok(Ok(()))
+        )
+    }
+
+    async fn end_upstream(&mut self) {
+        self.state.upstream_gone();
+        if let Some(u) = self.upstream.take() {
+            u.close().await;
+        }
+    }
+
+    /// Carries out the protocol's actions, in order.
+    async fn run(&mut self, actions: Vec<Action>) -> Outcome {
+        for action in actions {
+            match action {
+                Action::ToClient(frame) => {
+                    if !self.to_client(frame).await {
+                        return Outcome::CloseClient(close::INTERNAL_ERROR);
+                    }
+                }
+                Action::ToUpstream(event) => {
+                    let Some(u) = &self.upstream else { continue };
+                    let queued = tokio::time::timeout(SEND_GRACE, u.tx.send(event)).await;
+                    if !matches!(queued, Ok(Ok(()))) {
+                        self.end_upstream().await;
+                        if !self.to_client(protocol::upstream_slow_frame()).await {
+                            return Outcome::CloseClient(close::INTERNAL_ERROR);
+                        }
+                        return Outcome::Continue;
+                    }
+                }
+                Action::OpenUpstream => match self.service.open_upstream().await {
+                    Ok(u) => self.upstream = Some(u),
+                    Err(e) => {
+                        warn!(connection_id = %self.id, error = %e, "cannot reach the voice service");
+                        self.state.upstream_gone();
+                        if !self.to_client(protocol::upstream_unavailable_frame()).await {
+                            return Outcome::CloseClient(close::INTERNAL_ERROR);
+                        }
+                        return Outcome::Continue;
+                    }
+                },
+                Action::End => self.end_upstream().await,
+            }
+        }
+        Outcome::Continue
+    }
+}
+
+impl RealtimeService {
+    /// A relay writing connection records to `store`.
+    pub fn new(config: RealtimeConfig, store: Arc<dyn ConnectionStore>) -> Arc<RealtimeService> {
+        Arc::new(RealtimeService {
+            catalog: RwLock::new(config.catalog.clone()),
+            config,
+            store,
+            dropped_audio: AtomicU64::new(0),
+            admissions: Arc::new(Admissions::default()),
+        })
+    }
+
+    /// The catalog now.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the catalog: new sessions see it; running ones keep their restaurant.
+    pub fn replace_catalog(&self, catalog: Catalog) {
+        *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(catalog);
+    }
+
+    /// Voice sessions open now.
+    pub fn sessions(&self) -> u64 {
+        self.admissions.live()
+    }
+
+    /// Audio frames dropped for slow clients so far.
+    pub fn dropped_audio(&self) -> u64 {
+        self.dropped_audio.load(Ordering::Relaxed)
+    }
+
+    /// Checks a handshake: the restaurant, the language (default `en`; a language tag, see
+    /// [`protocol::is_language_tag`]), and a place among the sessions for `client` (its
+    /// address), within the global and per-client caps.
+    pub fn admit(
+        self: &Arc<Self>,
+        query: &[(String, String)],
+        client: &str,
+    ) -> Result<Admission, Refusal> {
+        let get = |k: &str| {
+            query
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.trim().to_owned())
+        };
+        let id = get("restaurantId")
+            .filter(|v| !v.is_empty())
+            .ok_or(Refusal::MissingRestaurant)?;
+        let restaurant = self
+            .catalog()
+            .restaurant(&id)
+            .cloned()
+            .ok_or(Refusal::UnknownRestaurant(id))?;
+        let language = get("language")
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "en".to_owned());
+        if !protocol::is_language_tag(&language) {
+            return Err(Refusal::BadLanguage);
+        }
+        let ticket = self.admissions.take(
+            client,
+            self.config.max_sessions,
+            self.config.max_sessions_per_client,
+        )?;
+        Ok(Admission {
+            restaurant,
+            language,
+            ticket,
+        })
+    }
+
+    /// What the protocol needs to know about this server and this session.
+    fn setup(&self, restaurant: Restaurant, language: String) -> SessionSetup {
+        SessionSetup {
+            restaurant,
+            language,
+            voice: self.config.voice.clone(),
+            transcription_model: self.config.transcription_model.clone(),
+            missing_key: self
+                .config
+                .api_key
+                .is_none()
+                .then(|| self.config.api_key_var.clone()),
+        }
+    }
+
+    async fn open_upstream(&self) -> Result<Upstream, String> {
+        let key = self.config.api_key.as_ref().ok_or("no key")?;
+        Upstream::connect(Dial {
+            base_url: &self.config.base_url,
+            model: &self.config.model,
+            key,
+            events_to_upstream: self.config.events_to_upstream,
+            events_from_upstream: self.config.events_from_upstream,
+        })
+        .await
+    }
+
+    fn record(&self, info: &ConnectionInfo, setup: &SessionSetup) -> ConnectionRecord {
+        ConnectionRecord::new(
+            ApiKind::Realtime,
+            info.connection_id.clone(),
+            info.domain_name.clone(),
+            info.stage.clone(),
+            info.connected_at,
+            self.config.record_ttl,
+        )
+        .from_client(Some(info.source_ip.clone()), info.user_agent.clone())
+        .for_restaurant(setup.restaurant.id.clone(), setup.language.clone())
+    }
+
+    /// Serves one client socket until it closes or the server shuts down.
+    pub async fn run<S>(
+        self: Arc<RealtimeService>,
+        ws: WebSocketStream<S>,
+        info: ConnectionInfo,
+        admission: Admission,
+        mut shutdown: watch::Receiver<bool>,
+    ) where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let id = info.connection_id.clone();
+        let Admission {
+            restaurant,
+            language,
+            ticket,
+        } = admission;
+        let setup = self.setup(restaurant, language);
+        if let Err(e) = self.store.put(&self.record(&info, &setup)).await {
+            warn!(connection_id = %id, error = %e, "cannot write the realtime connection record");
+        }
+        let (mut sink, mut stream) = ws.split();
+        let (client_tx, mut client_rx) =
+            mpsc::channel::<Message>(self.config.frames_to_client.max(1));
+        let writer = tokio::spawn(async move {
+            while let Some(m) = client_rx.recv().await {
+                let is_close = matches!(m, Message::Close(_));
+                if sink.send(m).await.is_err() || is_close {
+                    return;
+                }
+            }
+            // The session ended without a close of ours: the client closed. Its close frame
+            // was answered by the protocol layer; flushing sends that answer (a clean close
+            // on the client's side, not 1006).
+            let _ = sink.close().await;
+        });
+        let mut session = Session {
+            service: &self,
+            id: &id,
+            client_tx,
+            upstream: None,
+            state: SessionState::default(),
+        };
+        let mut ping = tokio::time::interval_at(
+            tokio::time::Instant::now() + self.config.ping_interval,
+            self.config.ping_interval,
+        );
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let started = tokio::time::Instant::now();
+        let lifetime_end = started + self.config.max_lifetime;
+        let mut idle_end = started + self.config.idle_timeout;
+        let close_code = loop {
+            let upstream_event = async {
+                match session.upstream.as_mut() {
+                    Some(u) => u.events.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let actions = tokio::select! {
+                frame = stream.next() => match frame {
+                    Some(Ok(Message::Text(text))) => {
+                        idle_end = tokio::time::Instant::now() + self.config.idle_timeout;
+                        protocol::on_client(&mut session.state, &setup, text.as_str())
+                    }
+                    Some(Ok(Message::Binary(_))) => break Some(close::UNSUPPORTED_DATA),
+                    Some(Ok(Message::Close(_))) | None => break None,
+                    Some(Err(e)) => match streamgate_emulator::gateway::upgrade::violation_close_code(&e) {
+                        Some(code) => break Some(code),
+                        None => break None,
+                    },
+                    Some(Ok(_)) => continue,
+                },
+                _ = tokio::time::sleep_until(idle_end) => {
+                    info!(connection_id = %id, "voice session idle; closing");
+                    break Some(close::GOING_AWAY);
+                }
+                _ = tokio::time::sleep_until(lifetime_end) => {
+                    info!(connection_id = %id, "voice session reached its longest life; closing");
+                    break Some(close::GOING_AWAY);
+                }
+                event = upstream_event => match event {
+                    Some(UpstreamEvent::Event(v)) => {
+                        protocol::on_upstream(&mut session.state, &setup.restaurant, &v)
+                    }
+                    Some(UpstreamEvent::Closed(why)) => {
+                        info!(connection_id = %id, why = %why, "the voice service closed the session");
+                        protocol::on_upstream_closed(&mut session.state)
+                    }
+                    None => protocol::on_upstream_closed(&mut session.state),
+                },
+                _ = ping.tick() => {
+                    // A full queue already keeps the socket busy; no ping is needed then.
+                    let _ = session.client_tx.try_send(Message::Ping(Default::default()));
+                    continue;
+                }
+                _ = shutdown.changed() => {
+                    // Draining (SIGTERM on ECS, Ctrl-C locally): say so with a code the
+                    // client acts on (reconnect), then close cleanly.
+                    let _ = session.to_client(protocol::draining_frame()).await;
+                    break Some(close::GOING_AWAY);
+                }
+            };
+            if let Outcome::CloseClient(code) = session.run(actions).await {
+                break Some(code);
+            }
+        };
+        session.end_upstream().await;
+        let Session { client_tx, .. } = session;
+        if let Some(code) = close_code {
+            let _ = client_tx
+                .send(Message::Close(Some(CloseFrame {
+                    code: CloseCode::from(code),
+                    reason: "".into(),
+                })))
+                .await;
+        }
+        drop(client_tx);
+        let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
+        if close_code.is_some() {
+            // The closing handshake (RFC 6455 §7.1.2): the client answers our close frame;
+            // wait for that (bounded) so the socket ends cleanly rather than reset.
+            let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                while let Some(Ok(m)) = stream.next().await {
+                    if matches!(m, Message::Close(_)) {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+        if let Err(e) = self.store.delete(&id).await {
+            warn!(connection_id = %id, error = %e, "cannot delete the realtime connection record");
+        }
+        drop(ticket);
+        info!(connection_id = %id, "voice session closed");
+    }
+}
