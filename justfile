@@ -133,8 +133,7 @@ test: setup (package "arm64") image
     log=$(mktemp)
     status=0
     # The tests run the server and Lambda binaries as processes: build them first, with the
-    # tests in the same invocation so every crate is compiled once, with one feature set
-    # (the tests' dev-dependencies add features, e.g. tokio's test-util).
+    # tests in the same invocation so every crate is compiled once, with one feature set.
     cargo build --workspace --all-targets || exit 1
     cargo test --workspace --no-fail-fast --doc 2>&1 | tee "$log" || status=1
     cargo test --workspace --no-fail-fast --all-targets 2>&1 | tee -a "$log" || status=1
