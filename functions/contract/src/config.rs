@@ -29,6 +29,21 @@ pub const CHUNK_WINDOW_MS: &str = "STREAMGATE_CHUNK_WINDOW_MS";
 /// Coalescing byte budget for chunk frames.
 pub const CHUNK_MAX_BYTES: &str = "STREAMGATE_CHUNK_MAX_BYTES";
 
+/// The OIDC issuer whose tokens the authorizer accepts (`https://...`; discovery at
+/// `{issuer}/.well-known/openid-configuration`).
+pub const AUTH_ISSUER: &str = "STREAMGATE_AUTH_ISSUER";
+/// The accepted audiences (ID tokens' `aud`) or app clients (Cognito access tokens'
+/// `client_id`), comma-separated.
+pub const AUTH_AUDIENCE: &str = "STREAMGATE_AUTH_AUDIENCE";
+/// Name of the DynamoDB quotas table.
+pub const QUOTA_TABLE_NAME: &str = "STREAMGATE_QUOTA_TABLE";
+/// Tokens (input and output) a user may spend per UTC day (0: no budget).
+pub const DAILY_TOKEN_BUDGET: &str = "STREAMGATE_DAILY_TOKEN_BUDGET";
+/// Live connections per user.
+pub const MAX_CONNECTIONS_PER_USER: &str = "STREAMGATE_MAX_CONNECTIONS_PER_USER";
+/// Answers in flight per user.
+pub const MAX_ANSWERS_PER_USER: &str = "STREAMGATE_MAX_ANSWERS_PER_USER";
+
 /// Default lifetime of a connection record: API Gateway's 2 h connection limit plus an hour.
 pub const DEFAULT_CONNECTION_TTL_SECONDS: u64 = 3 * 60 * 60;
 

@@ -10,18 +10,23 @@
 //! * [`record`]: the connection record and its DynamoDB attribute names.
 //! * [`limits`]: API Gateway's WebSocket limits.
 //! * [`config`]: the names of the environment variables that carry deployment settings.
+//! * [`access`]: who may connect (JWT or an explicit `Public`), where the token goes.
+//! * [`quota`]: the per-user quotas and their DynamoDB items.
 //!
 //! Nothing here does I/O.
 
+pub mod access;
 pub mod config;
 pub mod invocation;
 pub mod limits;
 pub mod logging;
+pub mod quota;
 pub mod record;
 pub mod relay;
 pub mod routes;
 pub mod wire;
 
+pub use access::Access;
 pub use invocation::Invocation;
 pub use record::{ApiKind, ConnectionRecord};
 pub use routes::{Function, FunctionSpec, Permission, Route, RouteKind};
