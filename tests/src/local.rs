@@ -371,6 +371,7 @@ impl LocalServer {
             store: Arc::new(streamgate_core::memory::MemoryStore::new()),
             push,
             llm: Arc::new(streamgate_llm::EchoProvider::new(echo_delay)),
+            quotas: Arc::new(streamgate_core::memory::MemoryQuotas::new()),
             settings: streamgate_core::ChatSettings::default(),
         };
         LocalServer::start(

@@ -47,7 +47,15 @@ async fn main() {
         // The keep-alive comment opens the body; the first token follows 20 ms later.
         server.push_script(vec![reply()]);
         let push = RecordingPush::new(PushBehaviour::Accept);
-        handlers::message(&event, push.as_ref(), &store, &provider, &settings).await;
+        handlers::message(
+            &event,
+            push.as_ref(),
+            &store,
+            &provider,
+            &streamgate_core::memory::MemoryQuotas::new(),
+            &settings,
+        )
+        .await;
         // Piece 0 is the comment; piece 1 the first token.
         let token_at = server.sent_at(run)[1];
         let first_post = push.first_post_at().expect("a chunk was posted").into_std();

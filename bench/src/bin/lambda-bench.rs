@@ -162,6 +162,7 @@ fn lambda_env(
     streamgate_tests::lambda_environment(cmd, api, function);
     cmd.env("PATH", std::env::var("PATH").unwrap_or_default())
         .env(env::TABLE_NAME, "connections")
+        .env(env::QUOTA_TABLE_NAME, "quotas")
         .env(env::LLM_PROVIDER, "echo")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

@@ -246,6 +246,7 @@ async fn main() {
                 Arc::new(streamgate_server::in_process::LocalPush(registry.clone()))
             },
             llm: Arc::new(streamgate_llm::EchoProvider::new(Duration::ZERO)),
+            quotas: Arc::new(streamgate_core::memory::MemoryQuotas::new()),
             settings: streamgate_core::ChatSettings::default(),
         };
         let gateway = Gateway::builder(GatewayConfig::default())

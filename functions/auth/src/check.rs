@@ -250,9 +250,17 @@ pub fn check(token: &str, keys: &JwkSet, settings: &JwtSettings) -> Result<Ident
         return Err(Reason::TokenUse);
     }
     match claims.sub {
-        Some(sub) if !sub.is_empty() && sub.len() <= 256 && !sub.chars().any(char::is_control) => {
-            Ok(Identity { user_id: sub })
-        }
+        Some(sub) if subject_ok(&sub) => Ok(Identity { user_id: sub }),
         _ => Err(Reason::Subject),
     }
+}
+
+/// A subject fit to be a user id everywhere it goes (quota keys, logs, the request template
+/// API Gateway renders without escaping): 1 to 256 characters of letters, digits and
+/// `-_.:|@+=/`. Cognito's UUIDs, Auth0's `provider|id`, Google's digits and Entra's ids fit.
+fn subject_ok(sub: &str) -> bool {
+    (1..=256).contains(&sub.len())
+        && sub
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:|@+=/".contains(c))
 }

@@ -165,6 +165,11 @@ async fn a_good_token_names_its_user_and_bad_ones_are_refused_for_their_reason()
             Err(Reason::Subject),
             dev.sign(&claims(json!({"sub": ""}))),
         ),
+        (
+            "a subject that would break out of a JSON string",
+            Err(Reason::Subject),
+            dev.sign(&claims(json!({"sub": "u\",\"admin\":\"1"}))),
+        ),
         ("another key, same kid", Err(Reason::Signature), {
             // Signed by a stranger who copied our key id.
             let stranger = issuer(2);

@@ -60,6 +60,7 @@ pub fn to_item(r: &ConnectionRecord) -> HashMap<String, AttributeValue> {
         (attr::USER_AGENT, &r.user_agent),
         (attr::RESTAURANT_ID, &r.restaurant_id),
         (attr::LANGUAGE, &r.language),
+        (attr::USER_ID, &r.user_id),
     ];
     for (name, value) in optional {
         if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
@@ -105,6 +106,7 @@ pub fn from_item(item: &HashMap<String, AttributeValue>) -> Result<ConnectionRec
         api: ApiKind::parse(&api).ok_or_else(|| bad(format!("api {api:?} is unknown")))?,
         restaurant_id: opt(attr::RESTAURANT_ID),
         language: opt(attr::LANGUAGE),
+        user_id: opt(attr::USER_ID),
     })
 }
 

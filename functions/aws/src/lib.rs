@@ -1,12 +1,14 @@
-//! AWS adapters of the chat API's ports: the DynamoDB connection store, the API Gateway
-//! `@connections` push, and reading the LLM API key from Secrets Manager.
+//! AWS adapters of the chat API's ports: the DynamoDB connection store and quotas, the API
+//! Gateway `@connections` push, and reading the LLM API key from Secrets Manager.
 
 pub mod dynamo;
 pub mod push;
+pub mod quota;
 pub mod secrets;
 
 pub use dynamo::DynamoStore;
 pub use push::{ApiGatewayPush, EndpointMode};
+pub use quota::DynamoQuotas;
 pub use secrets::{SecretError, read_api_key};
 
 /// The error text of an SDK error, with its cause chain (for logs and typed errors).

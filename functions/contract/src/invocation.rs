@@ -9,6 +9,7 @@
 //! the client. The template and the local server both read [`Route::invocation`] and
 //! [`CONTEXT_FIELDS`], so the event the function gets is the same in both.
 
+use crate::access::CONTEXT_USER_ID;
 use crate::routes::Route;
 
 /// How API Gateway invokes a route's function.
@@ -102,6 +103,11 @@ pub fn request_template() -> String {
     fields.push(format!(
         "\"identity\":{{\"sourceIp\":\"$context.{SOURCE_IP_VARIABLE}\"}}"
     ));
+    // The authorizer's principal and user (empty on an API without an authorizer): the
+    // answer's quotas and logs need them as much as a proxy event's handler does.
+    fields.push(format!(
+        "\"authorizer\":{{\"principalId\":\"$context.authorizer.principalId\",\"{CONTEXT_USER_ID}\":\"$context.authorizer.{CONTEXT_USER_ID}\"}}"
+    ));
     format!(
         "{{\"requestContext\":{{{}}},\"body\":\"$util.base64Encode($input.body)\",\"isBase64Encoded\":true}}",
         fields.join(",")
@@ -124,10 +130,13 @@ mod tests {
             filled = filled.replace(&format!("$context.{}", f.variable), value);
         }
         filled = filled.replace(&format!("$context.{SOURCE_IP_VARIABLE}"), "192.0.2.1");
+        filled = filled.replace("$context.authorizer.principalId", "user-1");
+        filled = filled.replace(&format!("$context.authorizer.{CONTEXT_USER_ID}"), "user-1");
         let v: serde_json::Value = serde_json::from_str(&filled).expect(&filled);
         assert_eq!(v["requestContext"]["connectedAt"], 1_700_000_000_000_i64);
         assert_eq!(v["requestContext"]["identity"]["sourceIp"], "192.0.2.1");
         assert_eq!(v["isBase64Encoded"], true);
+        assert_eq!(v["requestContext"]["authorizer"][CONTEXT_USER_ID], "user-1");
         assert!(!filled.contains('$'), "every variable is filled: {filled}");
     }
 

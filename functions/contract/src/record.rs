@@ -26,6 +26,8 @@ pub mod attr {
     pub const RESTAURANT_ID: &str = "restaurantId";
     /// Realtime only (S).
     pub const LANGUAGE: &str = "language";
+    /// The user the authorizer named (S, optional: none on a `Public` API).
+    pub const USER_ID: &str = "userId";
 }
 
 /// Which API a connection belongs to.
@@ -80,6 +82,8 @@ pub struct ConnectionRecord {
     pub restaurant_id: Option<String>,
     /// Realtime only.
     pub language: Option<String>,
+    /// The user the authorizer named, when the API has one.
+    pub user_id: Option<String>,
 }
 
 impl ConnectionRecord {
@@ -106,7 +110,14 @@ impl ConnectionRecord {
             api,
             restaurant_id: None,
             language: None,
+            user_id: None,
         }
+    }
+
+    /// The same record with the user the authorizer named.
+    pub fn for_user(mut self, user_id: Option<String>) -> Self {
+        self.user_id = user_id;
+        self
     }
 
     /// The same record with the client's address and user agent.

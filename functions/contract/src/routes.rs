@@ -100,6 +100,8 @@ pub enum Permission {
     PostToConnection,
     /// Read the secret that holds the LLM provider's API key.
     ReadLlmApiKey,
+    /// Update a user's quota items (one conditional `UpdateItem` per change).
+    UpdateQuota,
 }
 
 /// How a function is built and deployed.
@@ -148,6 +150,8 @@ function_table! {
     Message => "message",
     /// Answers unknown actions.
     Default => "default",
+    /// Checks the token on `$connect` (the API's REQUEST authorizer; no route of its own).
+    Authorize => "authorize",
 }
 
 impl Function {
@@ -159,14 +163,14 @@ impl Function {
                 binary: "streamgate-connect",
                 memory_mb: 128,
                 timeout_seconds: 10,
-                permissions: &[PutConnection],
+                permissions: &[PutConnection, UpdateQuota],
                 uses_llm: false,
             },
             Function::Disconnect => FunctionSpec {
                 binary: "streamgate-disconnect",
                 memory_mb: 128,
                 timeout_seconds: 10,
-                permissions: &[DeleteConnection],
+                permissions: &[DeleteConnection, UpdateQuota],
                 uses_llm: false,
             },
             Function::Message => FunctionSpec {
@@ -174,7 +178,12 @@ impl Function {
                 memory_mb: 256,
                 // Invoked asynchronously (`Route::invocation`): an answer may stream this long.
                 timeout_seconds: 300,
-                permissions: &[DeleteConnection, PostToConnection, ReadLlmApiKey],
+                permissions: &[
+                    DeleteConnection,
+                    PostToConnection,
+                    ReadLlmApiKey,
+                    UpdateQuota,
+                ],
                 uses_llm: true,
             },
             Function::Default => FunctionSpec {
@@ -184,7 +193,20 @@ impl Function {
                 permissions: &[DeleteConnection, PostToConnection],
                 uses_llm: false,
             },
+            Function::Authorize => FunctionSpec {
+                binary: "streamgate-authorizer",
+                memory_mb: 128,
+                timeout_seconds: 10,
+                // Only its logs: it reads the issuer's public keys over HTTPS, nothing of AWS.
+                permissions: &[],
+                uses_llm: false,
+            },
         }
+    }
+
+    /// Whether this is the `$connect` authorizer (which serves no route).
+    pub const fn is_authorizer(self) -> bool {
+        matches!(self, Function::Authorize)
     }
 
     /// The routes this function serves.
@@ -237,11 +259,12 @@ mod tests {
     }
 
     #[test]
-    fn every_route_has_one_function_and_every_function_a_route() {
+    fn every_route_has_one_function_and_every_function_but_the_authorizer_a_route() {
         for f in Function::ALL {
-            assert!(
+            assert_eq!(
                 f.routes().count() >= 1,
-                "function {} is reached by no route",
+                !f.is_authorizer(),
+                "function {}",
                 f.name()
             );
         }

@@ -34,6 +34,9 @@ pub enum ErrorCode {
     /// The client read its frames too slowly: the answer could not be delivered in full
     /// and was abandoned (the connection is closed when even this frame cannot be sent).
     ClientTooSlow,
+    /// A quota of the user is spent (daily tokens, answers at once); `retryAfterSeconds`
+    /// says when to try again.
+    QuotaExceeded,
     /// Anything else; details are in the logs, never in the frame.
     Internal,
 }
@@ -50,6 +53,7 @@ impl ErrorCode {
         ErrorCode::LlmRejected,
         ErrorCode::LlmTimeout,
         ErrorCode::ClientTooSlow,
+        ErrorCode::QuotaExceeded,
         ErrorCode::Internal,
     ];
 
@@ -65,6 +69,7 @@ impl ErrorCode {
             ErrorCode::LlmRejected => "llm_rejected",
             ErrorCode::LlmTimeout => "llm_timeout",
             ErrorCode::ClientTooSlow => "client_too_slow",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::Internal => "internal",
         }
     }
@@ -94,6 +99,9 @@ pub struct ErrorFrame {
     /// The valid actions, on `unknown_action`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<String>>,
+    /// Seconds until trying again may succeed, on `quota_exceeded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
 }
 
 impl ErrorFrame {
@@ -104,6 +112,15 @@ impl ErrorFrame {
             code,
             error: error.into(),
             actions: None,
+            retry_after_seconds: None,
+        }
+    }
+
+    /// The `quota_exceeded` frame, saying when to try again.
+    pub fn quota_exceeded(error: impl Into<String>, retry_after_seconds: u64) -> Self {
+        ErrorFrame {
+            retry_after_seconds: Some(retry_after_seconds),
+            ..ErrorFrame::new(ErrorCode::QuotaExceeded, error)
         }
     }
 

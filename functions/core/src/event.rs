@@ -55,6 +55,17 @@ pub fn request_id(event: &WsEvent) -> Option<&str> {
     event.request_context.request_id.as_deref()
 }
 
+/// The user the authorizer named (`requestContext.authorizer.userId`), if any.
+pub fn user_id(event: &WsEvent) -> Option<&str> {
+    event
+        .request_context
+        .authorizer
+        .fields
+        .get(streamgate_contract::access::CONTEXT_USER_ID)
+        .and_then(|v| v.as_str())
+        .filter(|u| !u.is_empty())
+}
+
 /// A response with this status and no body.
 pub fn status(code: u16) -> WsResponse {
     let mut r = WsResponse::default();

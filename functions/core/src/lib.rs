@@ -13,12 +13,14 @@ pub mod handlers;
 pub mod memory;
 mod outbox;
 pub mod ports;
+pub mod quota;
 pub mod retry;
 pub mod settings;
 
 pub use handlers::ChatApp;
 pub use ports::{
     ApiKey, ClientPush, ConnectionStore, LlmError, LlmEvent, LlmProvider, LlmRequest, LlmStream,
-    NotGranted, PushError, StoreError, Target,
+    NotGranted, PushError, QuotaStore, StoreError, Target,
 };
+pub use quota::QuotaSettings;
 pub use settings::{ChatSettings, SettingError};

@@ -39,6 +39,34 @@ pub trait ConnectionStore: Send + Sync {
     async fn delete(&self, connection_id: &str) -> Result<(), StoreError>;
 }
 
+// ------------------------------------------------------------------ quotas
+
+/// Where quotas are kept (DynamoDB in AWS, memory locally): counters that only grow within a
+/// limit, and sets of places that expire. Every change is one atomic step, so requests in
+/// parallel cannot overspend. Keys come from `streamgate_contract::quota`.
+#[async_trait]
+pub trait QuotaStore: Send + Sync {
+    /// Adds `amount` to the counter `key` if the total stays within `limit`; `false` (and no
+    /// change) when it would not. The item lives until `ttl` (epoch seconds).
+    async fn spend(&self, key: &str, amount: u64, limit: u64, ttl: u64)
+    -> Result<bool, StoreError>;
+    /// Adds `delta` to the counter `key` whatever the total (negative: a reservation settled
+    /// lower).
+    async fn adjust(&self, key: &str, delta: i64, ttl: u64) -> Result<(), StoreError>;
+    /// Takes place `id` in the set `key`, until `expires`, if fewer than `limit` places that
+    /// have not expired by `now` are held (holding `id` already counts as taking it).
+    async fn take_place(
+        &self,
+        key: &str,
+        id: &str,
+        limit: u32,
+        now: u64,
+        expires: u64,
+    ) -> Result<bool, StoreError>;
+    /// Gives place `id` of the set `key` back (giving back a place not held succeeds).
+    async fn free_place(&self, key: &str, id: &str) -> Result<(), StoreError>;
+}
+
 // ------------------------------------------------------------------ client push
 
 /// A connection to send to, and the API Gateway endpoint that owns it.
@@ -235,4 +263,34 @@ impl LlmProvider for NotGranted {
             "this function is not granted the model provider's key".into(),
         ))
     }
+}
+
+#[async_trait]
+impl QuotaStore for NotGranted {
+    async fn spend(&self, _: &str, _: u64, _: u64, _: u64) -> Result<bool, StoreError> {
+        Err(not_granted_quotas())
+    }
+
+    async fn adjust(&self, _: &str, _: i64, _: u64) -> Result<(), StoreError> {
+        Err(not_granted_quotas())
+    }
+
+    async fn take_place(
+        &self,
+        _: &str,
+        _: &str,
+        _: u32,
+        _: u64,
+        _: u64,
+    ) -> Result<bool, StoreError> {
+        Err(not_granted_quotas())
+    }
+
+    async fn free_place(&self, _: &str, _: &str) -> Result<(), StoreError> {
+        Err(not_granted_quotas())
+    }
+}
+
+fn not_granted_quotas() -> StoreError {
+    StoreError::Unavailable("this function is not granted the quotas table".into())
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use streamgate_contract::config::DEFAULT_CONNECTION_TTL_SECONDS;
 
 use crate::coalesce::CoalesceSettings;
+use crate::quota::QuotaSettings;
 use crate::retry::RetryPolicy;
 
 /// Attempts at a throttled `@connections` post, unless configured.
@@ -26,6 +27,8 @@ pub struct ChatSettings {
     pub max_tokens: u32,
     /// Attempts at a throttled `@connections` post.
     pub post_attempts: u32,
+    /// Per-user limits (users the authorizer named).
+    pub quotas: QuotaSettings,
 }
 
 impl Default for ChatSettings {
@@ -37,6 +40,7 @@ impl Default for ChatSettings {
             system_prompt: None,
             max_tokens: 1024,
             post_attempts: DEFAULT_POST_ATTEMPTS,
+            quotas: QuotaSettings::default(),
         }
     }
 }
@@ -91,6 +95,7 @@ impl ChatSettings {
         if let Some(tokens) = number_setting(get, env::LLM_MAX_TOKENS, 1, 1_000_000)? {
             s.max_tokens = tokens as u32;
         }
+        s.quotas = QuotaSettings::from_lookup(get)?;
         Ok(s)
     }
 }

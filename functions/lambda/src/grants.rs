@@ -130,7 +130,7 @@ mod tests {
 
     #[test]
     fn each_function_fits_exactly_one_kind_of_grants() {
-        for f in Function::ALL.iter().copied() {
+        for f in Function::ALL.iter().copied().filter(|f| !f.is_authorizer()) {
             let fits = [StoreOnly::fit(f), Posting::fit(f), Answering::fit(f)];
             assert_eq!(fits.iter().filter(|x| **x).count(), 1, "{f:?}: {fits:?}");
         }

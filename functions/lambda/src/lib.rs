@@ -1,16 +1,18 @@
 //! What the Lambda binaries share: start-up (logging, configuration, SDK clients built once)
-//! and the runtime loop. Each binary is one line: `streamgate_lambda::main::<Grants>(Function::X)`,
-//! its [`Grants`] deciding which clients it links.
+//! and the runtime loop. Each route's binary is one line:
+//! `streamgate_lambda::main::<Grants>(Function::X)`, its [`Grants`] deciding which clients it
+//! links; the `$connect` authorizer's is [`authorizer::main`].
 
 use std::sync::Arc;
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use lambda_runtime::{LambdaEvent, service_fn};
-use streamgate_aws::DynamoStore;
-use streamgate_contract::Function;
+use streamgate_aws::{DynamoQuotas, DynamoStore};
 use streamgate_contract::config as env;
-use streamgate_core::{ChatApp, ChatSettings, SettingError};
+use streamgate_contract::{Function, Permission};
+use streamgate_core::{ChatApp, ChatSettings, NotGranted, QuotaStore, SettingError};
 
+pub mod authorizer;
 pub mod grants;
 
 // lambda_runtime turns a panicking handler into an invocation error (API Gateway's
@@ -97,12 +99,21 @@ async fn app<G: Grants>(function: Function) -> Result<ChatApp, StartError> {
     }
     let sdk = aws_config::load_from_env().await;
     let table = env_var(env::TABLE_NAME).ok_or(StartError::Missing(env::TABLE_NAME))?;
-    let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table));
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let store = Arc::new(DynamoStore::new(dynamodb.clone(), table));
+    let quotas: Arc<dyn QuotaStore> = if function.may(Permission::UpdateQuota) {
+        let table =
+            env_var(env::QUOTA_TABLE_NAME).ok_or(StartError::Missing(env::QUOTA_TABLE_NAME))?;
+        Arc::new(DynamoQuotas::new(dynamodb, table))
+    } else {
+        Arc::new(NotGranted)
+    };
     let settings = ChatSettings::from_lookup(&env_var)?;
     Ok(ChatApp {
         store,
         push: G::push(&sdk),
         llm: G::llm(&sdk).await?,
+        quotas,
         settings,
     })
 }

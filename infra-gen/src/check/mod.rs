@@ -1,11 +1,13 @@
 //! Checks on a rendered template (as JSON), for what cfn-lint does not catch or catches late:
 //! dangling references, dependency cycles, IAM wildcards, stages without deployments, the
-//! API's protocol. The synth binary runs them before it writes a file; the tests run them on
+//! API's protocol, a `$connect` without an authorizer on a non-`Public` API. The synth binary runs them before it writes a file; the tests run them on
 //! the committed file.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
+use streamgate_contract::Route;
+use streamgate_contract::access::{API_ACCESS, Access};
 
 use crate::expr::Pseudo;
 use crate::resources::registry;
@@ -366,6 +368,52 @@ pub fn check_structure(t: &Value) -> Vec<Problem> {
     problems
 }
 
+/// Who may connect: a `$connect` route without an authorizer is refused unless `access` is
+/// `Public` (an open API spends the operator's model key, so it must be a choice), and a
+/// custom authorizer must be an authorizer of the template.
+pub fn check_access(t: &Value, access: Access) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (id, r) in section(t, "Resources") {
+        if r.get("Type").and_then(Value::as_str) != Some("AWS::ApiGatewayV2::Route") {
+            continue;
+        }
+        let props = r.get("Properties");
+        if props
+            .and_then(|p| p.get("RouteKey"))
+            .and_then(Value::as_str)
+            != Some(Route::Connect.key())
+        {
+            continue;
+        }
+        let kind = props
+            .and_then(|p| p.get("AuthorizationType"))
+            .and_then(Value::as_str)
+            .unwrap_or("NONE");
+        match kind {
+            "NONE" if access != Access::Public => problems.push(problem(format!(
+                "{id}: $connect has no authorizer, and the contract does not say Access::Public"
+            ))),
+            "CUSTOM" => {
+                let authorizer = props.and_then(|p| p.get("AuthorizerId"));
+                let ok = authorizer.is_some_and(|a| {
+                    references(a).iter().any(|(target, _)| {
+                        t.pointer(&format!("/Resources/{target}/Type"))
+                            .and_then(Value::as_str)
+                            == Some("AWS::ApiGatewayV2::Authorizer")
+                    })
+                });
+                if !ok {
+                    problems.push(problem(format!(
+                        "{id}: AuthorizationType CUSTOM without an authorizer of this template"
+                    )));
+                }
+            }
+            _ => {}
+        }
+    }
+    problems
+}
+
 /// Every check above; empty when the template is sound.
 pub fn check_all(t: &Value) -> Vec<Problem> {
     let mut problems = check_references(t);
@@ -374,6 +422,7 @@ pub fn check_all(t: &Value) -> Vec<Problem> {
     }
     problems.extend(check_iam(t));
     problems.extend(check_structure(t));
+    problems.extend(check_access(t, API_ACCESS));
     problems
 }
 

@@ -87,3 +87,29 @@ fn wrong_protocol_and_stage_without_deployment_are_found() {
         .remove("DeploymentId");
     assert_eq!(check_structure(&t).len(), 1);
 }
+
+#[test]
+fn an_open_connect_is_refused_unless_the_contract_says_public() {
+    let open = stack::build_with(Access::Public).to_json();
+    assert_eq!(check_access(&open, Access::Public), vec![]);
+    let problems = check_access(&open, Access::Jwt);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].0.contains("$connect has no authorizer"));
+    // The contract's own stack has its authorizer.
+    let mut t = sound();
+    assert_eq!(check_access(&t, Access::Jwt), vec![]);
+    assert_eq!(
+        t["Resources"]["ConnectRoute"]["Properties"]["AuthorizationType"],
+        "CUSTOM"
+    );
+    // A custom route whose authorizer is gone is refused too.
+    t["Resources"]
+        .as_object_mut()
+        .unwrap()
+        .remove("ConnectAuthorizer");
+    assert!(
+        check_access(&t, Access::Jwt)
+            .iter()
+            .any(|p| p.0.contains("without an authorizer"))
+    );
+}

@@ -41,12 +41,13 @@ impl Resource for WebSocketApi {
     type Attr = ApiAttr;
 }
 
-/// `AuthorizationType` of a route.
-#[derive(Clone, Copy, Debug, Serialize)]
-pub enum Authorization {
-    /// No authorization.
-    #[serde(rename = "NONE")]
+/// Who may use a route: anyone, or whom a REQUEST authorizer lets in (API Gateway runs
+/// authorizers on `$connect` only).
+pub enum Authorization<'a> {
+    /// `AuthorizationType: NONE`.
     None,
+    /// `AuthorizationType: CUSTOM` with this authorizer.
+    Custom(&'a Handle<Authorizer>),
 }
 
 /// `AWS::ApiGatewayV2::Route`.
@@ -55,7 +56,9 @@ pub enum Authorization {
 pub struct ApiRoute {
     api_id: Expr,
     route_key: String,
-    authorization_type: Authorization,
+    authorization_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authorizer_id: Option<Expr>,
     operation_name: String,
     target: Expr,
 }
@@ -69,10 +72,15 @@ impl ApiRoute {
         authorization: Authorization,
         integration: &Handle<Integration>,
     ) -> ApiRoute {
+        let (authorization_type, authorizer_id) = match authorization {
+            Authorization::None => ("NONE", None),
+            Authorization::Custom(a) => ("CUSTOM", Some(a.r#ref())),
+        };
         ApiRoute {
             api_id: api.r#ref(),
             route_key: route_key.to_owned(),
-            authorization_type: authorization,
+            authorization_type,
+            authorizer_id,
             operation_name: operation_name.to_owned(),
             target: Sub::new()
                 .text("integrations/")
@@ -83,6 +91,43 @@ impl ApiRoute {
 }
 
 attributes!(RouteAttr { RouteId => "RouteId" });
+
+/// `AWS::ApiGatewayV2::Authorizer` of type `REQUEST`: a Lambda function that sees the
+/// `$connect` request and answers with a policy. No `IdentitySource`: with one, API Gateway
+/// answers 401 whenever any listed source is missing, so a client would have to send both the
+/// header and the query parameter; without one the function reads either. No result caching
+/// (WebSocket APIs do not support it).
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Authorizer {
+    api_id: Expr,
+    authorizer_type: &'static str,
+    authorizer_uri: Expr,
+    name: String,
+}
+
+impl Authorizer {
+    /// A REQUEST authorizer run by `function`.
+    pub fn lambda_request(
+        api: &Handle<WebSocketApi>,
+        function: &Handle<LambdaFunction>,
+        name: &str,
+    ) -> Authorizer {
+        Authorizer {
+            api_id: api.r#ref(),
+            authorizer_type: "REQUEST",
+            authorizer_uri: invocation_uri(function),
+            name: name.to_owned(),
+        }
+    }
+}
+
+attributes!(AuthorizerAttr { AuthorizerId => "AuthorizerId" });
+
+impl Resource for Authorizer {
+    const TYPE: &'static str = "AWS::ApiGatewayV2::Authorizer";
+    type Attr = AuthorizerAttr;
+}
 
 impl Resource for ApiRoute {
     const TYPE: &'static str = "AWS::ApiGatewayV2::Route";

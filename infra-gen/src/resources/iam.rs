@@ -26,6 +26,9 @@ pub enum Action {
     /// Delete an item.
     #[serde(rename = "dynamodb:DeleteItem")]
     DeleteItem,
+    /// Update an item (conditionally, for counters and places).
+    #[serde(rename = "dynamodb:UpdateItem")]
+    UpdateItem,
     /// Use the `@connections` API.
     #[serde(rename = "execute-api:ManageConnections")]
     ManageConnections,

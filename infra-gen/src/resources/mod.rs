@@ -32,6 +32,7 @@ pub mod apigateway;
 pub mod autoscaling;
 pub mod cloudformation;
 pub mod cloudfront;
+pub mod cognito;
 pub mod dynamodb;
 pub mod ec2;
 pub mod ecr;
@@ -54,6 +55,9 @@ pub fn registry() -> Vec<(&'static str, Vec<&'static str>)> {
         entry::<apigateway::Integration>(),
         entry::<apigateway::Deployment>(),
         entry::<apigateway::Stage>(),
+        entry::<apigateway::Authorizer>(),
+        entry::<cognito::UserPool>(),
+        entry::<cognito::UserPoolClient>(),
         entry::<lambda::LambdaFunction>(),
         entry::<lambda::LambdaPermission>(),
         entry::<lambda::EventInvokeConfig>(),

@@ -208,6 +208,8 @@ struct Entry {
 struct Output {
     description: String,
     value: Expr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    condition: Option<String>,
 }
 
 /// A template under construction.
@@ -316,12 +318,34 @@ impl Template {
 
     /// Adds an output.
     pub fn output(&mut self, id: &str, description: impl Into<String>, value: Expr) {
+        self.add_output(id, description.into(), value, None);
+    }
+
+    /// Adds an output that exists only when `c` holds (it may name resources of `c`).
+    pub fn output_when(
+        &mut self,
+        id: &str,
+        c: &ConditionRef,
+        description: impl Into<String>,
+        value: Expr,
+    ) {
+        self.add_output(id, description.into(), value, Some(c.id().to_owned()));
+    }
+
+    fn add_output(
+        &mut self,
+        id: &str,
+        description: String,
+        value: Expr,
+        condition: Option<String>,
+    ) {
         check_id(id);
         let previous = self.outputs.insert(
             id.to_owned(),
             Output {
-                description: description.into(),
+                description,
                 value,
+                condition,
             },
         );
         assert!(previous.is_none(), "output {id} is defined twice");

@@ -24,6 +24,7 @@ fn record(id: &str) -> ConnectionRecord {
         api: ApiKind::Chat,
         restaurant_id: None,
         language: None,
+        user_id: Some("user-1".into()),
     }
 }
 
@@ -118,24 +119,39 @@ async fn connect_and_disconnect_handlers_on_dynamodb() {
     };
     let event = fixture_event("connect");
     assert_eq!(
-        handlers::connect(&event, &store, &settings)
-            .await
-            .status_code,
+        handlers::connect(
+            &event,
+            &store,
+            &streamgate_core::memory::MemoryQuotas::new(),
+            &settings
+        )
+        .await
+        .status_code,
         200
     );
     let stored = store.get("asdfasdf=").await.unwrap().expect("written");
     assert_eq!(stored.ttl_epoch_seconds, 1_645_556_857 + 7200);
     let mut bye = fixture_event("disconnect");
     bye.request_context.connection_id = Some("asdfasdf=".into());
-    assert_eq!(handlers::disconnect(&bye, &store).await.status_code, 200);
+    assert_eq!(
+        handlers::disconnect(&bye, &store, &streamgate_core::memory::MemoryQuotas::new())
+            .await
+            .status_code,
+        200
+    );
     assert_eq!(store.get("asdfasdf=").await.unwrap(), None);
 
     // A store failure answers 500 and writes nothing.
     let broken = DynamoStore::new(db.client(), "missing");
     assert_eq!(
-        handlers::connect(&event, &broken, &settings)
-            .await
-            .status_code,
+        handlers::connect(
+            &event,
+            &broken,
+            &streamgate_core::memory::MemoryQuotas::new(),
+            &settings
+        )
+        .await
+        .status_code,
         500
     );
 }

@@ -63,7 +63,13 @@ async fn connect_writes_the_record_from_the_real_event() {
         ..ChatSettings::default()
     };
     let event = fixture_event("connect");
-    let response = handlers::connect(&event, &store, &settings).await;
+    let response = handlers::connect(
+        &event,
+        &store,
+        &streamgate_core::memory::MemoryQuotas::new(),
+        &settings,
+    )
+    .await;
     assert_eq!(response.status_code, 200);
     let record = store
         .inner
@@ -90,7 +96,13 @@ async fn connect_writes_the_record_from_the_real_event() {
 #[tokio::test]
 async fn connect_answers_500_when_the_store_fails() {
     let event = fixture_event("connect");
-    let response = handlers::connect(&event, &BrokenStore, &ChatSettings::default()).await;
+    let response = handlers::connect(
+        &event,
+        &BrokenStore,
+        &streamgate_core::memory::MemoryQuotas::new(),
+        &ChatSettings::default(),
+    )
+    .await;
     assert_eq!(response.status_code, 500);
 }
 
@@ -100,7 +112,13 @@ async fn disconnect_deletes_the_record() {
     let connect_store = GuardedStore::new(Function::Connect);
     let mut connect_event = fixture_event("connect");
     connect_event.request_context.connection_id = event.request_context.connection_id.clone();
-    handlers::connect(&connect_event, &connect_store, &ChatSettings::default()).await;
+    handlers::connect(
+        &connect_event,
+        &connect_store,
+        &streamgate_core::memory::MemoryQuotas::new(),
+        &ChatSettings::default(),
+    )
+    .await;
     let store = GuardedStore::new(Function::Disconnect);
     let record = connect_store
         .inner
@@ -109,11 +127,25 @@ async fn disconnect_deletes_the_record() {
         .unwrap()
         .unwrap();
     store.inner.put(&record).await.unwrap();
-    let response = handlers::disconnect(&event, &store).await;
+    let response = handlers::disconnect(
+        &event,
+        &store,
+        &streamgate_core::memory::MemoryQuotas::new(),
+    )
+    .await;
     assert_eq!(response.status_code, 200);
     assert!(store.inner.is_empty());
     // Deleting again (API Gateway may retry) still succeeds.
-    assert_eq!(handlers::disconnect(&event, &store).await.status_code, 200);
+    assert_eq!(
+        handlers::disconnect(
+            &event,
+            &store,
+            &streamgate_core::memory::MemoryQuotas::new()
+        )
+        .await
+        .status_code,
+        200
+    );
 }
 
 #[tokio::test]
@@ -182,6 +214,7 @@ async fn message_validates_the_body_with_error_frames() {
             push.as_ref(),
             &store,
             &llm,
+            &streamgate_core::memory::MemoryQuotas::new(),
             &ChatSettings::default(),
         )
         .await;
@@ -208,6 +241,7 @@ async fn message_validates_the_body_with_error_frames() {
         push.as_ref(),
         &GuardedStore::new(Function::Message),
         &llm,
+        &streamgate_core::memory::MemoryQuotas::new(),
         &ChatSettings::default(),
     )
     .await;
@@ -227,6 +261,7 @@ async fn message_streams_the_echo_answer() {
         push.as_ref(),
         &store,
         &llm,
+        &streamgate_core::memory::MemoryQuotas::new(),
         &ChatSettings::default(),
     )
     .await;

@@ -123,6 +123,7 @@ async fn connect_and_message_binaries_serve_real_events() {
     create_connections_table(&client, "connections").await;
     let table = vec![
         (env::TABLE_NAME, "connections".to_owned()),
+        (env::QUOTA_TABLE_NAME, "quotas".to_owned()),
         ("AWS_ENDPOINT_URL_DYNAMODB", db.endpoint()),
     ];
 
@@ -216,6 +217,7 @@ async fn the_api_key_never_reaches_logs_or_frames() {
     event["body"] = serde_json::json!({"data": "hi"}).to_string().into();
     let vars = vec![
         (env::TABLE_NAME, "connections".to_owned()),
+        (env::QUOTA_TABLE_NAME, "quotas".to_owned()),
         ("AWS_ENDPOINT_URL_DYNAMODB", db.endpoint()),
         (
             env::MANAGEMENT_ENDPOINT,

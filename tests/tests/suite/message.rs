@@ -83,6 +83,7 @@ async fn a_long_answer_arrives_whole_in_order_in_few_posts() {
         push.as_ref(),
         &store,
         &provider(&server),
+        &streamgate_core::memory::MemoryQuotas::new(),
         &settings(),
     )
     .await;
@@ -135,6 +136,7 @@ async fn gone_mid_answer_cancels_the_upstream_request_and_deletes_the_record() {
         push.as_ref(),
         &store,
         &provider(&server),
+        &streamgate_core::memory::MemoryQuotas::new(),
         &settings(),
     )
     .await;
@@ -167,6 +169,7 @@ async fn retries_before_the_first_delta_then_answers() {
         push.as_ref(),
         &store_with_sender().await,
         &provider(&server),
+        &streamgate_core::memory::MemoryQuotas::new(),
         &settings(),
     )
     .await;
@@ -197,6 +200,7 @@ async fn no_retry_once_text_reached_the_client() {
         push.as_ref(),
         &store_with_sender().await,
         &provider(&server),
+        &streamgate_core::memory::MemoryQuotas::new(),
         &settings(),
     )
     .await;
@@ -248,6 +252,7 @@ async fn provider_failures_become_stable_error_codes_without_secrets() {
             push.as_ref(),
             &store_with_sender().await,
             &p,
+            &streamgate_core::memory::MemoryQuotas::new(),
             &s,
         )
         .await;
@@ -280,6 +285,7 @@ async fn throttled_posts_are_retried_in_order() {
         push.as_ref(),
         &store_with_sender().await,
         &provider(&server),
+        &streamgate_core::memory::MemoryQuotas::new(),
         &settings(),
     )
     .await;
@@ -306,6 +312,7 @@ async fn too_slow(throttle: usize) -> std::sync::Arc<RecordingPush> {
         push.as_ref(),
         &store_with_sender().await,
         &provider(&server),
+        &streamgate_core::memory::MemoryQuotas::new(),
         &settings(),
     )
     .await;

@@ -91,6 +91,7 @@ async fn the_arm64_connect_bootstrap_answers_a_real_event_under_qemu() {
         .arg(packaged_bootstrap(Function::Connect));
     let vars = [
         (env::TABLE_NAME, "connections".to_owned()),
+        (env::QUOTA_TABLE_NAME, "quotas".to_owned()),
         ("AWS_ENDPOINT_URL_DYNAMODB", db.endpoint()),
     ];
     let run =

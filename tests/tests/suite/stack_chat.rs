@@ -148,8 +148,94 @@ fn template_routes_and_functions_match_the_contract() {
     let reached: BTreeSet<Function> = seen_functions.values().copied().collect();
     assert_eq!(
         reached.len(),
-        Function::ALL.len(),
-        "every function is reached by a route"
+        Function::ALL.len() - 1,
+        "every function but the authorizer is reached by a route"
+    );
+    assert!(!reached.contains(&Function::Authorize));
+}
+
+/// `$connect` runs the authorizer function as a REQUEST authorizer (no identity source, so a
+/// token in the header or the query both reach it), API Gateway may invoke exactly that
+/// authorizer, no other route has one, and the deployment waits for it.
+#[test]
+fn connect_is_guarded_by_the_authorizer_function() {
+    let t = committed_template();
+    let res = t["Resources"].as_object().unwrap();
+    let authorizers = resources_of_type(&t, "AWS::ApiGatewayV2::Authorizer");
+    assert_eq!(authorizers.len(), 1);
+    let (authorizer_id, authorizer) = authorizers[0];
+    let props = &authorizer["Properties"];
+    assert_eq!(props["AuthorizerType"], "REQUEST");
+    assert!(props.get("IdentitySource").is_none());
+    assert!(props.get("AuthorizerResultTtlInSeconds").is_none());
+    let uri = props["AuthorizerUri"]["Fn::Sub"].as_str().unwrap();
+    let function_id = uri
+        .split("functions/${")
+        .nth(1)
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap();
+    assert_eq!(
+        res[function_id]["Properties"]["Code"],
+        infra_gen::stacks::chat::artifact_folder(Function::Authorize.spec().binary)
+    );
+    for (id, route) in resources_of_type(&t, "AWS::ApiGatewayV2::Route") {
+        let p = &route["Properties"];
+        if p["RouteKey"] == Route::Connect.key() {
+            assert_eq!(p["AuthorizationType"], "CUSTOM", "{id}");
+            assert_eq!(ref_target(&p["AuthorizerId"]), Some(authorizer_id.as_str()));
+        } else {
+            assert_eq!(p["AuthorizationType"], "NONE", "{id}");
+        }
+    }
+    let permissions: Vec<_> = resources_of_type(&t, "AWS::Lambda::Permission")
+        .into_iter()
+        .filter(|(_, p)| {
+            get_att_target(&p["Properties"]["FunctionName"]).map(|(f, _)| f) == Some(function_id)
+        })
+        .collect();
+    assert_eq!(
+        permissions.len(),
+        1,
+        "one permission, for the authorizer only"
+    );
+    assert_eq!(
+        permissions[0].1["Properties"]["SourceArn"]["Fn::Sub"],
+        format!(
+            "arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{ChatApi}}/authorizers/${{{authorizer_id}}}"
+        )
+    );
+    let deployment = resources_of_type(&t, "AWS::ApiGatewayV2::Deployment")[0].1;
+    assert!(
+        deployment["DependsOn"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| res[d.as_str().unwrap()]["Properties"]["AuthorizationType"] == "CUSTOM"),
+        "the deployment waits for the guarded route"
+    );
+    // Without AuthIssuer the stack signs users in with its own pool, self sign-up off.
+    let pool = &res["UserPool"];
+    assert_eq!(pool["Condition"], "CreateUserPool");
+    assert_eq!(
+        pool["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"]["Fn::If"][0],
+        "SelfSignUp"
+    );
+    assert_eq!(
+        pool["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"]["Fn::If"][2],
+        "true"
+    );
+    assert_eq!(t["Parameters"]["AllowSelfSignUp"]["Default"], "false");
+    assert_eq!(res["UserPoolClient"]["Properties"]["GenerateSecret"], false);
+    let env = &res[function_id]["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        env[streamgate_contract::config::AUTH_ISSUER]["Fn::If"][0],
+        "CreateUserPool"
+    );
+    assert_eq!(
+        env[streamgate_contract::config::AUTH_AUDIENCE]["Fn::If"][0],
+        "CreateUserPool"
     );
 }
 
@@ -181,16 +267,16 @@ fn roles_grant_exactly_the_contract_permissions() {
             .map(String::from)
             .into();
         for p in function.spec().permissions {
-            expected.insert(
-                match p {
-                    Permission::PutConnection => "dynamodb:PutItem",
-                    Permission::GetConnection => "dynamodb:GetItem",
-                    Permission::DeleteConnection => "dynamodb:DeleteItem",
-                    Permission::PostToConnection => "execute-api:ManageConnections",
-                    Permission::ReadLlmApiKey => "secretsmanager:GetSecretValue",
-                }
-                .to_owned(),
-            );
+            let granted: &[&str] = match p {
+                Permission::PutConnection => &["dynamodb:PutItem"],
+                Permission::GetConnection => &["dynamodb:GetItem"],
+                Permission::DeleteConnection => &["dynamodb:DeleteItem"],
+                Permission::PostToConnection => &["execute-api:ManageConnections"],
+                Permission::ReadLlmApiKey => &["secretsmanager:GetSecretValue"],
+                // GetItem only on the quotas table, to find expired places.
+                Permission::UpdateQuota => &["dynamodb:UpdateItem", "dynamodb:GetItem"],
+            };
+            expected.extend(granted.iter().map(|a| a.to_string()));
         }
         assert_eq!(actions, expected, "{id} ({})", function.name());
         // Secrets stay out of the environment: only the secret's ARN is passed.
@@ -202,8 +288,17 @@ fn roles_grant_exactly_the_contract_permissions() {
                 !name.contains("KEY") || name.ends_with("SECRET_ARN"),
                 "{id}: {name}"
             );
+            // A parameter or resource, or a choice between them (the authorizer's issuer:
+            // the stack's own user pool, or the AuthIssuer parameter).
+            let branches = value["Fn::If"].as_array();
+            let refs_only = match branches {
+                Some(b) => b[1..]
+                    .iter()
+                    .all(|v| ref_target(v).is_some() || v.get("Fn::Sub").is_some()),
+                None => ref_target(value).is_some(),
+            };
             assert!(
-                ref_target(value).is_some(),
+                refs_only,
                 "{id}: {name} is a parameter or resource, not a literal"
             );
         }
@@ -214,8 +309,20 @@ fn roles_grant_exactly_the_contract_permissions() {
 fn connections_table_expires_rows_and_is_recoverable() {
     let t = committed_template();
     let tables = resources_of_type(&t, "AWS::DynamoDB::Table");
-    assert_eq!(tables.len(), 1);
-    let (_, table) = tables[0];
+    assert_eq!(tables.len(), 2, "connections and quotas");
+    let quotas = &t["Resources"]["QuotasTable"]["Properties"];
+    assert_eq!(
+        quotas["KeySchema"][0]["AttributeName"],
+        streamgate_contract::quota::attr::KEY
+    );
+    assert_eq!(
+        quotas["TimeToLiveSpecification"]["AttributeName"],
+        streamgate_contract::quota::attr::TTL
+    );
+    let (_, table) = tables
+        .into_iter()
+        .find(|(id, _)| *id == "ConnectionsTable")
+        .unwrap();
     let p = &table["Properties"];
     assert_eq!(
         p["KeySchema"][0]["AttributeName"],

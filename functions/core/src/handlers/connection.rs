@@ -1,4 +1,5 @@
-//! `$connect` and `$disconnect`: the connection record is written and deleted.
+//! `$connect` and `$disconnect`: the connection record is written and deleted, and the
+//! user's place among their connections taken and given back.
 
 use std::time::Duration;
 
@@ -7,7 +8,8 @@ use tracing::{Instrument, error, info};
 
 use super::span;
 use crate::event::{self, WsEvent, WsResponse};
-use crate::ports::ConnectionStore;
+use crate::ports::{ConnectionStore, QuotaStore};
+use crate::quota::{self, QuotaError};
 use crate::settings::ChatSettings;
 
 /// The connection record of a CONNECT event.
@@ -28,13 +30,16 @@ pub fn connection_record(
     .from_client(
         ctx.identity.source_ip.clone(),
         ctx.identity.user_agent.clone(),
-    ))
+    )
+    .for_user(event::user_id(event).map(str::to_owned)))
 }
 
-/// `$connect`: writes the connection record; 200, or 500 when it cannot be written.
+/// `$connect`: takes the user's place among their connections (429 when they hold as many
+/// as they may) and writes the connection record; 200, or 500 when either cannot be written.
 pub async fn connect(
     event: &WsEvent,
     store: &dyn ConnectionStore,
+    quotas: &dyn QuotaStore,
     settings: &ChatSettings,
 ) -> WsResponse {
     async {
@@ -45,6 +50,30 @@ pub async fn connect(
                 return event::status(400);
             }
         };
+        if let Some(user) = record.user_id.as_deref() {
+            let taken = quota::open_connection(
+                quotas,
+                &settings.quotas,
+                user,
+                &record.connection_id,
+                quota::now(),
+            )
+            .await;
+            match taken {
+                Ok(()) => {}
+                Err(QuotaError::Exceeded(e)) => {
+                    info!(
+                        limit = settings.quotas.max_connections,
+                        "refused: {}", e.sentence
+                    );
+                    return event::status(429);
+                }
+                Err(QuotaError::Store(e)) => {
+                    error!(error = %e, "cannot take the connection's place");
+                    return event::status(500);
+                }
+            }
+        }
         match store.put(&record).await {
             Ok(()) => {
                 info!("connected");
@@ -60,13 +89,23 @@ pub async fn connect(
     .await
 }
 
-/// `$disconnect`: deletes the connection record (best effort; records also expire).
-pub async fn disconnect(event: &WsEvent, store: &dyn ConnectionStore) -> WsResponse {
+/// `$disconnect`: deletes the connection record and gives the user's place back (best
+/// effort; records and places also expire).
+pub async fn disconnect(
+    event: &WsEvent,
+    store: &dyn ConnectionStore,
+    quotas: &dyn QuotaStore,
+) -> WsResponse {
     async {
         let Some(id) = event.request_context.connection_id.as_deref() else {
             error!("DISCONNECT event without a connection id");
             return event::status(400);
         };
+        if let Some(user) = event::user_id(event)
+            && let Err(e) = quota::close_connection(quotas, user, id).await
+        {
+            error!(error = %e, "cannot give the connection's place back");
+        }
         match store.delete(id).await {
             Ok(()) => {
                 info!(

@@ -1,6 +1,8 @@
 //! `message`: the model's answer streams to the client as coalesced `chunk` frames, one post
 //! in flight at a time, then exactly one `done` or `error` (`client_too_slow` when the client
-//! does not read fast enough; its connection is closed when not even that gets through).
+//! does not read fast enough; its connection is closed when not even that gets through). A
+//! user the authorizer named gets `quota_exceeded` before the model is asked when an answer
+//! would go past their quotas (`crate::quota`).
 
 use futures::StreamExt;
 use futures::future::BoxFuture;
@@ -13,8 +15,9 @@ use crate::coalesce::Coalescer;
 use crate::event::{self, WsEvent, WsResponse};
 use crate::outbox::Outbox;
 use crate::ports::{
-    ClientPush, ConnectionStore, LlmError, LlmEvent, LlmProvider, LlmRequest, PushError,
+    ClientPush, ConnectionStore, LlmError, LlmEvent, LlmProvider, LlmRequest, PushError, QuotaStore,
 };
+use crate::quota::{self, QuotaError, Spent};
 use crate::settings::ChatSettings;
 
 /// The error frame for a provider failure. The sentence is fixed per code: upstream messages
@@ -61,6 +64,7 @@ pub async fn message(
     push: &dyn ClientPush,
     store: &dyn ConnectionStore,
     llm: &dyn LlmProvider,
+    quotas: &dyn QuotaStore,
     settings: &ChatSettings,
 ) -> WsResponse {
     async {
@@ -94,8 +98,54 @@ pub async fn message(
             input: request.data,
             max_tokens: settings.max_tokens,
         };
+        let lease = match event::user_id(event) {
+            None => None,
+            Some(user) => {
+                let begun = quota::begin_answer(
+                    quotas,
+                    &settings.quotas,
+                    user,
+                    &request_id,
+                    &llm_request.input,
+                    llm_request.max_tokens,
+                    quota::now(),
+                )
+                .await;
+                match begun {
+                    Ok(lease) => Some(lease),
+                    Err(refused) => {
+                        let frame = match refused {
+                            QuotaError::Exceeded(e) => {
+                                info!("refused: {}", e.sentence);
+                                e.frame()
+                            }
+                            QuotaError::Store(e) => {
+                                warn!(error = %e, "cannot check the user's quotas");
+                                ErrorFrame::new(
+                                    ErrorCode::Internal,
+                                    "the request could not be metered",
+                                )
+                            }
+                        };
+                        let frame = ServerFrame::Error(frame.for_request(request_id.clone()));
+                        if let Err(e) = out.post(&frame.to_json()).await {
+                            out.failed(e).await;
+                        }
+                        return event::status(200);
+                    }
+                }
+            }
+        };
         let started = Instant::now();
         let end = stream_answer(&out, &request_id, llm, &llm_request, settings).await;
+        if let Some(lease) = lease {
+            let spent = match &end {
+                End::Done(Some(usage)) => Spent::Reported(*usage),
+                End::Done(None) | End::ClientLost(_) => Spent::Unknown,
+                End::Failed(_) => Spent::Failed,
+            };
+            quota::end_answer(quotas, lease, spent).await;
+        }
         let terminal = match end {
             End::Done(usage) => ServerFrame::Done {
                 request_id: request_id.clone(),

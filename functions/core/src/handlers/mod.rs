@@ -10,7 +10,7 @@ use std::sync::Arc;
 use streamgate_contract::Function;
 
 use crate::event::{self, WsEvent, WsResponse};
-use crate::ports::{ClientPush, ConnectionStore, LlmProvider};
+use crate::ports::{ClientPush, ConnectionStore, LlmProvider, QuotaStore};
 use crate::settings::ChatSettings;
 
 pub use connection::{connect, connection_record, disconnect};
@@ -26,6 +26,8 @@ pub struct ChatApp {
     pub push: Arc<dyn ClientPush>,
     /// The model.
     pub llm: Arc<dyn LlmProvider>,
+    /// Per-user quotas.
+    pub quotas: Arc<dyn QuotaStore>,
     /// Settings.
     pub settings: ChatSettings,
 }
@@ -34,19 +36,36 @@ impl ChatApp {
     /// Runs the handler of `function` on `event`.
     pub async fn handle(&self, function: Function, event: &WsEvent) -> WsResponse {
         match function {
-            Function::Connect => connect(event, self.store.as_ref(), &self.settings).await,
-            Function::Disconnect => disconnect(event, self.store.as_ref()).await,
+            Function::Connect => {
+                connect(
+                    event,
+                    self.store.as_ref(),
+                    self.quotas.as_ref(),
+                    &self.settings,
+                )
+                .await
+            }
+            Function::Disconnect => {
+                disconnect(event, self.store.as_ref(), self.quotas.as_ref()).await
+            }
             Function::Message => {
                 message(
                     event,
                     self.push.as_ref(),
                     self.store.as_ref(),
                     self.llm.as_ref(),
+                    self.quotas.as_ref(),
                     &self.settings,
                 )
                 .await
             }
             Function::Default => default(event, self.push.as_ref(), self.store.as_ref()).await,
+            // No route reaches the authorizer (`Route::function` never names it): a host
+            // that asks for it is told so, as a failed integration.
+            Function::Authorize => {
+                tracing::error!("the authorizer is not a route's function");
+                event::status(500)
+            }
         }
     }
 }
@@ -57,6 +76,7 @@ fn span(name: &'static str, event: &WsEvent) -> tracing::Span {
         "handler",
         function = name,
         request_id = event::request_id(event).unwrap_or("-"),
+        user_id = event::user_id(event).unwrap_or("-"),
         connection_id = event
             .request_context
             .connection_id

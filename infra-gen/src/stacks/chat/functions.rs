@@ -5,10 +5,8 @@ use streamgate_contract::{Function, Permission};
 
 use streamgate_contract::config as env;
 
-use super::execute_api_arn;
-use super::parameters::Params;
-use crate::resources::apigateway::WebSocketApi;
-use crate::resources::dynamodb::{Table, TableAttr};
+use super::{Parts, execute_api_arn};
+use crate::resources::dynamodb::TableAttr;
 use crate::resources::iam::{Action, Policy, PolicyDocument, Role, Statement};
 use crate::resources::lambda::Environment;
 use crate::resources::logs::{LogGroup, LogGroupAttr};
@@ -20,10 +18,9 @@ pub(super) fn role_for(
     f: Function,
     stem: &str,
     logs: &Handle<LogGroup>,
-    table: &Handle<Table>,
-    api_handle: &Handle<WebSocketApi>,
-    p: &Params,
+    parts: &Parts,
 ) -> Handle<Role> {
+    let (p, table, api_handle) = (parts.p, parts.table, parts.api);
     let mut statements = vec![Cond::Always(Statement::allow(
         "WriteLogs",
         &[Action::CreateLogStream, Action::PutLogEvents],
@@ -48,6 +45,12 @@ pub(super) fn role_for(
                     vec![p.secret_arn.r#ref()],
                 ),
             )),
+            Permission::UpdateQuota => statements.push(Cond::Always(Statement::allow(
+                "QuotasTable",
+                // GetItem only to find expired places when a set is full.
+                &[Action::GetItem, Action::UpdateItem],
+                vec![parts.quotas.att(TableAttr::Arn)],
+            ))),
         }
     }
     if !table_actions.is_empty() {
@@ -74,8 +77,10 @@ pub(super) fn role_for(
     )
 }
 
-/// A function's variables: what its grants and provider need, never a secret's value.
-pub(super) fn function_environment(f: Function, table: &Handle<Table>, p: &Params) -> Environment {
+/// A function's variables: what its grants, provider and quotas need, and the authorizer's
+/// issuer and audience; never a secret's value.
+pub(super) fn function_environment(f: Function, parts: &Parts) -> Environment {
+    let (p, table) = (parts.p, parts.table);
     let mut variables = std::collections::BTreeMap::new();
     let grants = f.spec().permissions;
     if grants.iter().any(|g| {
@@ -94,6 +99,29 @@ pub(super) fn function_environment(f: Function, table: &Handle<Table>, p: &Param
         variables.insert(env::LLM_MODEL.to_owned(), p.model.r#ref());
         variables.insert(env::LLM_BASE_URL.to_owned(), p.base_url.r#ref());
         variables.insert(env::LLM_API_KEY_SECRET_ARN.to_owned(), p.secret_arn.r#ref());
+    }
+    if f.may(Permission::UpdateQuota) {
+        variables.insert(env::QUOTA_TABLE_NAME.to_owned(), parts.quotas.r#ref());
+        if f.may(Permission::PutConnection) {
+            variables.insert(
+                env::MAX_CONNECTIONS_PER_USER.to_owned(),
+                p.max_connections.r#ref(),
+            );
+        }
+        if f.spec().uses_llm {
+            variables.insert(
+                env::DAILY_TOKEN_BUDGET.to_owned(),
+                p.daily_token_budget.r#ref(),
+            );
+            variables.insert(env::MAX_ANSWERS_PER_USER.to_owned(), p.max_answers.r#ref());
+        }
+    }
+    if f.is_authorizer() {
+        variables.insert(env::AUTH_ISSUER.to_owned(), parts.sign_in.issuer.clone());
+        variables.insert(
+            env::AUTH_AUDIENCE.to_owned(),
+            parts.sign_in.audience.clone(),
+        );
     }
     Environment { variables }
 }

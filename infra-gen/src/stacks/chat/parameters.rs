@@ -1,7 +1,9 @@
 //! The chat stack's parameters: stage, architecture, the LLM provider, model, base URL and
-//! key secret, the connection TTL.
+//! key secret, the connection TTL, who may connect (an issuer and audience, or a Cognito user
+//! pool the stack creates) and the per-user quotas.
 
 use streamgate_contract::config::{self as env, LlmProviderKind};
+use streamgate_contract::quota;
 
 use crate::expr::{CondExpr, Expr};
 use crate::template::{ConditionRef, ParamRef, Parameter, Template};
@@ -16,6 +18,13 @@ pub(super) struct Params {
     pub(super) secret_arn: ParamRef,
     pub(super) ttl: ParamRef,
     pub(super) has_secret: ConditionRef,
+    pub(super) auth_issuer: ParamRef,
+    pub(super) auth_audience: ParamRef,
+    pub(super) self_sign_up: ConditionRef,
+    pub(super) create_user_pool: ConditionRef,
+    pub(super) daily_token_budget: ParamRef,
+    pub(super) max_connections: ParamRef,
+    pub(super) max_answers: ParamRef,
 }
 
 /// Declares them.
@@ -82,7 +91,64 @@ pub(super) fn parameters(t: &mut Template) -> Params {
             Expr::lit(""),
         ))),
     );
+    let auth_issuer = t.parameter(
+        "AuthIssuer",
+        Parameter::string(
+            "OIDC issuer whose tokens may connect (https://...). Empty: the stack creates a Cognito user pool and uses it.",
+        )
+        .default("")
+        .pattern("^(https://[^\\s]+)?$", "empty, or an https:// URL"),
+    );
+    let auth_audience = t.parameter(
+        "AuthAudience",
+        Parameter::string(
+            "Audiences (ID tokens' aud) or app clients (access tokens' client_id) accepted, comma-separated. Needed with AuthIssuer; ignored when the stack creates the user pool.",
+        )
+        .default(""),
+    );
+    let allow_self_sign_up = t.parameter(
+        "AllowSelfSignUp",
+        Parameter::string(
+            "Whether anyone may sign up to the user pool the stack creates (false: only administrators create users).",
+        )
+        .default("false")
+        .allowed(&["false", "true"]),
+    );
+    let daily_token_budget = t.parameter(
+        "DailyTokenBudget",
+        Parameter::number(
+            "Tokens (prompt and answer) each user may spend per UTC day (0: no budget).",
+            0,
+            1_000_000_000,
+        )
+        .default(quota::DEFAULT_DAILY_TOKEN_BUDGET.to_string()),
+    );
+    let max_connections = t.parameter(
+        "MaxConnectionsPerUser",
+        Parameter::number("Live connections each user may hold.", 1, 1_000)
+            .default(quota::DEFAULT_MAX_CONNECTIONS_PER_USER.to_string()),
+    );
+    let max_answers = t.parameter(
+        "MaxAnswersPerUser",
+        Parameter::number("Answers each user may have streaming at once.", 1, 100)
+            .default(quota::DEFAULT_MAX_ANSWERS_PER_USER.to_string()),
+    );
+    let create_user_pool = t.condition(
+        "CreateUserPool",
+        CondExpr::Equals(auth_issuer.r#ref(), Expr::lit("")),
+    );
+    let self_sign_up = t.condition(
+        "SelfSignUp",
+        CondExpr::Equals(allow_self_sign_up.r#ref(), Expr::lit("true")),
+    );
     Params {
+        auth_issuer,
+        auth_audience,
+        self_sign_up,
+        create_user_pool,
+        daily_token_budget,
+        max_connections,
+        max_answers,
         stage,
         architecture,
         provider,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use streamgate_aws::DynamoStore;
 use streamgate_contract::config as env;
-use streamgate_core::memory::MemoryStore;
+use streamgate_core::memory::{MemoryQuotas, MemoryStore};
 use streamgate_core::{ApiKey, ChatApp, ChatSettings, ClientPush, ConnectionStore};
 use streamgate_emulator::process::{StopSignal, serve_until_stopped};
 use streamgate_emulator::{Gateway, GatewayConfig, Registry};
@@ -90,6 +90,7 @@ pub(super) async fn run(cli: Cli) -> Result<(), String> {
         store: store(&cli).await,
         push: push(&cli, &registry),
         llm,
+        quotas: Arc::new(MemoryQuotas::new()),
         settings,
     };
     let config = GatewayConfig {

@@ -1,0 +1,243 @@
+//! Quotas in a DynamoDB table (`streamgate_contract::quota`): each change is one conditional
+//! `UpdateItem`, so requests racing for the last token or the last place cannot both get it.
+//! A place set is a map attribute of id → expiry; a full set whose places have expired is
+//! pruned (each removal conditioned on the value read) and tried once more.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use streamgate_contract::quota::attr;
+use streamgate_core::{QuotaStore, StoreError};
+
+/// The quotas table.
+#[derive(Debug, Clone)]
+pub struct DynamoQuotas {
+    client: Client,
+    table: String,
+}
+
+/// What an update came to.
+enum Outcome {
+    Done,
+    ConditionFailed,
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+impl DynamoQuotas {
+    /// Quotas in `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> DynamoQuotas {
+        DynamoQuotas {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn error<E, R>(&self, e: SdkError<E, R>) -> StoreError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        if e.code() == Some("ResourceNotFoundException") {
+            StoreError::TableNotFound(self.table.clone())
+        } else {
+            StoreError::Unavailable(crate::describe(&e))
+        }
+    }
+
+    /// One `UpdateItem` on `key`.
+    async fn update(
+        &self,
+        key: &str,
+        expression: &str,
+        condition: Option<&str>,
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<Outcome, StoreError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::KEY, AttributeValue::S(key.to_owned()))
+            .update_expression(expression)
+            .set_condition_expression(condition.map(str::to_owned));
+        for (placeholder, name) in names {
+            request = request.expression_attribute_names(*placeholder, *name);
+        }
+        for (placeholder, value) in values {
+            request = request.expression_attribute_values(placeholder, value);
+        }
+        match request.send().await {
+            Ok(_) => Ok(Outcome::Done),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                Ok(Outcome::ConditionFailed)
+            }
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
+    /// Sets place `id` when the set has room (or holds it), or creates the set with it.
+    async fn try_take(
+        &self,
+        key: &str,
+        id: &str,
+        limit: u32,
+        expires: u64,
+    ) -> Result<bool, StoreError> {
+        let names = [("#live", attr::LIVE), ("#id", id), ("#ttl", attr::TTL)];
+        let added = self
+            .update(
+                key,
+                "SET #live.#id = :exp, #ttl = :exp",
+                Some("attribute_exists(#live.#id) OR size(#live) < :limit"),
+                &names,
+                vec![(":exp", n(expires)), (":limit", n(limit))],
+            )
+            .await?;
+        if matches!(added, Outcome::Done) {
+            return Ok(true);
+        }
+        let created = self
+            .update(
+                key,
+                "SET #live = :live, #ttl = :exp",
+                Some("attribute_not_exists(#live)"),
+                &[("#live", attr::LIVE), ("#ttl", attr::TTL)],
+                vec![
+                    (
+                        ":live",
+                        AttributeValue::M(HashMap::from([(id.to_owned(), n(expires))])),
+                    ),
+                    (":exp", n(expires)),
+                ],
+            )
+            .await?;
+        Ok(matches!(created, Outcome::Done))
+    }
+
+    /// Removes the places of `key` that expired by `now`; whether any went.
+    async fn prune(&self, key: &str, now: u64) -> Result<bool, StoreError> {
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(attr::KEY, AttributeValue::S(key.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.error(e))?;
+        let Some(AttributeValue::M(live)) = item.item().and_then(|i| i.get(attr::LIVE)) else {
+            return Ok(false);
+        };
+        let expired: Vec<(&String, &AttributeValue)> = live
+            .iter()
+            .filter(|(_, v)| {
+                v.as_n()
+                    .ok()
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .is_none_or(|until| until <= now)
+            })
+            .take(25)
+            .collect();
+        if expired.is_empty() {
+            return Ok(false);
+        }
+        let placeholders: Vec<(String, String)> = (0..expired.len())
+            .map(|i| (format!("#e{i}"), format!(":v{i}")))
+            .collect();
+        let expression = format!(
+            "REMOVE {}",
+            placeholders
+                .iter()
+                .map(|(name, _)| format!("#live.{name}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let condition = placeholders
+            .iter()
+            .map(|(name, value)| format!("#live.{name} = {value}"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let mut names: Vec<(&str, &str)> = vec![("#live", attr::LIVE)];
+        let mut values = Vec::new();
+        for ((name, value), (id, expiry)) in placeholders.iter().zip(&expired) {
+            names.push((name.as_str(), id.as_str()));
+            values.push((value.as_str(), (*expiry).clone()));
+        }
+        let removed = self
+            .update(key, &expression, Some(&condition), &names, values)
+            .await?;
+        Ok(matches!(removed, Outcome::Done))
+    }
+}
+
+#[async_trait]
+impl QuotaStore for DynamoQuotas {
+    async fn spend(
+        &self,
+        key: &str,
+        amount: u64,
+        limit: u64,
+        ttl: u64,
+    ) -> Result<bool, StoreError> {
+        let Some(room) = limit.checked_sub(amount) else {
+            return Ok(false);
+        };
+        let outcome = self
+            .update(
+                key,
+                "ADD #used :amount SET #ttl = :ttl",
+                Some("attribute_not_exists(#used) OR #used <= :room"),
+                &[("#used", attr::USED), ("#ttl", attr::TTL)],
+                vec![(":amount", n(amount)), (":ttl", n(ttl)), (":room", n(room))],
+            )
+            .await?;
+        Ok(matches!(outcome, Outcome::Done))
+    }
+
+    async fn adjust(&self, key: &str, delta: i64, ttl: u64) -> Result<(), StoreError> {
+        self.update(
+            key,
+            "ADD #used :delta SET #ttl = :ttl",
+            None,
+            &[("#used", attr::USED), ("#ttl", attr::TTL)],
+            vec![(":delta", n(delta)), (":ttl", n(ttl))],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn take_place(
+        &self,
+        key: &str,
+        id: &str,
+        limit: u32,
+        now: u64,
+        expires: u64,
+    ) -> Result<bool, StoreError> {
+        if self.try_take(key, id, limit, expires).await? {
+            return Ok(true);
+        }
+        if self.prune(key, now).await? {
+            return self.try_take(key, id, limit, expires).await;
+        }
+        Ok(false)
+    }
+
+    async fn free_place(&self, key: &str, id: &str) -> Result<(), StoreError> {
+        self.update(
+            key,
+            "REMOVE #live.#id",
+            Some("attribute_exists(#live)"),
+            &[("#live", attr::LIVE), ("#id", id)],
+            Vec::new(),
+        )
+        .await?;
+        Ok(())
+    }
+}
