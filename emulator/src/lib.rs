@@ -4,6 +4,8 @@
 //! templates. It hosts any [`Integration`]; it knows no product (the chat handlers, the
 //! template host and the voice relay are crates that use it).
 //!
+//! * [`access`]: who may connect (`--auth`: the development issuer, a real one, or none) and
+//!   the JWT `$connect` hook.
 //! * [`gateway`]: the emulator, one module per concern (the URL table, the handshake and
 //!   `$connect`, the connection loop, invocations, the management API, the upgrade, the
 //!   [`VoiceSurface`](gateway::VoiceSurface) a voice product plugs in).
@@ -18,6 +20,7 @@
 //!   owner, the functions' session token, `Host` names that cannot rebind).
 //! * [`stdout`]: standard output that never blocks the server (logs, banner, function output).
 
+pub mod access;
 pub mod api;
 pub mod callers;
 pub mod clock;

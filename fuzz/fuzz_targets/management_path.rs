@@ -27,12 +27,14 @@ fuzz_target!(|data: &[u8]| {
             chat: true,
             voice: true,
             secrets: true,
+            issuer: true,
         },
         Surface {
             stage: "dev",
             chat: false,
             voice: true,
             secrets: false,
+            issuer: false,
         },
     ] {
         for upgrade in [false, true] {

@@ -47,9 +47,9 @@ impl VoiceSurface for RealtimeService {
     }
 }
 
-/// Upgrades a `/realtime` request into a voice session, or refuses it: 400 without a
-/// restaurant or with a language that is not a language tag, 404 for an unknown restaurant,
-/// the authorizer's status (401, 403, 500) when it refuses, 429 when this client holds as
+/// Upgrades a `/realtime` request into a voice session, or refuses it: first the authorizer's
+/// status (401, 403, 500) when it refuses, then 400 without a restaurant or with a language
+/// that is not a language tag, 404 for an unknown restaurant, 429 when this client holds as
 /// many sessions as one may, 503 when the server holds as many as it may.
 async fn handshake(
     gateway: &Arc<Gateway>,
@@ -62,10 +62,8 @@ async fn handshake(
     };
     let query = req.uri().query().map(query_pairs).unwrap_or_default();
     let mut info = gateway.connection_info(req.headers(), peer);
-    let admission = match service.admit(&query, &info.source_ip) {
-        Ok(admitted) => admitted,
-        Err(refusal) => return refused(&refusal),
-    };
+    // Who it is first: a client without a valid token learns nothing else (not even
+    // whether a restaurant exists) and holds no place.
     let event = events::connect(
         &info,
         streamgate_emulator::api::reserved::CONNECT,
@@ -77,6 +75,10 @@ async fn handshake(
         Ok(context) => info.authorizer = context,
         Err(status) => return refusal(status),
     }
+    let admission = match service.admit(&query, &info.source_ip) {
+        Ok(admitted) => admitted,
+        Err(refusal) => return refused(&refusal),
+    };
     let stop = gateway.shutdown_signal();
     gateway.on_upgrade(&mut req, move |ws| async move {
         // Without a socket the admission is dropped here, and its place given back.

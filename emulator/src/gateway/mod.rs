@@ -44,6 +44,7 @@ use crate::api::{ApiRoute, SelectionExpression};
 use crate::ids;
 use crate::integration::{Authorizer, SharedIntegration};
 use crate::registry::Registry;
+use streamgate_auth::dev::DevIssuer;
 use streamgate_local_services::SecretStore;
 
 /// How the emulated API behaves. Defaults are API Gateway's.
@@ -122,6 +123,7 @@ pub struct Gateway {
     authorizer: Option<Arc<dyn Authorizer>>,
     voice: Option<Arc<dyn VoiceSurface>>,
     secrets: Option<Arc<SecretStore>>,
+    dev_issuer: Option<Arc<DevIssuer>>,
     shutdown: watch::Sender<bool>,
     tasks: TaskTracker,
     occupancy: Arc<listener::Occupancy>,
@@ -154,6 +156,7 @@ pub struct GatewayBuilder {
     authorizer: Option<Arc<dyn Authorizer>>,
     voice: Option<Arc<dyn VoiceSurface>>,
     secrets: Option<Arc<SecretStore>>,
+    dev_issuer: Option<Arc<DevIssuer>>,
     api_id: Option<String>,
 }
 
@@ -179,6 +182,12 @@ impl GatewayBuilder {
     /// Secrets Manager's `GetSecretValue`, served on the same port (a template's functions).
     pub fn secrets(mut self, secrets: Arc<SecretStore>) -> Self {
         self.secrets = Some(secrets);
+        self
+    }
+
+    /// The development issuer's discovery document and JWKS, served on the same port.
+    pub fn dev_issuer(mut self, issuer: Option<Arc<DevIssuer>>) -> Self {
+        self.dev_issuer = issuer;
         self
     }
 
@@ -209,6 +218,7 @@ impl GatewayBuilder {
             authorizer: self.authorizer,
             voice: self.voice,
             secrets: self.secrets,
+            dev_issuer: self.dev_issuer,
             shutdown,
             tasks: TaskTracker::new(),
             occupancy: Arc::default(),
@@ -226,6 +236,7 @@ impl Gateway {
             authorizer: None,
             voice: None,
             secrets: None,
+            dev_issuer: None,
             api_id: None,
         }
     }

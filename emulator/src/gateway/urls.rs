@@ -12,6 +12,7 @@
 //! | `GET /voice`, `GET /restaurants.json`     | the voice page and its restaurants       |
 //! | `POST /` with `X-Amz-Target: secretsmanager.*` | Secrets Manager (template APIs)      |
 //! | `GET /healthz`                            | 200, or 503 once draining (load balancers) |
+//! | `GET /dev-issuer/.well-known/*`           | the development issuer's discovery and JWKS (`--auth dev`) |
 //! | anything else                             | 404                                      |
 //!
 //! A relay-only server (no chat API, as on ECS) answers none of the chat rows and serves the
@@ -58,6 +59,10 @@ pub enum Endpoint {
     SecretsManager,
     /// The health check.
     Health,
+    /// The development issuer's discovery document.
+    IssuerDiscovery,
+    /// The development issuer's key set.
+    IssuerKeys,
     /// Nothing here: 404.
     NotFound,
 }
@@ -73,6 +78,8 @@ pub struct Surface<'a> {
     pub voice: bool,
     /// Secrets Manager calls (template APIs).
     pub secrets: bool,
+    /// The development issuer's documents.
+    pub issuer: bool,
 }
 
 /// Resolves a request: its method, path, whether it asks for a WebSocket upgrade, its
@@ -94,7 +101,12 @@ pub fn resolve(
         return Endpoint::SecretsManager;
     }
     let (chat, voice) = (on.chat, on.voice);
+    let issuer = &crate::access::DEV_ISSUER_PATH[1..];
     match segments.as_slice() {
+        [i, ".well-known", "openid-configuration"] if get && on.issuer && *i == issuer => {
+            Endpoint::IssuerDiscovery
+        }
+        [i, ".well-known", "jwks.json"] if get && on.issuer && *i == issuer => Endpoint::IssuerKeys,
         [p] if get && !upgrade && *p == &relay::HEALTH_PATH[1..] => Endpoint::Health,
         [p] if upgrade && voice && *p == &relay::SOCKET_PATH[1..] => Endpoint::VoiceSocket,
         [s, "@connections", id] if chat && *s == on.stage => Endpoint::Management {
@@ -178,6 +190,7 @@ impl Gateway {
                 chat: self.config.chat_api,
                 voice: self.voice.is_some(),
                 secrets: self.secrets.is_some(),
+                issuer: self.dev_issuer.is_some(),
             },
         );
         if self.draining() && matches!(endpoint, Endpoint::ChatSocket | Endpoint::VoiceSocket) {
@@ -242,6 +255,14 @@ impl Gateway {
                     page::config(host, &self.config.stage, &self.config.routes),
                 )
             }
+            Endpoint::IssuerDiscovery => match &self.dev_issuer {
+                Some(dev) => json_response(StatusCode::OK, dev.discovery()),
+                None => not_found(),
+            },
+            Endpoint::IssuerKeys => match &self.dev_issuer {
+                Some(dev) => json_response(StatusCode::OK, dev.jwks()),
+                None => not_found(),
+            },
             Endpoint::VoicePage => match &self.voice {
                 Some(voice) => voice.page(),
                 None => not_found(),
@@ -290,10 +311,28 @@ mod tests {
         chat: true,
         voice: true,
         secrets: false,
+        issuer: true,
     };
 
     fn at(method: Method, path: &str, upgrade: bool) -> Endpoint {
         resolve(&method, path, upgrade, None, &ALL)
+    }
+
+    #[test]
+    fn the_development_issuer_is_served_only_when_there_is_one() {
+        let discovery = "/dev-issuer/.well-known/openid-configuration";
+        let keys = "/dev-issuer/.well-known/jwks.json";
+        assert_eq!(at(Method::GET, discovery, false), Endpoint::IssuerDiscovery);
+        assert_eq!(at(Method::GET, keys, false), Endpoint::IssuerKeys);
+        assert_eq!(at(Method::POST, keys, false), Endpoint::NotFound);
+        let without = Surface {
+            issuer: false,
+            ..ALL
+        };
+        assert_eq!(
+            resolve(&Method::GET, keys, false, None, &without),
+            Endpoint::NotFound
+        );
     }
 
     #[test]

@@ -34,7 +34,8 @@ impl Server {
     async fn start(bin: &Path, args: &[&str], nofile: Option<u64>, env: &[(&str, &str)]) -> Server {
         let port = fresh_port();
         let mut cmd = std::process::Command::new(bin);
-        cmd.args(["--port", &port.to_string()])
+        // Open (`--auth none`): the soak is about load and abuse, not tokens.
+        cmd.args(["--port", &port.to_string(), "--auth", "none"])
             .args(args)
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())

@@ -1,5 +1,6 @@
-//! The `streamgate-server` binary as a user runs it: `--store dynamodb` against DynamoDB
-//! Local, a real WebSocket client, and SIGTERM for a graceful shutdown.
+//! The `streamgate-server` binary as a user runs it: signed in with the development issuer's
+//! token from its banner, `--store dynamodb` against DynamoDB Local, a real WebSocket client,
+//! and SIGTERM for a graceful shutdown.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -73,8 +74,61 @@ async fn dynamodb_store_and_sigterm_shutdown() {
         "{banner}"
     );
     assert!(banner.contains("test page"), "{banner}");
+    // Logged in by default: the banner says by whom, and hands over a token.
+    assert!(banner.contains("development issuer"), "{banner}");
+    let token = banner
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token:"))
+        .expect("the banner prints a token")
+        .trim()
+        .to_owned();
+    assert!(
+        banner.contains(&format!("http://localhost:{port}/#token={token}")),
+        "{banner}"
+    );
+    // Without a token, or with a forged one, the handshake is refused with 401.
+    for url in [
+        format!("ws://127.0.0.1:{port}/dev"),
+        format!("ws://127.0.0.1:{port}/dev?token=not-a-jwt"),
+        format!(
+            "ws://127.0.0.1:{port}/dev?token={}x",
+            &token[..token.len() - 1]
+        ),
+    ] {
+        match tokio_tungstenite::connect_async(&url).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 401),
+            other => panic!("{url}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        count(&client).await,
+        0,
+        "a refused client never reaches $connect"
+    );
+    // The voice relay's door is the same one.
+    match tokio_tungstenite::connect_async(format!(
+        "ws://127.0.0.1:{port}/realtime?restaurantId=r-123"
+    ))
+    .await
+    {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 401),
+        other => panic!("voice without a token: {other:?}"),
+    }
+    // The header works as well as the query parameter.
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "ws://127.0.0.1:{port}/dev"
+        ))
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("Authorization", format!("Bearer {token}").parse().unwrap());
+    let (header_ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("a bearer header is accepted");
+    drop(header_ws);
 
-    let mut ws = connect(&format!("ws://127.0.0.1:{port}/dev")).await;
+    let mut ws = connect(&format!("ws://127.0.0.1:{port}/dev?token={token}")).await;
     send(
         &mut ws,
         &json!({"action": Route::Message.key(), "data": "stored in dynamodb", "requestId": "b-1"})
@@ -83,10 +137,24 @@ async fn dynamodb_store_and_sigterm_shutdown() {
     .await;
     let answer = answer(&mut ws).await;
     assert_eq!(answer, "stored in dynamodb");
-    assert_eq!(
-        count(&client).await,
-        1,
-        "$connect wrote the record to DynamoDB"
+    let scan = client
+        .scan()
+        .table_name("connections")
+        .send()
+        .await
+        .unwrap();
+    let users: Vec<&str> = scan
+        .items()
+        .iter()
+        .filter_map(|i| {
+            i.get("userId")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+        })
+        .collect();
+    assert!(
+        users.contains(&"local-user"),
+        "$connect wrote the record, with its user, to DynamoDB: {users:?}"
     );
 
     // SIGTERM: the socket closes with 1001, $disconnect runs, the process exits 0.
@@ -132,7 +200,15 @@ async fn out_of_file_descriptors_the_server_backs_off_says_so_once_and_recovers(
         .port();
     let mut command = tokio::process::Command::new(server_binary());
     command
-        .args(["--port", &port.to_string(), "--max-connections", "1000"])
+        // Open: this test is about descriptors, not tokens.
+        .args([
+            "--port",
+            &port.to_string(),
+            "--max-connections",
+            "1000",
+            "--auth",
+            "none",
+        ])
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -77,7 +77,15 @@ pub(crate) async fn wait_for_port(
 pub(crate) async fn start_streamgate(bin: &Path) -> Result<Target, String> {
     let port = free_port();
     let mut child = Command::new(bin)
-        .args(["--port", &port.to_string(), "--echo-delay-ms", "0"])
+        // Open (`--auth none`), as serverless-offline is: the figures compare the gateways.
+        .args([
+            "--port",
+            &port.to_string(),
+            "--echo-delay-ms",
+            "0",
+            "--auth",
+            "none",
+        ])
         .env("RUST_LOG", "warn")
         .quiet_group()
         .spawn()

@@ -17,8 +17,8 @@ use streamgate_server::in_process::LocalPush;
 use streamgate_voice_relay::{Catalog, RealtimeService};
 
 use crate::{
-    Cli, PushKind, SHUTDOWN_WITHIN, StoreKind, gateway_config, listen, shown_host, shutting_down,
-    still_open,
+    Cli, PushKind, SHUTDOWN_WITHIN, StoreKind, access, access_lines, gateway_config, listen,
+    shown_host, shutting_down, still_open,
 };
 
 async fn store(cli: &Cli) -> Arc<dyn ConnectionStore> {
@@ -68,7 +68,10 @@ pub(super) async fn run(cli: Cli) -> Result<(), String> {
             .cloned()
             .or_else(|| std::env::var(name).ok())
     };
-    let settings = ChatSettings::from_lookup(&lookup).map_err(|e| e.to_string())?;
+    let mut settings = ChatSettings::from_lookup(&lookup).map_err(|e| e.to_string())?;
+    if let Some(budget) = cli.daily_token_budget {
+        settings.quotas.daily_token_budget = budget;
+    }
     let mut provider = ProviderConfig::from_lookup(&lookup).map_err(|e| e.to_string())?;
     provider.echo_delay = Duration::from_millis(cli.echo_delay_ms);
     provider.timeouts = Timeouts::default();
@@ -112,11 +115,14 @@ pub(super) async fn run(cli: Cli) -> Result<(), String> {
         .config(catalog, config.idle_timeout, config.max_lifetime);
     let voice_ready = realtime.api_key.is_some();
     let realtime = RealtimeService::new(realtime, app.store.clone());
+    let listener = listen(&cli).await?;
+    let access = access(&cli, &listener)?;
     let gateway = Gateway::builder(config)
         .chat(Arc::new(ChatIntegration(app)), registry)
+        .authorizer(access.authorizer()?)
+        .dev_issuer(access.dev_issuer())
         .voice(realtime)
         .build();
-    let listener = listen(&cli).await?;
     let shown = shown_host(&cli.host);
     let (port, stage) = (cli.port, &cli.stage);
     say!("streamgate: chat API (API Gateway WebSocket emulation)");
@@ -131,6 +137,9 @@ pub(super) async fn run(cli: Cli) -> Result<(), String> {
             format!("; set {} to talk to the model", cli.voice.realtime_key_env)
         }
     );
+    for line in access_lines(&access, &format!("http://{shown}:{port}/")) {
+        say!("{line}");
+    }
     say!(
         "  provider: {}   store: {:?}   push: {:?}   (Ctrl-C stops; sockets close with 1001)",
         provider.kind.as_str(),

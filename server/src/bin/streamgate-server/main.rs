@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use streamgate_emulator::GatewayConfig;
+use streamgate_emulator::access::{Access, AccessArgs};
 use streamgate_emulator::gateway::origin::AllowedOrigins;
 use streamgate_voice_relay::VoiceArgs;
 
@@ -126,6 +127,11 @@ struct Cli {
     #[arg(long, env = "STREAMGATE_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
     #[command(flatten)]
+    access: AccessArgs,
+    /// Tokens (prompt and answer) each signed-in user may spend per UTC day (0: no budget).
+    #[arg(long, env = streamgate_contract::config::DAILY_TOKEN_BUDGET)]
+    daily_token_budget: Option<u64>,
+    #[command(flatten)]
     voice: VoiceArgs,
     /// Serve this CloudFormation template's WebSocket API (YAML or JSON) by running each
     /// function's packaged `bootstrap` under a local Lambda Runtime API, instead of the
@@ -180,6 +186,33 @@ async fn listen(cli: &Cli) -> Result<tokio::net::TcpListener, String> {
         .map_err(|e| format!("bad --host/--port: {e}"))?;
     streamgate_emulator::gateway::listener::bind(addr)
         .map_err(|e| format!("cannot listen on {addr}: {e}"))
+}
+
+/// Who may connect to the server listening at `listener`, as the flags ask.
+fn access(cli: &Cli, listener: &tokio::net::TcpListener) -> Result<Access, String> {
+    let port = listener
+        .local_addr()
+        .map_err(|e| format!("the listening socket has no address: {e}"))?
+        .port();
+    cli.access
+        .resolve(&format!("http://127.0.0.1:{port}"), rand::random())
+}
+
+/// The banner's lines about access: in plain words who may connect, and with the development
+/// issuer a token and the page's address carrying it (in the fragment, which browsers never
+/// send to a server).
+fn access_lines(access: &Access, page: &str) -> Vec<String> {
+    let mut lines = vec![format!("  {}", access.describe())];
+    if let Some(dev) = access.dev_issuer() {
+        let token = dev.token("local-user", streamgate_emulator::access::DEV_TOKEN_TTL);
+        lines.push(format!("  token:           {token}"));
+        lines.push(format!("  signed-in page:  {page}#token={token}"));
+        lines.push(
+            "                   (clients send it as ?token=... or Authorization: Bearer ...)"
+                .to_owned(),
+        );
+    }
+    lines
 }
 
 /// The host name the banner shows for `--host`.
