@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use crate::runtime::artifact;
 use crate::runtime::pool::{LogSink, Pool, PoolConfig};
 use crate::runtime::{FunctionHost, LambdaAuthorizer};
+use streamgate_auth::dev::DevIssuer;
 use streamgate_emulator::api::ApiRoute;
 use streamgate_emulator::callers::LocalToken;
 use streamgate_emulator::gateway::{Gateway, GatewayConfig};
@@ -54,6 +55,12 @@ pub struct TemplateOptions {
     pub logs: LogSink,
     /// Variables every function gets besides Lambda's, the function's and the endpoints.
     pub extra_environment: BTreeMap<String, String>,
+    /// Values for parameters the template declares and [`parameters`](Self::parameters)
+    /// does not set, in place of their defaults (the development issuer's `AuthIssuer` and
+    /// `AuthAudience`, so a stack that would create a Cognito pool uses it instead).
+    pub local_parameters: BTreeMap<String, String>,
+    /// The development issuer, served on the same port.
+    pub dev_issuer: Option<Arc<DevIssuer>>,
 }
 
 impl TemplateOptions {
@@ -71,6 +78,8 @@ impl TemplateOptions {
             gateway: GatewayConfig::default(),
             logs: crate::runtime::output::stdout_sink(),
             extra_environment: BTreeMap::new(),
+            local_parameters: BTreeMap::new(),
+            dev_issuer: None,
         }
     }
 }
@@ -132,10 +141,21 @@ impl TemplateHost {
             .unwrap_or_default();
         let pseudo = Pseudo::default();
         let api_id = ids::new_api_id();
+        let mut parameters = options.parameters.clone();
+        if !options.local_parameters.is_empty()
+            && let Ok(doc) = template::document::parse(&text)
+            && let Some(declared) = doc["Parameters"].as_object()
+        {
+            for (name, value) in &options.local_parameters {
+                if declared.contains_key(name) && !parameters.contains_key(name) {
+                    parameters.insert(name.clone(), value.clone());
+                }
+            }
+        }
         let api = template::read(
             &text,
             &ReadOptions {
-                parameters: options.parameters.clone(),
+                parameters,
                 pseudo: pseudo.clone(),
                 base_dir,
                 api_id: api_id.clone(),
@@ -284,6 +304,7 @@ impl TemplateHost {
             .authorizer(authorizer)
             .api_id(api_id)
             .secrets(Arc::new(SecretStore::new(options.secrets.clone())))
+            .dev_issuer(options.dev_issuer.clone())
             .build();
         Ok(TemplateHost {
             gateway,

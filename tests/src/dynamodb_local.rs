@@ -151,6 +151,32 @@ pub async fn create_connections_table(client: &aws_sdk_dynamodb::Client, name: &
         .expect("enable TTL");
 }
 
+/// Creates a quotas table as the template defines it (key `pk`, TTL on `ttl`).
+pub async fn create_quotas_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    use streamgate_contract::quota::attr as q;
+    client
+        .create_table()
+        .table_name(name)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(q::KEY)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(q::KEY)
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create the quotas table");
+}
+
 /// The item stored under `connection_id` in `table`, if any.
 pub async fn connection_item(
     client: &aws_sdk_dynamodb::Client,

@@ -81,7 +81,8 @@ impl DynamoQuotas {
         }
     }
 
-    /// Sets place `id` when the set has room (or holds it), or creates the set with it.
+    /// Sets place `id` when the set has room (or holds it), or creates the set with it. A
+    /// set created by a racing request between the two tries is tried once more.
     async fn try_take(
         &self,
         key: &str,
@@ -90,16 +91,16 @@ impl DynamoQuotas {
         expires: u64,
     ) -> Result<bool, StoreError> {
         let names = [("#live", attr::LIVE), ("#id", id), ("#ttl", attr::TTL)];
-        let added = self
-            .update(
+        let add = || {
+            self.update(
                 key,
                 "SET #live.#id = :exp, #ttl = :exp",
                 Some("attribute_exists(#live.#id) OR size(#live) < :limit"),
                 &names,
                 vec![(":exp", n(expires)), (":limit", n(limit))],
             )
-            .await?;
-        if matches!(added, Outcome::Done) {
+        };
+        if matches!(add().await?, Outcome::Done) {
             return Ok(true);
         }
         let created = self
@@ -117,7 +118,11 @@ impl DynamoQuotas {
                 ],
             )
             .await?;
-        Ok(matches!(created, Outcome::Done))
+        if matches!(created, Outcome::Done) {
+            return Ok(true);
+        }
+        // The set exists (perhaps made just now by another request): one more try at it.
+        Ok(matches!(add().await?, Outcome::Done))
     }
 
     /// Removes the places of `key` that expired by `now`; whether any went.

@@ -73,3 +73,52 @@ async fn the_page_works_against_the_template_host_hosting_the_packaged_bootstrap
         "the browser test failed against the template host:\n{stdout}\n{stderr}"
     );
 }
+
+/// The `streamgate-server` binary as `just local` runs it (logged in by default): the page is
+/// refused without a token and works when opened as the banner's signed-in page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_signs_in_with_the_development_token_and_is_refused_without_it() {
+    use tokio::io::AsyncBufReadExt;
+    let chromium = browser_tools();
+    let port = streamgate_tests::readme::free_port();
+    let mut server =
+        tokio::process::Command::new(streamgate_tests::workspace_binary("streamgate-server"))
+            .args(["--port", &port.to_string(), "--echo-delay-ms", "5"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the server starts");
+    let mut lines = tokio::io::BufReader::new(server.stdout.take().unwrap()).lines();
+    let mut token = None;
+    while let Ok(Ok(Some(line))) =
+        tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await
+    {
+        if let Some(t) = line.trim().strip_prefix("token:") {
+            token = Some(t.trim().to_owned());
+            break;
+        }
+    }
+    let token = token.expect("the banner prints a token");
+    let root = workspace_root();
+    let output = tokio::process::Command::new("node")
+        .arg(root.join("tests/node/signin-page.mjs"))
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .arg(&token)
+        .arg(Route::Message.key())
+        .arg(root.join("tests/artifacts"))
+        .env("CHROMIUM", &chromium)
+        .current_dir(root.join("tests/node"))
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("node runs (install Node.js)");
+    let _ = server.start_kill();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "the browser test failed:\n{stdout}\n{stderr}"
+    );
+}

@@ -18,6 +18,7 @@ mod message;
 mod package;
 mod providers;
 mod push;
+mod quotas;
 mod readme;
 mod relay_process;
 mod relay_protocol;

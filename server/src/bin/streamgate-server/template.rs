@@ -7,7 +7,16 @@ use std::time::Duration;
 
 use streamgate_emulator::process::{StopSignal, serve_until_stopped};
 
-use crate::{Cli, SHUTDOWN_WITHIN, gateway_config, listen, shown_host, shutting_down, still_open};
+use streamgate_emulator::access::Access;
+
+use crate::{
+    Cli, SHUTDOWN_WITHIN, access, access_lines, gateway_config, listen, shown_host, shutting_down,
+    still_open,
+};
+
+/// The parameters of a streamgate stack that name who may connect; the template host fills
+/// them from `--auth` when the template declares them and `--parameter` does not set them.
+const AUTH_PARAMETERS: [&str; 2] = ["AuthIssuer", "AuthAudience"];
 
 /// `NAME=VALUE` pairs.
 fn pairs(values: &[String], flag: &str) -> Result<BTreeMap<String, String>, String> {
@@ -60,6 +69,25 @@ pub(super) async fn run(cli: Cli, template: PathBuf) -> Result<(), String> {
     // Caught before anything starts: a stop during start-up drops what was started.
     let mut stop = StopSignal::install();
     let listener = listen(&cli).await?;
+    // The template's own authorizer decides; the development issuer (or --auth-issuer) is
+    // what a streamgate stack's authorizer function is pointed at, instead of a Cognito pool.
+    let access = access(&cli, &listener)?;
+    let (issuer, audience) = match &access {
+        Access::Open => (None, None),
+        Access::Dev(dev) => (
+            Some(dev.issuer().to_owned()),
+            Some(dev.audience().to_owned()),
+        ),
+        Access::Issuer(s) => (Some(s.issuer.clone()), Some(s.audiences.join(","))),
+    };
+    if let (Some(issuer), Some(audience)) = (issuer, audience) {
+        options.local_parameters = AUTH_PARAMETERS
+            .iter()
+            .map(|p| p.to_string())
+            .zip([issuer, audience])
+            .collect();
+    }
+    options.dev_issuer = access.dev_issuer();
     let starting = TemplateHost::start(options, &listener);
     let server = tokio::select! {
         started = starting => started.map_err(|problems| {
@@ -103,6 +131,11 @@ pub(super) async fn run(cli: Cli, template: PathBuf) -> Result<(), String> {
     }
     for line in server.setup.iter().chain(&server.api.notes) {
         say!("  {line}");
+    }
+    if server.api.routes.iter().any(|r| r.authorizer.is_some()) {
+        for line in access_lines(&access, &format!("http://{shown}:{port}/")) {
+            say!("{line}");
+        }
     }
     let outcome = serve_until_stopped(
         server.gateway.clone(),

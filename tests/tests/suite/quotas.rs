@@ -1,0 +1,274 @@
+//! Per-user quotas on DynamoDB Local with the real adapter and the real handlers: a budget
+//! raced by fifty answers at once, places for connections and answers that free up when they
+//! expire, and one user's quota never touching another's.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use streamgate_aws::DynamoQuotas;
+use streamgate_contract::{ErrorCode, Route, ServerFrame, quota};
+use streamgate_core::handlers;
+use streamgate_core::memory::MemoryStore;
+use streamgate_core::{ChatSettings, QuotaSettings, QuotaStore};
+use streamgate_llm::EchoProvider;
+use streamgate_tests::doubles::{PushBehaviour, RecordingPush};
+use streamgate_tests::dynamodb_local::{DynamoDbLocal, create_quotas_table};
+use streamgate_tests::fixture_json;
+
+/// A MESSAGE event from `user` (as the authorizer context carries it) on `connection`.
+fn message_from(
+    user: &str,
+    connection: &str,
+    request_id: &str,
+) -> aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest {
+    let mut e = fixture_json("message");
+    e["body"] = json!({"action": Route::Message.key(), "data": "four words of input", "requestId": request_id})
+        .to_string()
+        .into();
+    e["requestContext"]["connectionId"] = json!(connection);
+    e["requestContext"]["authorizer"] = json!({"principalId": user, "userId": user});
+    serde_json::from_value(e).unwrap()
+}
+
+fn connect_from(
+    user: &str,
+    connection: &str,
+) -> aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest {
+    let mut e = fixture_json("connect");
+    e["requestContext"]["connectionId"] = json!(connection);
+    e["requestContext"]["authorizer"] = json!({"principalId": user, "userId": user});
+    serde_json::from_value(e).unwrap()
+}
+
+async fn quotas(db: &DynamoDbLocal) -> DynamoQuotas {
+    let client = db.client();
+    create_quotas_table(&client, "quotas").await;
+    DynamoQuotas::new(client, "quotas")
+}
+
+async fn used(db: &DynamoDbLocal, key: &str) -> u64 {
+    let item = db
+        .client()
+        .get_item()
+        .table_name("quotas")
+        .key(
+            quota::attr::KEY,
+            aws_sdk_dynamodb::types::AttributeValue::S(key.into()),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    item.item()
+        .and_then(|i| i.get(quota::attr::USED))
+        .and_then(|v| v.as_n().ok())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_answers_at_once_on_a_budget_for_ten_never_overspend_and_others_are_unaffected() {
+    let db = DynamoDbLocal::start();
+    let quotas = quotas(&db).await;
+    let mut settings = ChatSettings::default();
+    // Each answer reserves 4 + 5 (19 bytes of input / 4, rounded up) and spends 8 (the echo
+    // reports 4 tokens in, 4 out): the budget covers ten answers' spending.
+    settings.max_tokens = 4;
+    settings.quotas = QuotaSettings {
+        daily_token_budget: 10 * 8,
+        max_connections: 5,
+        max_answers: 100,
+    };
+    let push = RecordingPush::new(PushBehaviour::Accept);
+    let store = MemoryStore::new();
+    let llm = EchoProvider::new(Duration::from_millis(2));
+    let events: Vec<_> = (0..50)
+        .map(|i| message_from("alice", "R1kmxc2VNjMCFIA=", &format!("a-{i}")))
+        .collect();
+    let runs = events
+        .iter()
+        .map(|e| handlers::message(e, push.as_ref(), &store, &llm, &quotas, &settings));
+    for response in futures::future::join_all(runs).await {
+        assert_eq!(response.status_code, 200);
+    }
+    let frames = push.frames();
+    let done = frames
+        .iter()
+        .filter(|f| matches!(f, ServerFrame::Done { .. }))
+        .count();
+    let refused: Vec<_> = frames
+        .iter()
+        .filter_map(|f| match f {
+            ServerFrame::Error(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(done + refused.len(), 50, "one terminal frame each");
+    assert!(
+        (1..=10).contains(&done),
+        "{done} answers on a budget for ten"
+    );
+    for e in &refused {
+        assert_eq!(e.code, ErrorCode::QuotaExceeded);
+        let wait = e.retry_after_seconds.expect("retryAfterSeconds");
+        assert!(
+            (1..=86_400).contains(&wait),
+            "until the next UTC day: {wait}"
+        );
+    }
+    // Settled to what was spent: never over the budget.
+    let key = quota::tokens_key("alice", streamgate_core::quota::now());
+    let spent = used(&db, &key).await;
+    assert!(
+        spent <= 10 * 105,
+        "spent {spent} of a budget of {}",
+        10 * 105
+    );
+    assert!(spent > 0);
+    // Bob's budget is his own.
+    let bob = RecordingPush::new(PushBehaviour::Accept);
+    handlers::message(
+        &message_from("bob", "B0bxxxxxxxxxxxA=", "b-1"),
+        bob.as_ref(),
+        &store,
+        &llm,
+        &quotas,
+        &settings,
+    )
+    .await;
+    assert!(matches!(
+        bob.frames().last(),
+        Some(ServerFrame::Done { .. })
+    ));
+}
+
+#[tokio::test]
+async fn answers_at_once_are_capped_per_user() {
+    let db = DynamoDbLocal::start();
+    let quotas = quotas(&db).await;
+    let mut settings = ChatSettings::default();
+    settings.quotas.max_answers = 2;
+    let push = RecordingPush::new(PushBehaviour::Accept);
+    let store = MemoryStore::new();
+    // Slow enough that the first two are still streaming when the third asks.
+    let llm = EchoProvider::new(Duration::from_millis(150));
+    let events: Vec<_> = (0..3)
+        .map(|i| message_from("carol", "C4r0lxxxxxxxxA=", &format!("c-{i}")))
+        .collect();
+    let runs = events
+        .iter()
+        .map(|e| handlers::message(e, push.as_ref(), &store, &llm, &quotas, &settings));
+    futures::future::join_all(runs).await;
+    let frames = push.frames();
+    let refused: Vec<_> = frames
+        .iter()
+        .filter_map(|f| match f {
+            ServerFrame::Error(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refused.len(), 1, "{frames:?}");
+    assert_eq!(refused[0].code, ErrorCode::QuotaExceeded);
+    assert_eq!(
+        refused[0].retry_after_seconds,
+        Some(quota::PLACE_RETRY_AFTER_SECONDS)
+    );
+    // Both places were given back: the next answer goes through.
+    let after = RecordingPush::new(PushBehaviour::Accept);
+    handlers::message(
+        &message_from("carol", "C4r0lxxxxxxxxA=", "c-9"),
+        after.as_ref(),
+        &store,
+        &EchoProvider::new(Duration::ZERO),
+        &quotas,
+        &settings,
+    )
+    .await;
+    assert!(matches!(
+        after.frames().last(),
+        Some(ServerFrame::Done { .. })
+    ));
+}
+
+#[tokio::test]
+async fn live_connections_are_capped_per_user_and_places_free_up() {
+    let db = DynamoDbLocal::start();
+    let quotas: Arc<dyn QuotaStore> = Arc::new(quotas(&db).await);
+    let mut settings = ChatSettings::default();
+    settings.quotas.max_connections = 5;
+    let store = MemoryStore::new();
+    for i in 0..5 {
+        let r = handlers::connect(
+            &connect_from("dave", &format!("d{i}")),
+            &store,
+            quotas.as_ref(),
+            &settings,
+        )
+        .await;
+        assert_eq!(r.status_code, 200);
+    }
+    let sixth = handlers::connect(
+        &connect_from("dave", "d5"),
+        &store,
+        quotas.as_ref(),
+        &settings,
+    )
+    .await;
+    assert_eq!(sixth.status_code, 429, "the sixth connection is refused");
+    assert_eq!(store.len(), 5, "and never reaches the store");
+    // Another user is not affected.
+    let erin = handlers::connect(
+        &connect_from("erin", "e0"),
+        &store,
+        quotas.as_ref(),
+        &settings,
+    )
+    .await;
+    assert_eq!(erin.status_code, 200);
+    // A $disconnect gives the place back.
+    let mut bye = fixture_json("disconnect");
+    bye["requestContext"]["connectionId"] = json!("d0");
+    bye["requestContext"]["authorizer"] = json!({"principalId": "dave", "userId": "dave"});
+    let bye = serde_json::from_value(bye).unwrap();
+    assert_eq!(
+        handlers::disconnect(&bye, &store, quotas.as_ref())
+            .await
+            .status_code,
+        200
+    );
+    let again = handlers::connect(
+        &connect_from("dave", "d6"),
+        &store,
+        quotas.as_ref(),
+        &settings,
+    )
+    .await;
+    assert_eq!(again.status_code, 200);
+    // Places whose $disconnect never came free up when they expire.
+    let key = quota::connections_key("frank");
+    assert!(
+        quotas
+            .take_place(&key, "f0", 1, 1_000, 1_010)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !quotas
+            .take_place(&key, "f1", 1, 1_005, 1_015)
+            .await
+            .unwrap()
+    );
+    assert!(
+        quotas
+            .take_place(&key, "f1", 1, 1_011, 1_021)
+            .await
+            .unwrap(),
+        "f0 expired at 1010"
+    );
+    // Giving back a place never held, or in a set that does not exist, succeeds.
+    quotas.free_place(&key, "nobody").await.unwrap();
+    quotas
+        .free_place(&quota::connections_key("ghost"), "g0")
+        .await
+        .unwrap();
+}
