@@ -70,14 +70,16 @@ async fn used(db: &DynamoDbLocal, key: &str) -> u64 {
 async fn fifty_answers_at_once_on_a_budget_for_ten_never_overspend_and_others_are_unaffected() {
     let db = DynamoDbLocal::start();
     let quotas = quotas(&db).await;
-    let mut settings = ChatSettings::default();
     // Each answer reserves 4 + 5 (19 bytes of input / 4, rounded up) and spends 8 (the echo
     // reports 4 tokens in, 4 out): the budget covers ten answers' spending.
-    settings.max_tokens = 4;
-    settings.quotas = QuotaSettings {
-        daily_token_budget: 10 * 8,
-        max_connections: 5,
-        max_answers: 100,
+    let settings = ChatSettings {
+        max_tokens: 4,
+        quotas: QuotaSettings {
+            daily_token_budget: 10 * 8,
+            max_connections: 5,
+            max_answers: 100,
+        },
+        ..ChatSettings::default()
     };
     let push = RecordingPush::new(PushBehaviour::Accept);
     let store = MemoryStore::new();
@@ -146,8 +148,13 @@ async fn fifty_answers_at_once_on_a_budget_for_ten_never_overspend_and_others_ar
 async fn answers_at_once_are_capped_per_user() {
     let db = DynamoDbLocal::start();
     let quotas = quotas(&db).await;
-    let mut settings = ChatSettings::default();
-    settings.quotas.max_answers = 2;
+    let settings = ChatSettings {
+        quotas: QuotaSettings {
+            max_answers: 2,
+            ..QuotaSettings::default()
+        },
+        ..ChatSettings::default()
+    };
     let push = RecordingPush::new(PushBehaviour::Accept);
     let store = MemoryStore::new();
     // Slow enough that the first two are still streaming when the third asks.
@@ -194,8 +201,13 @@ async fn answers_at_once_are_capped_per_user() {
 async fn live_connections_are_capped_per_user_and_places_free_up() {
     let db = DynamoDbLocal::start();
     let quotas: Arc<dyn QuotaStore> = Arc::new(quotas(&db).await);
-    let mut settings = ChatSettings::default();
-    settings.quotas.max_connections = 5;
+    let settings = ChatSettings {
+        quotas: QuotaSettings {
+            max_connections: 5,
+            ..QuotaSettings::default()
+        },
+        ..ChatSettings::default()
+    };
     let store = MemoryStore::new();
     for i in 0..5 {
         let r = handlers::connect(
