@@ -3,6 +3,7 @@
 //! one area, e.g. `cargo test --test suite local_server::`.
 
 mod abuse;
+mod authorizer;
 mod binaries;
 mod browser;
 mod contract;

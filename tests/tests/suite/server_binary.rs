@@ -299,3 +299,98 @@ async fn out_of_file_descriptors_the_server_backs_off_says_so_once_and_recovers(
     assert_eq!(said("cannot accept connections"), 1, "still one report");
     server.start_kill().unwrap();
 }
+
+/// At `RUST_LOG=trace`, the token a client sends (in the query or the header) reaches no log
+/// line: only the banner's two lines that hand it over carry it.
+#[tokio::test]
+async fn at_trace_level_no_log_line_carries_a_token() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = tokio::process::Command::new(server_binary())
+        .args(["--port", &port.to_string(), "--echo-delay-ms", "0"])
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the server starts");
+    let mut lines = tokio::io::BufReader::new(server.stdout.take().unwrap()).lines();
+    let mut output = Vec::new();
+    let token = loop {
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("the banner within 30 s")
+            .unwrap()
+            .expect("the banner");
+        output.push(line.clone());
+        if let Some(t) = line.trim().strip_prefix("token:") {
+            break t.trim().to_owned();
+        }
+    };
+    let mut ws = connect(&format!("ws://127.0.0.1:{port}/dev?token={token}")).await;
+    send(
+        &mut ws,
+        &json!({"action": Route::Message.key(), "data": "hi", "requestId": "t-1"}).to_string(),
+    )
+    .await;
+    assert_eq!(answer(&mut ws).await, "hi");
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "ws://127.0.0.1:{port}/realtime?restaurantId=r-123"
+        ))
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("Authorization", format!("Bearer {token}").parse().unwrap());
+    let _ = tokio_tungstenite::connect_async(request).await;
+    // A forged token: refused, and logged only as a reason.
+    let _ =
+        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/dev?token={token}x")).await;
+    drop(ws);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().unwrap().to_string()])
+        .status();
+    while let Ok(Ok(Some(line))) =
+        tokio::time::timeout(Duration::from_secs(15), lines.next_line()).await
+    {
+        output.push(line);
+    }
+    let mut stderr = String::new();
+    use tokio::io::AsyncReadExt;
+    server
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
+    let _ = server.wait().await;
+    let signature = token.rsplit('.').next().unwrap();
+    let carrying: Vec<&String> = output.iter().filter(|l| l.contains(signature)).collect();
+    assert_eq!(
+        carrying.len(),
+        2,
+        "only the banner's token lines: {carrying:#?}"
+    );
+    assert!(
+        carrying
+            .iter()
+            .all(|l| l.contains("token:") || l.contains("signed-in page:"))
+    );
+    assert!(!stderr.contains(signature), "stderr carries the token");
+    assert!(
+        output
+            .iter()
+            .any(|l| l.contains("refused a connection's token")),
+        "the refusal is logged (its reason only)"
+    );
+    assert!(
+        output.iter().any(|l| l.contains("DEBUG")),
+        "logging below info was on:\n{}",
+        output.join("\n")
+    );
+}
