@@ -1,14 +1,15 @@
 //! Quotas in a DynamoDB table (`streamgate_contract::quota`): each change is one conditional
 //! `UpdateItem`, so requests racing for the last token or the last place cannot both get it.
-//! A place set is a map attribute of id → expiry; a full set whose places have expired is
-//! pruned (each removal conditioned on the value read) and tried once more.
+//! A place set is a map attribute of id → expiry; when a set is full, the refused update
+//! returns the set as it was (no extra read), its expired places are removed (each removal
+//! conditioned on the value seen) and the place is tried once more.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use streamgate_contract::quota::attr;
 use streamgate_core::{QuotaStore, StoreError};
 
@@ -19,10 +20,11 @@ pub struct DynamoQuotas {
     table: String,
 }
 
-/// What an update came to.
+/// What an update came to: done, or refused by its condition (with the item as it was, when
+/// asked for).
 enum Outcome {
     Done,
-    ConditionFailed,
+    ConditionFailed(Option<HashMap<String, AttributeValue>>),
 }
 
 fn n(v: impl ToString) -> AttributeValue {
@@ -72,24 +74,36 @@ impl DynamoQuotas {
         for (placeholder, value) in values {
             request = request.expression_attribute_values(placeholder, value);
         }
+        if condition.is_some() {
+            request = request.return_values_on_condition_check_failure(
+                ReturnValuesOnConditionCheckFailure::AllOld,
+            );
+        }
         match request.send().await {
             Ok(_) => Ok(Outcome::Done),
             Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
-                Ok(Outcome::ConditionFailed)
+                let old = e
+                    .as_service_error()
+                    .and_then(|s| match s {
+                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c.item.clone(),
+                        _ => None,
+                    });
+                Ok(Outcome::ConditionFailed(old))
             }
             Err(e) => Err(self.error(e)),
         }
     }
 
     /// Sets place `id` when the set has room (or holds it), or creates the set with it. A
-    /// set created by a racing request between the two tries is tried once more.
+    /// set created by a racing request between the two tries is tried once more. When the
+    /// set is full: the set's places as the refusal saw them.
     async fn try_take(
         &self,
         key: &str,
         id: &str,
         limit: u32,
         expires: u64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Result<(), HashMap<String, AttributeValue>>, StoreError> {
         let names = [("#live", attr::LIVE), ("#id", id), ("#ttl", attr::TTL)];
         let add = || {
             self.update(
@@ -101,7 +115,7 @@ impl DynamoQuotas {
             )
         };
         if matches!(add().await?, Outcome::Done) {
-            return Ok(true);
+            return Ok(Ok(()));
         }
         let created = self
             .update(
@@ -119,26 +133,28 @@ impl DynamoQuotas {
             )
             .await?;
         if matches!(created, Outcome::Done) {
-            return Ok(true);
+            return Ok(Ok(()));
         }
         // The set exists (perhaps made just now by another request): one more try at it.
-        Ok(matches!(add().await?, Outcome::Done))
+        Ok(match add().await? {
+            Outcome::Done => Ok(()),
+            Outcome::ConditionFailed(old) => {
+                Err(match old.and_then(|mut i| i.remove(attr::LIVE)) {
+                    Some(AttributeValue::M(live)) => live,
+                    _ => HashMap::new(),
+                })
+            }
+        })
     }
 
-    /// Removes the places of `key` that expired by `now`; whether any went.
-    async fn prune(&self, key: &str, now: u64) -> Result<bool, StoreError> {
-        let item = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(attr::KEY, AttributeValue::S(key.to_owned()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.error(e))?;
-        let Some(AttributeValue::M(live)) = item.item().and_then(|i| i.get(attr::LIVE)) else {
-            return Ok(false);
-        };
+    /// Removes the places of `live` (the set `key` as last seen) that expired by `now`, each
+    /// only if it still holds the value seen; whether any went.
+    async fn prune(
+        &self,
+        key: &str,
+        live: &HashMap<String, AttributeValue>,
+        now: u64,
+    ) -> Result<bool, StoreError> {
         let expired: Vec<(&String, &AttributeValue)> = live
             .iter()
             .filter(|(_, v)| {
@@ -225,11 +241,12 @@ impl QuotaStore for DynamoQuotas {
         now: u64,
         expires: u64,
     ) -> Result<bool, StoreError> {
-        if self.try_take(key, id, limit, expires).await? {
-            return Ok(true);
-        }
-        if self.prune(key, now).await? {
-            return self.try_take(key, id, limit, expires).await;
+        let live = match self.try_take(key, id, limit, expires).await? {
+            Ok(()) => return Ok(true),
+            Err(live) => live,
+        };
+        if self.prune(key, &live, now).await? {
+            return Ok(self.try_take(key, id, limit, expires).await?.is_ok());
         }
         Ok(false)
     }

@@ -7,10 +7,12 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use streamgate_aws::{ApiGatewayPush, EndpointMode};
+use async_trait::async_trait;
+use streamgate_aws::{ApiGatewayPush, DynamoStore, EndpointMode};
+use streamgate_contract::ConnectionRecord;
 use streamgate_contract::config::{self as env, LlmProviderKind};
 use streamgate_contract::{Function, Permission};
-use streamgate_core::{ApiKey, ClientPush, LlmProvider, NotGranted};
+use streamgate_core::{ApiKey, ClientPush, ConnectionStore, LlmProvider, NotGranted, StoreError};
 use streamgate_llm::ProviderConfig;
 
 use crate::{StartError, env_var};
@@ -24,6 +26,19 @@ pub trait Grants {
     /// A short name for errors.
     const NAME: &'static str;
 
+    /// Whether the function only deletes connection records (no writes, no reads).
+    const DELETES_ONLY: bool;
+
+    /// The connection store: the whole table adapter, or for functions that only delete, one
+    /// that holds no write or read calls (so the binary links none of their code).
+    fn store(store: DynamoStore) -> Arc<dyn ConnectionStore> {
+        if Self::DELETES_ONLY {
+            Arc::new(DeleteOnly(store))
+        } else {
+            Arc::new(store)
+        }
+    }
+
     /// The `@connections` client.
     fn push(sdk: &aws_config::SdkConfig) -> Arc<dyn ClientPush>;
 
@@ -36,6 +51,9 @@ pub trait Grants {
     fn fit(function: Function) -> bool {
         function.may(Permission::PostToConnection) == Self::POSTS
             && function.spec().uses_llm == Self::USES_LLM
+            && !(Self::DELETES_ONLY
+                && (function.may(Permission::PutConnection)
+                    || function.may(Permission::GetConnection)))
     }
 }
 
@@ -60,7 +78,30 @@ fn api_gateway_push(sdk: &aws_config::SdkConfig) -> Arc<dyn ClientPush> {
     Arc::new(ApiGatewayPush::new(sdk.clone(), mode))
 }
 
+/// The store of a function granted only `DeleteItem` on the connections table.
+struct DeleteOnly(DynamoStore);
+
+fn not_granted(action: &str) -> StoreError {
+    StoreError::Unavailable(format!("this function is not granted dynamodb:{action}"))
+}
+
+#[async_trait]
+impl ConnectionStore for DeleteOnly {
+    async fn put(&self, _: &ConnectionRecord) -> Result<(), StoreError> {
+        Err(not_granted("PutItem"))
+    }
+
+    async fn get(&self, _: &str) -> Result<Option<ConnectionRecord>, StoreError> {
+        Err(not_granted("GetItem"))
+    }
+
+    async fn delete(&self, connection_id: &str) -> Result<(), StoreError> {
+        self.0.delete(connection_id).await
+    }
+}
+
 impl Grants for StoreOnly {
+    const DELETES_ONLY: bool = false;
     const POSTS: bool = false;
     const USES_LLM: bool = false;
     const NAME: &'static str = "store only";
@@ -75,6 +116,7 @@ impl Grants for StoreOnly {
 }
 
 impl Grants for Posting {
+    const DELETES_ONLY: bool = true;
     const POSTS: bool = true;
     const USES_LLM: bool = false;
     const NAME: &'static str = "store and posts";
@@ -89,6 +131,7 @@ impl Grants for Posting {
 }
 
 impl Grants for Answering {
+    const DELETES_ONLY: bool = true;
     const POSTS: bool = true;
     const USES_LLM: bool = true;
     const NAME: &'static str = "store, posts and the model";

@@ -100,7 +100,7 @@ async fn app<G: Grants>(function: Function) -> Result<ChatApp, StartError> {
     let sdk = aws_config::load_from_env().await;
     let table = env_var(env::TABLE_NAME).ok_or(StartError::Missing(env::TABLE_NAME))?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let store = Arc::new(DynamoStore::new(dynamodb.clone(), table));
+    let store = G::store(DynamoStore::new(dynamodb.clone(), table));
     let quotas: Arc<dyn QuotaStore> = if function.may(Permission::UpdateQuota) {
         let table =
             env_var(env::QUOTA_TABLE_NAME).ok_or(StartError::Missing(env::QUOTA_TABLE_NAME))?;

@@ -273,8 +273,7 @@ fn roles_grant_exactly_the_contract_permissions() {
                 Permission::DeleteConnection => &["dynamodb:DeleteItem"],
                 Permission::PostToConnection => &["execute-api:ManageConnections"],
                 Permission::ReadLlmApiKey => &["secretsmanager:GetSecretValue"],
-                // GetItem only on the quotas table, to find expired places.
-                Permission::UpdateQuota => &["dynamodb:UpdateItem", "dynamodb:GetItem"],
+                Permission::UpdateQuota => &["dynamodb:UpdateItem"],
             };
             expected.extend(granted.iter().map(|a| a.to_string()));
         }

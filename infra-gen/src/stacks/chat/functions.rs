@@ -47,8 +47,7 @@ pub(super) fn role_for(
             )),
             Permission::UpdateQuota => statements.push(Cond::Always(Statement::allow(
                 "QuotasTable",
-                // GetItem only to find expired places when a set is full.
-                &[Action::GetItem, Action::UpdateItem],
+                &[Action::UpdateItem],
                 vec![parts.quotas.att(TableAttr::Arn)],
             ))),
         }
