@@ -29,8 +29,8 @@ pub struct RelayProcess {
 
 impl RelayProcess {
     /// Runs `command` (the binary, or an emulator and the binary) with `args` after
-    /// `--host 127.0.0.1 --port 0`, and `env` on top of a cleared environment; waits for the
-    /// address it logs.
+    /// `--host 127.0.0.1 --port 0` (and `--auth none`, unless `args` say who may connect),
+    /// and `env` on top of a cleared environment; waits for the address it logs.
     ///
     /// # Errors
     /// When it exits first: its exit status and output.
@@ -42,6 +42,11 @@ impl RelayProcess {
         let mut cmd = Command::new(&command[0]);
         cmd.args(&command[1..])
             .args(["--host", "127.0.0.1", "--port", "0"])
+            .args(if args.iter().any(|a| a.starts_with("--auth")) {
+                &[][..]
+            } else {
+                &["--auth", "none"][..]
+            })
             .args(args)
             .env_clear()
             .envs(env.iter().copied())

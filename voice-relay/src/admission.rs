@@ -21,6 +21,13 @@ pub enum Refusal {
     Full,
     /// This client holds as many sessions as one client may (429).
     TooManyForClient,
+    /// The user's voice budget for today is spent (429).
+    BudgetSpent {
+        /// Seconds until the next UTC day.
+        retry_after_seconds: u64,
+    },
+    /// The budget could not be checked (503).
+    BudgetUnavailable,
 }
 
 /// A place among the open sessions, taken at the handshake and given back when the session

@@ -51,6 +51,14 @@ pub struct VoiceArgs {
         env = env::MAX_SESSIONS_PER_CLIENT
     )]
     pub max_sessions_per_client: usize,
+    /// Seconds of voice each signed-in user may spend per UTC day (0: no budget); charged in
+    /// steps of 10 s, the first before the upstream opens.
+    #[arg(
+        long = "daily-voice-seconds",
+        default_value_t = streamgate_contract::relay::DEFAULT_DAILY_VOICE_SECONDS,
+        env = env::DAILY_VOICE_SECONDS
+    )]
+    pub daily_voice_seconds: u64,
 }
 
 impl VoiceArgs {
@@ -76,6 +84,7 @@ impl VoiceArgs {
         config.api_key_var = self.realtime_key_env.clone();
         config.max_sessions = self.max_sessions;
         config.max_sessions_per_client = self.max_sessions_per_client;
+        config.daily_voice_seconds = self.daily_voice_seconds;
         config.idle_timeout = idle_timeout;
         config.max_lifetime = max_lifetime;
         config

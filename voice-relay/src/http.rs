@@ -75,10 +75,26 @@ async fn handshake(
         Ok(context) => info.authorizer = context,
         Err(status) => return refusal(status),
     }
-    let admission = match service.admit(&query, &info.source_ip) {
+    // Caps count per user when the authorizer named one (an address may be many people
+    // behind one NAT, or one person with many addresses), else per address.
+    let user = info
+        .authorizer
+        .as_ref()
+        .and_then(|c| c.get(streamgate_contract::access::CONTEXT_USER_ID))
+        .and_then(|v| v.as_str())
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned);
+    let client = user.clone().unwrap_or_else(|| info.source_ip.clone());
+    let admission = match service.admit(&query, &client) {
         Ok(admitted) => admitted,
         Err(refusal) => return refused(&refusal),
     };
+    // The first step of the user's voice budget, before any upstream is opened.
+    if let Some(user) = &user
+        && let Err(refusal) = service.charge_voice(user).await
+    {
+        return refused(&refusal);
+    }
     let stop = gateway.shutdown_signal();
     gateway.on_upgrade(&mut req, move |ws| async move {
         // Without a socket the admission is dropped here, and its place given back.
@@ -108,6 +124,21 @@ fn refused(refusal: &Refusal) -> Response<Body> {
         Refusal::Full => (
             StatusCode::SERVICE_UNAVAILABLE,
             "every voice session is in use; try again shortly".to_owned(),
+        ),
+        Refusal::BudgetSpent {
+            retry_after_seconds,
+        } => {
+            return json_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({
+                    "message": "today's voice budget is spent",
+                    "retryAfterSeconds": retry_after_seconds
+                }),
+            );
+        }
+        Refusal::BudgetUnavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the voice budget cannot be checked; try again shortly".to_owned(),
         ),
     };
     json_response(status, json!({ "message": message }))

@@ -21,8 +21,9 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
 use streamgate_contract::limits::close;
-use streamgate_contract::{ApiKind, ConnectionRecord};
-use streamgate_core::ConnectionStore;
+use streamgate_contract::{ApiKind, ConnectionRecord, quota};
+use streamgate_core::memory::MemoryQuotas;
+use streamgate_core::{ConnectionStore, QuotaStore};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -50,6 +51,7 @@ pub struct RealtimeService {
     /// they started with).
     catalog: RwLock<Arc<Catalog>>,
     store: Arc<dyn ConnectionStore>,
+    quotas: Arc<dyn QuotaStore>,
     dropped_audio: AtomicU64,
     admissions: Arc<Admissions>,
 }
@@ -135,13 +137,32 @@ impl Session<'_> {
     }
 }
 
+/// The user the authorizer named for this connection, if any.
+fn user_of(info: &ConnectionInfo) -> Option<&str> {
+    info.authorizer
+        .as_ref()
+        .and_then(|c| c.get(streamgate_contract::access::CONTEXT_USER_ID))
+        .and_then(|v| v.as_str())
+        .filter(|u| !u.is_empty())
+}
+
 impl RealtimeService {
-    /// A relay writing connection records to `store`.
+    /// A relay writing connection records to `store`, with voice budgets in memory.
     pub fn new(config: RealtimeConfig, store: Arc<dyn ConnectionStore>) -> Arc<RealtimeService> {
+        RealtimeService::with_quotas(config, store, Arc::new(MemoryQuotas::new()))
+    }
+
+    /// A relay writing connection records to `store` and charging voice to `quotas`.
+    pub fn with_quotas(
+        config: RealtimeConfig,
+        store: Arc<dyn ConnectionStore>,
+        quotas: Arc<dyn QuotaStore>,
+    ) -> Arc<RealtimeService> {
         Arc::new(RealtimeService {
             catalog: RwLock::new(config.catalog.clone()),
             config,
             store,
+            quotas,
             dropped_audio: AtomicU64::new(0),
             admissions: Arc::new(Admissions::default()),
         })
@@ -163,6 +184,35 @@ impl RealtimeService {
     /// Voice sessions open now.
     pub fn sessions(&self) -> u64 {
         self.admissions.live()
+    }
+
+    /// Charges one step of `user`'s daily voice budget (none when the budget is 0).
+    pub async fn charge_voice(&self, user: &str) -> Result<(), Refusal> {
+        let budget = self.config.daily_voice_seconds;
+        if budget == 0 {
+            return Ok(());
+        }
+        let now = streamgate_core::quota::now();
+        let step = streamgate_contract::relay::VOICE_CHARGE_STEP.as_secs();
+        match self
+            .quotas
+            .spend(
+                &quota::voice_key(user, now),
+                step,
+                budget,
+                quota::daily_ttl(now),
+            )
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Refusal::BudgetSpent {
+                retry_after_seconds: quota::seconds_to_next_utc_day(now),
+            }),
+            Err(e) => {
+                warn!(error = %e, "cannot charge the voice budget");
+                Err(Refusal::BudgetUnavailable)
+            }
+        }
     }
 
     /// Audio frames dropped for slow clients so far.
@@ -248,6 +298,7 @@ impl RealtimeService {
         )
         .from_client(Some(info.source_ip.clone()), info.user_agent.clone())
         .for_restaurant(setup.restaurant.id.clone(), setup.language.clone())
+        .for_user(user_of(info).map(str::to_owned))
     }
 
     /// Serves one client socket until it closes or the server shuts down.
@@ -300,6 +351,14 @@ impl RealtimeService {
         let started = tokio::time::Instant::now();
         let lifetime_end = started + self.config.max_lifetime;
         let mut idle_end = started + self.config.idle_timeout;
+        // A signed-in user's voice is charged a step at a time; the first step was charged at
+        // the handshake.
+        let user = user_of(&info).map(str::to_owned);
+        let step = streamgate_contract::relay::VOICE_CHARGE_STEP;
+        let mut charge = tokio::time::interval_at(started + step, step);
+        charge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let metered = user.is_some() && self.config.daily_voice_seconds > 0;
+        let mut close_reason = "";
         let close_code = loop {
             let upstream_event = async {
                 match session.upstream.as_mut() {
@@ -339,6 +398,15 @@ impl RealtimeService {
                     }
                     None => protocol::on_upstream_closed(&mut session.state),
                 },
+                _ = charge.tick(), if metered => {
+                    let user = user.as_deref().unwrap_or_default();
+                    if let Err(refusal) = self.charge_voice(user).await {
+                        info!(connection_id = %id, ?refusal, "voice session out of budget; closing");
+                        close_reason = "daily voice budget spent";
+                        break Some(close::POLICY_VIOLATION);
+                    }
+                    continue;
+                }
                 _ = ping.tick() => {
                     // A full queue already keeps the socket busy; no ping is needed then.
                     let _ = session.client_tx.try_send(Message::Ping(Default::default()));
@@ -361,7 +429,7 @@ impl RealtimeService {
             let _ = client_tx
                 .send(Message::Close(Some(CloseFrame {
                     code: CloseCode::from(code),
-                    reason: "".into(),
+                    reason: close_reason.into(),
                 })))
                 .await;
         }

@@ -54,8 +54,11 @@ pub struct RealtimeConfig {
     /// Sessions open at once (each may hold an upstream session billed to the key); the
     /// next handshake gets 503.
     pub max_sessions: usize,
-    /// Sessions one client address may hold at once; the next handshake gets 429.
+    /// Sessions one client (its user when the authorizer named one, else its address) may
+    /// hold at once; the next handshake gets 429.
     pub max_sessions_per_client: usize,
+    /// Seconds of voice each signed-in user may spend per UTC day (0: no budget).
+    pub daily_voice_seconds: u64,
     /// A session whose client sends no frame for this long is closed with 1001 (the
     /// server's pings and their pongs do not count).
     pub idle_timeout: Duration,
@@ -83,6 +86,7 @@ impl RealtimeConfig {
             ping_interval: DEFAULT_PING_INTERVAL,
             max_sessions: DEFAULT_MAX_SESSIONS,
             max_sessions_per_client: DEFAULT_MAX_SESSIONS_PER_CLIENT,
+            daily_voice_seconds: streamgate_contract::relay::DEFAULT_DAILY_VOICE_SECONDS,
             idle_timeout: streamgate_contract::limits::IDLE_TIMEOUT,
             max_lifetime: streamgate_contract::limits::MAX_CONNECTION_DURATION,
         }

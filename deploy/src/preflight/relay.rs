@@ -1,5 +1,6 @@
 //! The voice relay's own checks: the OpenAI key's secret (an ARN, in the stack's region),
-//! the built image's architecture, skopeo.
+//! who may open sessions (an issuer and audience on a first deploy), the built image's
+//! architecture, skopeo.
 
 use std::collections::BTreeMap;
 
@@ -31,6 +32,11 @@ pub enum RelayRefusal {
         /// The deploy region.
         region: String,
     },
+    /// No issuer or audience on a first deploy.
+    #[error(
+        "the relay checks sign-in tokens: pass AuthIssuer=<the chat stack's AuthIssuer output> AuthAudience=<its UserPoolClientId output> (or any OIDC issuer and its client id)"
+    )]
+    NoIssuer,
     /// `ImageDigest` is not the user's to set.
     #[error("ImageDigest is set by deploy-relay from the image it pushes: leave it out")]
     DigestGiven,
@@ -88,6 +94,12 @@ pub fn check_relay(inputs: &RelayInputs) -> Vec<RelayRefusal> {
     if values.contains_key("ImageDigest") {
         refusals.push(RelayRefusal::DigestGiven);
     }
+    // A deployed stack keeps its values; a first deploy must name them.
+    let first_deploy = inputs.deployed_secret.is_none();
+    let given = |k: &str| values.get(k).is_some_and(|v| !v.trim().is_empty());
+    if first_deploy && !(given("AuthIssuer") && given("AuthAudience")) {
+        refusals.push(RelayRefusal::NoIssuer);
+    }
     match values
         .get("OpenAiKeySecretArn")
         .or(inputs.deployed_secret.as_ref())
@@ -133,10 +145,20 @@ mod tests {
     use super::super::{parameters, parse_configure_list};
     use super::*;
 
+    /// The issuer and audience a first deploy names.
+    const SIGN_IN: [&str; 2] = [
+        "AuthIssuer=https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Ab12Cd",
+        "AuthAudience=client123",
+    ];
+
     fn relay_inputs(overrides: &[&str]) -> RelayInputs {
+        let overrides: Vec<&str> = overrides.iter().copied().chain(SIGN_IN).collect();
+        let overrides = &overrides[..];
         let t = serde_json::json!({"Parameters": {
             "ImageDigest": {"Type": "String", "Default": ""},
             "OpenAiKeySecretArn": {"Type": "String"},
+            "AuthIssuer": {"Type": "String"},
+            "AuthAudience": {"Type": "String"},
             "DesiredCount": {"Type": "Number", "Default": "1"},
         }});
         RelayInputs {
@@ -155,8 +177,9 @@ mod tests {
     #[test]
     fn the_relay_deploys_with_a_secret_an_arm64_image_and_skopeo() {
         assert_eq!(check_relay(&relay_inputs(&[SECRET])), vec![]);
-        // An existing stack keeps its secret.
+        // An existing stack keeps its secret and its issuer.
         let mut again = relay_inputs(&[]);
+        again.overrides.clear();
         again.deployed_secret =
             Some("arn:aws:secretsmanager:eu-west-1:123456789012:secret:openai-Ab12Cd".into());
         assert_eq!(check_relay(&again), vec![]);
@@ -165,6 +188,7 @@ mod tests {
     #[test]
     fn each_missing_piece_of_the_relay_is_named_before_any_upload() {
         let mut none = relay_inputs(&[]);
+        none.overrides.clear();
         none.cli = parse_configure_list(LIST_EMPTY);
         none.image_architecture = None;
         none.skopeo = false;
@@ -174,12 +198,17 @@ mod tests {
             vec![
                 RelayRefusal::Common(Refusal::NoCredentials),
                 RelayRefusal::Common(Refusal::NoRegion),
+                RelayRefusal::NoIssuer,
                 RelayRefusal::NoOpenAiSecret,
                 RelayRefusal::NoImage,
                 RelayRefusal::NoSkopeo,
             ]
         );
-        assert!(r[2].to_string().contains("just secret"));
+        assert!(
+            r[2].to_string()
+                .contains("AuthIssuer=<the chat stack's AuthIssuer output>")
+        );
+        assert!(r[3].to_string().contains("just secret"));
         let elsewhere = check_relay(&relay_inputs(&[
             "OpenAiKeySecretArn=arn:aws:secretsmanager:us-east-1:123456789012:secret:k-1",
         ]));

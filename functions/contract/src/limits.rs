@@ -33,6 +33,8 @@ pub mod close {
     pub const NO_STATUS: u16 = 1005;
     /// Invalid payload: a text message that is not UTF-8.
     pub const INVALID_PAYLOAD: u16 = 1007;
+    /// Policy violation (the voice relay: the user's daily voice budget is spent).
+    pub const POLICY_VIOLATION: u16 = 1008;
     /// Message too big: frame over 32 KB or message over 128 KB.
     pub const MESSAGE_TOO_BIG: u16 = 1009;
     /// The server met a condition that stops it serving the connection.

@@ -73,10 +73,25 @@ pub mod env {
     pub const MAX_SESSIONS: &str = "STREAMGATE_VOICE_MAX_SESSIONS";
     /// Sessions one client address may hold.
     pub const MAX_SESSIONS_PER_CLIENT: &str = "STREAMGATE_VOICE_MAX_SESSIONS_PER_CLIENT";
+    /// Seconds of voice each signed-in user may spend per UTC day (0: no budget).
+    pub const DAILY_VOICE_SECONDS: &str = "STREAMGATE_DAILY_VOICE_SECONDS";
+    /// The DynamoDB table holding the voice budget (none: in memory).
+    pub const QUOTA_TABLE: &str = crate::config::QUOTA_TABLE_NAME;
+    /// The OIDC issuer whose tokens may open sessions.
+    pub const AUTH_ISSUER: &str = crate::config::AUTH_ISSUER;
+    /// The audiences (app clients) accepted.
+    pub const AUTH_AUDIENCE: &str = crate::config::AUTH_AUDIENCE;
 }
 
 /// Proxies between a viewer and the relay on AWS: CloudFront, then the load balancer.
 pub const PROXY_HOPS: usize = 2;
+
+/// A session's voice is charged to its user's daily budget in steps of this many seconds,
+/// the first before the upstream opens.
+pub const VOICE_CHARGE_STEP: Duration = Duration::from_secs(10);
+
+/// Default seconds of voice per signed-in user per UTC day.
+pub const DEFAULT_DAILY_VOICE_SECONDS: u64 = 1_800;
 
 // The timers fit inside each other, checked when the crate compiles.
 const _: () = assert!(PING_INTERVAL.as_secs() < LOAD_BALANCER_IDLE_TIMEOUT.as_secs());

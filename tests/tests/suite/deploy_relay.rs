@@ -176,6 +176,8 @@ fn a_first_deploy_creates_the_stack_pushes_the_image_then_starts_the_service_on_
         &[("CALLS", calls.to_str().unwrap())],
         &[
             &format!("OpenAiKeySecretArn={SECRET_ARN}"),
+            "AuthIssuer=https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Ab12Cd",
+            "AuthAudience=client123",
             "DesiredCount=2",
         ],
     );
@@ -197,6 +199,7 @@ fn a_first_deploy_creates_the_stack_pushes_the_image_then_starts_the_service_on_
         "{log}"
     );
     assert!(steps[0].contains("DesiredCount=2"), "{log}");
+    assert!(steps[0].contains("AuthAudience=client123"), "{log}");
     assert!(
         !steps[0].contains("ImageDigest"),
         "no service before the image: {log}"

@@ -21,6 +21,7 @@ mod providers;
 mod push;
 mod quotas;
 mod readme;
+mod relay_auth;
 mod relay_process;
 mod relay_protocol;
 mod secrets;

@@ -67,7 +67,7 @@ fn every_reference_resolves_no_cycle_and_iam_is_narrow() {
 }
 
 #[test]
-fn the_task_role_reads_only_the_catalog_object_and_only_when_there_is_one() {
+fn the_task_role_reads_only_the_catalog_object_and_updates_only_the_voice_quotas() {
     let t = committed();
     let role = &t["Resources"]["TaskRole"];
     assert_eq!(
@@ -75,7 +75,34 @@ fn the_task_role_reads_only_the_catalog_object_and_only_when_there_is_one() {
         json!(["ecs-tasks.amazonaws.com"])
     );
     let all = statements(role);
-    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all.len(), 2, "{all:?}");
+    let (condition, quotas) = &all[1];
+    assert_eq!(condition.as_deref(), None);
+    assert_eq!(actions(quotas), ["dynamodb:UpdateItem"]);
+    assert_eq!(
+        quotas["Resource"],
+        json!([{"Fn::GetAtt": ["VoiceQuotasTable", "Arn"]}])
+    );
+    // The relay checks the same tokens as the chat API, and charges the voice it relays.
+    let env: Vec<&str> = t["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+        ["Environment"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["Name"].as_str().unwrap())
+        .collect();
+    for name in [
+        streamgate_contract::relay::env::AUTH_ISSUER,
+        streamgate_contract::relay::env::AUTH_AUDIENCE,
+        streamgate_contract::relay::env::QUOTA_TABLE,
+        streamgate_contract::relay::env::DAILY_VOICE_SECONDS,
+    ] {
+        assert!(env.contains(&name), "{name} in {env:?}");
+    }
+    assert!(
+        t["Parameters"]["AuthIssuer"].get("Default").is_none(),
+        "an issuer must be named"
+    );
     let (condition, s) = &all[0];
     assert_eq!(condition.as_deref(), Some("HasCatalogObject"));
     assert_eq!(actions(s), ["s3:GetObject"]);

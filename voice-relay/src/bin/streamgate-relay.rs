@@ -11,8 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use streamgate_aws::DynamoQuotas;
 use streamgate_contract::relay;
-use streamgate_core::memory::MemoryStore;
+use streamgate_core::QuotaStore;
+use streamgate_core::memory::{MemoryQuotas, MemoryStore};
+use streamgate_emulator::access::{Access, AccessArgs};
 use streamgate_emulator::process::{StopSignal, serve_until_stopped};
 use streamgate_emulator::{Gateway, GatewayConfig};
 use streamgate_voice_relay::{
@@ -62,6 +65,12 @@ struct Cli {
     max_lifetime_s: u64,
     #[command(flatten)]
     voice: VoiceArgs,
+    #[command(flatten)]
+    access: AccessArgs,
+    /// The DynamoDB table holding each user's daily voice seconds (the relay stack's); none:
+    /// in this process's memory.
+    #[arg(long, env = relay::env::QUOTA_TABLE)]
+    quota_table: Option<String>,
     /// Log as JSON lines (for CloudWatch) or text.
     #[arg(long, default_value = "json", value_parser = ["json", "text"], env = relay::env::LOG_FORMAT)]
     log_format: String,
@@ -92,16 +101,19 @@ async fn run(cli: Cli) -> Result<(), String> {
     config.ping_interval = Duration::from_secs(cli.ping_interval_s);
     let origins = streamgate_emulator::gateway::origin::AllowedOrigins::with(&cli.allowed_origins)
         .map_err(|e| format!("--allow-origin: {e}"))?;
-    let service = RealtimeService::new(config, Arc::new(MemoryStore::new()));
+    let quotas: Arc<dyn QuotaStore> = match &cli.quota_table {
+        Some(table) => {
+            let sdk = aws_config::load_from_env().await;
+            Arc::new(DynamoQuotas::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                table,
+            ))
+        }
+        None => Arc::new(MemoryQuotas::new()),
+    };
+    let service = RealtimeService::with_quotas(config, Arc::new(MemoryStore::new()), quotas);
     let live = service.clone();
     spawn_refresh(&service, reader, Duration::from_secs(cli.catalog_refresh_s));
-    let gateway = Gateway::builder(GatewayConfig {
-        allowed_origins: origins,
-        trusted_proxy_hops: cli.trusted_proxy_hops,
-        ..GatewayConfig::default()
-    })
-    .voice(service)
-    .build();
 
     let addr: SocketAddr = format!("{}:{}", cli.host, cli.port)
         .parse()
@@ -109,6 +121,36 @@ async fn run(cli: Cli) -> Result<(), String> {
     let listener = streamgate_emulator::gateway::listener::bind(addr)
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let access = cli.access.resolve(
+        &format!("http://127.0.0.1:{}", local.port()),
+        rand::random(),
+    )?;
+    if let Access::Dev(dev) = &access {
+        // A development issuer is for this machine only: its token is printed below.
+        if !addr.ip().is_loopback() {
+            return Err(format!(
+                "--host {} serves other machines: name the issuer (--auth-issuer and --auth-audience, or {} and {}) or turn checks off with --auth none",
+                cli.host,
+                relay::env::AUTH_ISSUER,
+                relay::env::AUTH_AUDIENCE
+            ));
+        }
+        streamgate_emulator::stdout::line(format!(
+            "streamgate-relay: signed-in voice page http://localhost:{}/#token={}\n",
+            local.port(),
+            dev.token("local-user", streamgate_emulator::access::DEV_TOKEN_TTL)
+        ));
+    }
+    tracing::info!(access = %access.describe(), "who may open sessions");
+    let gateway = Gateway::builder(GatewayConfig {
+        allowed_origins: origins,
+        trusted_proxy_hops: cli.trusted_proxy_hops,
+        ..GatewayConfig::default()
+    })
+    .authorizer(access.authorizer()?)
+    .dev_issuer(access.dev_issuer())
+    .voice(service)
+    .build();
     tracing::info!(
         address = %local,
         restaurants,

@@ -21,12 +21,13 @@ mod parameters;
 mod roles;
 mod service;
 
-use streamgate_contract::relay;
+use streamgate_contract::{quota, relay};
 
 use crate::expr::Sub;
 use crate::resources::cloudfront::DistributionAttr;
+use crate::resources::dynamodb::{KeyType, Table};
 use crate::resources::ecr::{Repository, RepositoryAttr};
-use crate::template::{Options, Template};
+use crate::template::{DataPolicy, Options, Template};
 
 /// Where the relay template lives, relative to the workspace root.
 pub const RELAY_TEMPLATE_PATH: &str = "generated/relay.yaml";
@@ -56,8 +57,16 @@ pub fn build() -> Template {
         ),
     );
     let logs = roles::log_group(&mut t);
+    let quotas = t.add_with(
+        "VoiceQuotasTable",
+        Table::on_demand(quota::attr::KEY, KeyType::S, quota::attr::TTL),
+        Options::new().data_policy(DataPolicy::Delete).skip_checkov(
+            "CKV_AWS_119",
+            "Items hold only counters; encrypted with the AWS-managed DynamoDB key.",
+        ),
+    );
     let ingress = ingress::ingress(&mut t, &net);
-    let roles = roles::roles(&mut t, &p, &repository, &logs);
+    let roles = roles::roles(&mut t, &p, &repository, &logs, &quotas);
     let cluster = service::cluster(&mut t);
     let distribution = edge::distribution(&mut t, &p, &ingress);
     service::service(
@@ -71,6 +80,7 @@ pub fn build() -> Template {
             logs: &logs,
             cluster: &cluster,
             distribution: &distribution,
+            quotas: &quotas,
         },
     );
 

@@ -1,5 +1,7 @@
 //! The relay stack's parameters and conditions: the image digest, task size and count, the
-//! OpenAI key's secret, the catalog object, the Realtime model, a custom domain.
+//! OpenAI key's secret, the catalog object, the Realtime model, a custom domain, who may open
+//! sessions (an OIDC issuer and audience: the chat stack's, for one sign-in) and each user's
+//! daily voice seconds.
 
 use crate::expr::{CondExpr, Expr};
 use crate::template::{ConditionRef, ParamRef, Parameter, Template};
@@ -17,6 +19,9 @@ pub(super) struct Params {
     pub(super) model: ParamRef,
     pub(super) certificate: ParamRef,
     pub(super) domain: ParamRef,
+    pub(super) auth_issuer: ParamRef,
+    pub(super) auth_audience: ParamRef,
+    pub(super) daily_voice_seconds: ParamRef,
     pub(super) has_image: ConditionRef,
     pub(super) has_catalog_object: ConditionRef,
     pub(super) has_domain: ConditionRef,
@@ -91,6 +96,25 @@ pub(super) fn parameters(t: &mut Template) -> Params {
         .default("")
         .pattern("^([a-z0-9.-]+)?$", "a domain name, or empty"),
     );
+    let auth_issuer = t.parameter(
+        "AuthIssuer",
+        Parameter::string("OIDC issuer whose tokens may open voice sessions (https://...; the chat stack's AuthIssuer output for one sign-in).")
+            .pattern("^https://[^\\s]+$", "an https:// URL"),
+    );
+    let auth_audience = t.parameter(
+        "AuthAudience",
+        Parameter::string("Audiences (app client ids) accepted, comma-separated (the chat stack's UserPoolClientId output).")
+            .pattern("^[^\\s]+$", "one or more ids, comma-separated, without spaces"),
+    );
+    let daily_voice_seconds = t.parameter(
+        "DailyVoiceSeconds",
+        Parameter::number(
+            "Seconds of voice each user may spend per UTC day (0: no budget).",
+            0,
+            86_400,
+        )
+        .default(streamgate_contract::relay::DEFAULT_DAILY_VOICE_SECONDS.to_string()),
+    );
     let has_image = t.condition(
         "HasImage",
         CondExpr::Not(Box::new(CondExpr::Equals(
@@ -124,6 +148,9 @@ pub(super) fn parameters(t: &mut Template) -> Params {
         model,
         certificate,
         domain,
+        auth_issuer,
+        auth_audience,
+        daily_voice_seconds,
         has_image,
         has_catalog_object,
         has_domain,

@@ -1,9 +1,10 @@
 //! Who may do what: the log group and the repository statement, the execution role (pull
 //! this image, read this secret, write this log group) and the task role (read only the
-//! catalog object, and only when one is named).
+//! catalog object, and only when one is named; update only the voice quotas table).
 
 use super::parameters::Params;
 use crate::expr::{Expr, Pseudo, Sub};
+use crate::resources::dynamodb::{Table, TableAttr};
 use crate::resources::ecr::{Repository, RepositoryAttr};
 use crate::resources::iam::{Action, Policy, PolicyDocument, Role, Statement};
 use crate::resources::logs::{LogGroup, LogGroupAttr};
@@ -51,6 +52,7 @@ pub(super) fn roles(
     p: &Params,
     repository: &Handle<Repository>,
     logs: &Handle<LogGroup>,
+    quotas: &Handle<Table>,
 ) -> Roles {
     // Roles: the execution role pulls this image, reads this secret, writes this log group;
     // the task role reads only the catalog object (when there is one).
@@ -94,17 +96,24 @@ pub(super) fn roles(
         "TaskRole",
         Role::for_service(
             "ecs-tasks.amazonaws.com",
-            "The relay reads its catalog object, and nothing else",
+            "The relay reads its catalog object and charges its users' voice seconds, nothing else",
             vec![Policy {
                 policy_name: "relay-task".into(),
-                policy_document: PolicyDocument::new(vec![Cond::When(
-                    p.has_catalog_object.clone(),
-                    Statement::allow(
-                        "ReadCatalog",
-                        &[Action::GetObject],
-                        vec![catalog_object_arn],
+                policy_document: PolicyDocument::new(vec![
+                    Cond::When(
+                        p.has_catalog_object.clone(),
+                        Statement::allow(
+                            "ReadCatalog",
+                            &[Action::GetObject],
+                            vec![catalog_object_arn],
+                        ),
                     ),
-                )]),
+                    Cond::Always(Statement::allow(
+                        "VoiceQuotas",
+                        &[Action::UpdateItem],
+                        vec![quotas.att(TableAttr::Arn)],
+                    )),
+                ]),
             }],
         ),
     );

@@ -14,6 +14,7 @@ use crate::resources::autoscaling::{
     PredefinedMetric, ScalableTarget, ScalingPolicy, TargetTracking,
 };
 use crate::resources::cloudfront::{Distribution, DistributionAttr};
+use crate::resources::dynamodb::Table;
 use crate::resources::ec2::SecurityGroupAttr;
 use crate::resources::ecr::{Repository, RepositoryAttr};
 use crate::resources::ecs::{
@@ -52,6 +53,7 @@ pub(super) struct Inputs<'a> {
     pub(super) logs: &'a Handle<LogGroup>,
     pub(super) cluster: &'a Handle<Cluster>,
     pub(super) distribution: &'a Handle<Distribution>,
+    pub(super) quotas: &'a Handle<Table>,
 }
 
 /// Declares the task definition, the service and its scaling.
@@ -64,6 +66,7 @@ pub(super) fn service(t: &mut Template, p: &Params, i: &Inputs) -> Handle<Servic
         logs,
         cluster,
         distribution,
+        quotas,
     } = i;
     let (execution_role, task_role) = (&roles.execution, &roles.task);
     let (service_group, target_group, rule) =
@@ -145,6 +148,11 @@ pub(super) fn service(t: &mut Template, p: &Params, i: &Inputs) -> Handle<Servic
                         env::TRUSTED_PROXY_HOPS,
                         Expr::lit(relay::PROXY_HOPS.to_string()),
                     ),
+                    // Who may open sessions, and how much voice each user gets a day.
+                    var(env::AUTH_ISSUER, p.auth_issuer.r#ref()),
+                    var(env::AUTH_AUDIENCE, p.auth_audience.r#ref()),
+                    var(env::QUOTA_TABLE, quotas.r#ref()),
+                    var(env::DAILY_VOICE_SECONDS, p.daily_voice_seconds.r#ref()),
                 ],
                 secrets: vec![ContainerSecret {
                     name: env::OPENAI_API_KEY.to_owned(),

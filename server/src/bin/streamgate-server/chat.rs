@@ -89,11 +89,13 @@ pub(super) async fn run(cli: Cli) -> Result<(), String> {
     let llm = streamgate_llm::build(&provider).map_err(|e| e.to_string())?;
 
     let registry = Arc::new(Registry::new(cli.management_rate_limit));
+    // One set of quotas for both doors: answers' tokens and voice seconds, per user.
+    let quotas = Arc::new(MemoryQuotas::new());
     let app = ChatApp {
         store: store(&cli).await,
         push: push(&cli, &registry),
         llm,
-        quotas: Arc::new(MemoryQuotas::new()),
+        quotas: quotas.clone(),
         settings,
     };
     let config = GatewayConfig {
@@ -114,7 +116,7 @@ pub(super) async fn run(cli: Cli) -> Result<(), String> {
         .voice
         .config(catalog, config.idle_timeout, config.max_lifetime);
     let voice_ready = realtime.api_key.is_some();
-    let realtime = RealtimeService::new(realtime, app.store.clone());
+    let realtime = RealtimeService::with_quotas(realtime, app.store.clone(), quotas);
     let listener = listen(&cli).await?;
     let access = access(&cli, &listener)?;
     let gateway = Gateway::builder(config)
