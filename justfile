@@ -179,6 +179,11 @@ bench:
         echo "$x86" | grep '^warm'
         echo "$arm" | grep '^warm'
     } >> BENCH.md
+    # Who may connect: verifying a token, and $connect with and without the check.
+    cargo build --release --quiet -p streamgate-bench --bin auth-bench
+    auth=$(target/release/auth-bench)
+    printf '\n%s\n' "$auth" >> BENCH.md
+    echo "$auth"
     echo "$x86"
     echo "$arm"
     # The template host (real processes under the Runtime API) against the in-process host.

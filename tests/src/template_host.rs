@@ -316,3 +316,27 @@ pub fn alive(pid: u32) -> bool {
         .and_then(|s| s.rsplit_once(") ").map(|(_, r)| !r.starts_with('Z')))
         .unwrap_or(false)
 }
+
+/// Points a streamgate stack at a development issuer served on `listener`'s port, as
+/// `streamgate-server --template` does with `--auth dev`: its `AuthIssuer` and `AuthAudience`
+/// parameters name the issuer, the template host serves it; returns a token for `user`.
+pub fn sign_in(
+    options: &mut streamgate_template_host::TemplateOptions,
+    listener: &tokio::net::TcpListener,
+    user: &str,
+) -> String {
+    use streamgate_emulator::access::{DEV_AUDIENCE, DEV_ISSUER_PATH};
+    let port = listener.local_addr().unwrap().port();
+    let dev = std::sync::Arc::new(streamgate_auth::dev::DevIssuer::new(
+        &format!("http://127.0.0.1:{port}{DEV_ISSUER_PATH}"),
+        DEV_AUDIENCE,
+        rand::random(),
+    ));
+    options.local_parameters = [
+        ("AuthIssuer".to_owned(), dev.issuer().to_owned()),
+        ("AuthAudience".to_owned(), dev.audience().to_owned()),
+    ]
+    .into();
+    options.dev_issuer = Some(dev.clone());
+    dev.token(user, std::time::Duration::from_secs(600))
+}

@@ -1,7 +1,9 @@
 //! Benchmark of the packaged Lambda artifacts: per function the zip size and the init time
-//! (exec to the first `GET /next` on the Runtime API, median of the runs), and the warm
+//! (exec to the first `GET /next` on the Runtime API, median of the runs), the warm
 //! invocation time of `message` for a 100-token echo answer (the Runtime API's `/next`
-//! answer written to the `/response` received; the frames go to a loopback `@connections`).
+//! answer written to the `/response` received; the frames go to a loopback `@connections`),
+//! and the warm invocation time of the authorizer checking a token (its issuer's keys on a
+//! loopback server, fetched by the first, discarded, invocation).
 //!
 //! `lambda-bench [--runs N] [--qemu SYSROOT] [--label TEXT] DIR` where DIR holds
 //! `<binary>/bootstrap` (`target/lambda` after `just package`). Prints Markdown table rows.
@@ -164,6 +166,9 @@ fn lambda_env(
         .env(env::TABLE_NAME, "connections")
         .env(env::QUOTA_TABLE_NAME, "quotas")
         .env(env::LLM_PROVIDER, "echo")
+        // The authorizer's issuer: read at start-up, fetched only by the first check.
+        .env(env::AUTH_ISSUER, "https://issuer.example")
+        .env(env::AUTH_AUDIENCE, "bench")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -246,6 +251,53 @@ async fn warm_message(target: &Target, bootstrap: &Path, runs: usize) -> Duratio
     median(samples)
 }
 
+/// Warm authorizer invocations checking a valid token (the first, which fetches the keys,
+/// discarded).
+async fn warm_authorizer(target: &Target, bootstrap: &Path, runs: usize) -> Duration {
+    let issuer = MockServer::start(vec![]).await;
+    let dev = streamgate_auth::dev::DevIssuer::new(&issuer.url(), "bench", [3; 32]);
+    issuer.push_script(vec![
+        Reply::json(200, dev.discovery()),
+        Reply::json(200, dev.jwks()),
+    ]);
+    let mut api = runtime_api().await;
+    let mut cmd = target.command(bootstrap);
+    lambda_env(
+        &mut cmd,
+        &api.addr,
+        Function::Authorize,
+        &[
+            (env::AUTH_ISSUER, dev.issuer().to_owned()),
+            (env::AUTH_AUDIENCE, "bench".to_owned()),
+        ],
+    );
+    let _child = cmd.spawn().expect("the bootstrap starts");
+    let event = serde_json::json!({
+        "type": "REQUEST",
+        "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/$connect",
+        "headers": {},
+        "queryStringParameters": {"token": dev.token("bench-user", Duration::from_secs(3600))},
+        "requestContext": {"routeKey": "$connect", "eventType": "CONNECT"}
+    });
+    let mut samples = Vec::new();
+    for run in 0..=runs {
+        api.events.send(event.clone()).await.unwrap();
+        let done = loop {
+            match tokio::time::timeout(Duration::from_secs(30), api.seen.recv()).await {
+                Ok(Some(Seen::Response(at))) => break at,
+                Ok(Some(Seen::Next(_))) => continue,
+                Ok(Some(Seen::Error)) => panic!("the authorizer refused a valid token"),
+                _ => panic!("no response within 30 s"),
+            }
+        };
+        let sent = *api.sent.lock().await.last().unwrap();
+        if run > 0 {
+            samples.push(done - sent);
+        }
+    }
+    median(samples)
+}
+
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
@@ -289,5 +341,16 @@ async fn main() {
     println!(
         "\nwarm `message` invocation, 100-token echo answer ({label}), median of {runs}: {} ms",
         ms(warm)
+    );
+    let authorize = warm_authorizer(
+        &target,
+        &dir.join(Function::Authorize.spec().binary)
+            .join("bootstrap"),
+        runs,
+    )
+    .await;
+    println!(
+        "\nwarm authorizer invocation, an Ed25519 token checked against cached keys ({label}), median of {runs}: {} ms",
+        ms(authorize)
     );
 }

@@ -8,19 +8,25 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use streamgate_auth::dev::DevIssuer;
-use streamgate_contract::{Function, config as env};
+use streamgate_contract::{Function, Route, config as env};
 use streamgate_tests::mock_http::{MockServer, Part, Reply};
 
 const AUDIENCE: &str = "app-client";
-const METHOD_ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/$connect";
+/// The `$connect` route's ARN, as API Gateway names it in the event.
+fn method_arn() -> String {
+    format!(
+        "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/{}",
+        Route::Connect.key()
+    )
+}
 
 fn request_event(headers: Value, query: Value) -> Value {
     json!({
         "type": "REQUEST",
-        "methodArn": METHOD_ARN,
+        "methodArn": method_arn(),
         "headers": headers,
         "queryStringParameters": query,
-        "requestContext": {"routeKey": "$connect", "eventType": "CONNECT", "connectionId": "R1kmxc2VNjMCFIA=", "stage": "dev", "apiId": "abcdef1234"},
+        "requestContext": {"routeKey": Route::Connect.key(), "eventType": "CONNECT", "connectionId": "R1kmxc2VNjMCFIA=", "stage": "dev", "apiId": "abcdef1234"},
         "stageVariables": {}
     })
 }
@@ -122,7 +128,7 @@ async fn the_authorizer_allows_refuses_and_denies_as_api_gateway_expects() {
         assert_eq!(policy["policyDocument"]["Statement"][0]["Effect"], "Allow");
         assert_eq!(
             policy["policyDocument"]["Statement"][0]["Resource"],
-            METHOD_ARN
+            method_arn()
         );
     }
     for i in [2, 3] {

@@ -8,14 +8,18 @@ use streamgate_template_host::host::{TemplateHost, TemplateOptions};
 use streamgate_tests::local::{LocalServer, browser_tools};
 use streamgate_tests::workspace_root;
 
-/// Runs the page script against the server at `addr`.
-async fn page_test(addr: std::net::SocketAddr) -> std::process::Output {
+/// Runs the page script against the server at `addr` (signed in with `token`, if any, as the
+/// banner's signed-in page does).
+async fn page_test(addr: std::net::SocketAddr, token: Option<&str>) -> std::process::Output {
     let chromium = browser_tools();
     let root = workspace_root();
     let artifacts = root.join("tests/artifacts");
     tokio::process::Command::new("node")
         .arg(root.join("tests/node/chat-page.mjs"))
-        .arg(format!("http://{addr}/"))
+        .arg(match token {
+            Some(t) => format!("http://{addr}/#token={t}"),
+            None => format!("http://{addr}/"),
+        })
         .arg(Route::Message.key())
         .arg(&artifacts)
         .env("CHROMIUM", &chromium)
@@ -30,7 +34,7 @@ async fn page_test(addr: std::net::SocketAddr) -> std::process::Output {
 async fn the_page_streams_an_answer_and_shows_errors_in_chromium() {
     // Slow enough that the page visibly streams.
     let server = LocalServer::chat(None, Duration::from_millis(60)).await;
-    let output = page_test(server.addr).await;
+    let output = page_test(server.addr, None).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}");
@@ -58,11 +62,12 @@ async fn the_page_works_against_the_template_host_hosting_the_packaged_bootstrap
     .into();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let token = streamgate_tests::template_host::sign_in(&mut options, &listener, "page-user");
     let server = TemplateHost::start(options, &listener)
         .await
         .unwrap_or_else(|p| panic!("the generated template serves: {p:#?}"));
     let serving = tokio::spawn(server.gateway.clone().serve(listener));
-    let output = page_test(addr).await;
+    let output = page_test(addr, Some(&token)).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}");

@@ -49,6 +49,10 @@ struct Running {
 impl Running {
     async fn start(options: TemplateOptions) -> Running {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Running::on(options, listener).await
+    }
+
+    async fn on(options: TemplateOptions, listener: tokio::net::TcpListener) -> Running {
         let addr = listener.local_addr().unwrap();
         let server = TemplateHost::start(options, &listener)
             .await
@@ -187,18 +191,27 @@ async fn the_generated_chat_stack_runs_its_packaged_bootstraps() {
     options.artifacts = Some(workspace_root().join("target/lambda"));
     options.dynamodb_local_dir = Some(jar_dir());
     options.logs = logs.sink();
-    let running = Running::start(options).await;
+    // Signed in as deployed: the stack's own authorizer function checks the token, against
+    // a development issuer instead of the Cognito pool.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let token = streamgate_tests::template_host::sign_in(&mut options, &listener, "user-7");
+    let running = Running::on(options, listener).await;
     let table = running
         .server
         .api
         .tables
-        .first()
+        .iter()
+        .find(|t| t.logical_id == "ConnectionsTable")
         .expect("the stack declares its connections table")
         .name
         .clone();
     let db = running.dynamodb();
+    match tokio_tungstenite::connect_async(running.url()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 401),
+        other => panic!("without a token: {other:?}"),
+    }
 
-    let mut ws = connect(&running.url()).await;
+    let mut ws = connect(&format!("{}?token={token}", running.url())).await;
     wait_for_items(&db, &table, 1).await;
     let question = json!({"action": Route::Message.key(), "data": "streamed through real processes", "requestId": "r1"});
     send(&mut ws, &question.to_string()).await;
