@@ -183,19 +183,33 @@ async fn main() {
     // The template host.
     let mut options = TemplateOptions::new(root.join("generated/template.yaml"));
     options.artifacts = Some(artifacts.into());
-    options.parameters = BTreeMap::from([("Architecture".into(), arch.into())]);
+    // One signed-in user drives every socket: no per-user caps or budget in the way of the
+    // figures (the authorizer function still checks the token on each `$connect`).
+    options.parameters = BTreeMap::from([
+        ("Architecture".into(), arch.into()),
+        ("DailyTokenBudget".into(), "0".into()),
+        ("MaxConnectionsPerUser".into(), "1000".into()),
+        ("MaxAnswersPerUser".into(), "100".into()),
+    ]);
     options.dynamodb_endpoint = Some(db.endpoint());
     options.logs = Arc::new(|_: &str, _: &str| {});
     options.extra_environment = BTreeMap::from([(env::ECHO_DELAY_MS.to_owned(), "0".to_owned())]);
     options.max_concurrency = max_concurrency;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let template_addr = listener.local_addr().unwrap();
+    let token = streamgate_tests::template_host::sign_in(&mut options, &listener, "bench-user");
     let server = TemplateHost::start(options, &listener)
         .await
         .expect("the template serves");
-    let table = server.api.tables[0].clone();
+    let table = server
+        .api
+        .tables
+        .iter()
+        .find(|t| t.logical_id == "ConnectionsTable")
+        .expect("the connections table")
+        .clone();
     tokio::spawn(server.gateway.clone().serve(listener));
-    let template_url = format!("ws://{template_addr}/{}", server.api.stage);
+    let template_url = format!("ws://{template_addr}/{}?token={token}", server.api.stage);
 
     // Cold starts: one handshake on a cold $connect, then one frame on each cold route.
     let t = Instant::now();

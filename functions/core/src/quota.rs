@@ -132,70 +132,88 @@ pub async fn begin_answer(
 ) -> Result<AnswerLease, QuotaError> {
     let places = q::answers_key(user);
     let expires = now + ANSWER_PLACE_SECONDS;
-    if !store
-        .take_place(&places, request_id, settings.max_answers, now, expires)
-        .await?
-    {
+    let reserved = if settings.daily_token_budget > 0 {
+        reservation(input, max_tokens)
+    } else {
+        0
+    };
+    let tokens = q::tokens_key(user, now);
+    // The place and the tokens in one round trip (two updates at once); whichever is granted
+    // is given back when the other is refused.
+    let take = store.take_place(&places, request_id, settings.max_answers, now, expires);
+    let spend = async {
+        if reserved == 0 {
+            return Ok(true);
+        }
+        store
+            .spend(
+                &tokens,
+                reserved,
+                settings.daily_token_budget,
+                q::daily_ttl(now),
+            )
+            .await
+    };
+    let (place_result, spend_result) = futures::join!(take, spend);
+    let placed = matches!(place_result, Ok(true));
+    let granted = matches!(spend_result, Ok(true));
+    if placed && granted {
+        return Ok(AnswerLease {
+            user: user.to_owned(),
+            request_id: request_id.to_owned(),
+            reserved,
+            input_estimate: input.len().div_ceil(4) as u64,
+            started: now,
+        });
+    }
+    if placed {
+        let _ = store.free_place(&places, request_id).await;
+    }
+    if granted && reserved > 0 {
+        let _ = store
+            .adjust(&tokens, -(reserved as i64), q::daily_ttl(now))
+            .await;
+    }
+    place_result?;
+    spend_result?;
+    if !placed {
         return Err(QuotaError::Exceeded(Exceeded {
             sentence: "you have as many answers streaming as you may; wait for one to finish",
             retry_after_seconds: PLACE_RETRY_AFTER_SECONDS,
         }));
     }
-    let mut reserved = 0;
-    if settings.daily_token_budget > 0 {
-        reserved = reservation(input, max_tokens);
-        let granted = store
-            .spend(
-                &q::tokens_key(user, now),
-                reserved,
-                settings.daily_token_budget,
-                q::daily_ttl(now),
-            )
-            .await;
-        if !matches!(granted, Ok(true)) {
-            let _ = store.free_place(&places, request_id).await;
-            granted?;
-            return Err(QuotaError::Exceeded(Exceeded {
-                sentence: "your daily token budget is spent",
-                retry_after_seconds: q::seconds_to_next_utc_day(now),
-            }));
-        }
-    }
-    Ok(AnswerLease {
-        user: user.to_owned(),
-        request_id: request_id.to_owned(),
-        reserved,
-        input_estimate: input.len().div_ceil(4) as u64,
-        started: now,
-    })
+    Err(QuotaError::Exceeded(Exceeded {
+        sentence: "your daily token budget is spent",
+        retry_after_seconds: q::seconds_to_next_utc_day(now),
+    }))
 }
 
 /// Settles an answer's tokens to what it spent and gives its place back. Failures are
 /// logged: the place expires on its own, and a settlement lost leaves the reservation.
 pub async fn end_answer(store: &dyn QuotaStore, lease: AnswerLease, spent: Spent) {
-    if lease.reserved > 0 {
-        let actual = match spent {
-            Spent::Reported(u) => u.input_tokens + u.output_tokens,
-            Spent::Failed => lease.input_estimate,
-            Spent::Unknown => lease.reserved,
-        };
-        let delta = actual as i64 - lease.reserved as i64;
-        if delta != 0
-            && let Err(e) = store
-                .adjust(
-                    &q::tokens_key(&lease.user, lease.started),
-                    delta,
-                    q::daily_ttl(lease.started),
-                )
+    let actual = match spent {
+        Spent::Reported(u) => u.input_tokens + u.output_tokens,
+        Spent::Failed => lease.input_estimate,
+        Spent::Unknown => lease.reserved,
+    };
+    let delta = actual as i64 - lease.reserved as i64;
+    let tokens = q::tokens_key(&lease.user, lease.started);
+    let places = q::answers_key(&lease.user);
+    // Both in one round trip.
+    let settle = async {
+        if lease.reserved > 0 && delta != 0 {
+            store
+                .adjust(&tokens, delta, q::daily_ttl(lease.started))
                 .await
-        {
-            tracing::warn!(error = %e, "cannot settle the answer's tokens");
+        } else {
+            Ok(())
         }
+    };
+    let (settled, freed) = futures::join!(settle, store.free_place(&places, &lease.request_id));
+    if let Err(e) = settled {
+        tracing::warn!(error = %e, "cannot settle the answer's tokens");
     }
-    if let Err(e) = store
-        .free_place(&q::answers_key(&lease.user), &lease.request_id)
-        .await
-    {
+    if let Err(e) = freed {
         tracing::warn!(error = %e, "cannot give the answer's place back");
     }
 }
@@ -237,4 +255,50 @@ pub async fn close_connection(
     store
         .free_place(&q::connections_key(user), connection_id)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryQuotas;
+
+    /// Whichever of the place and the tokens was granted is given back when the other is not.
+    #[tokio::test]
+    async fn a_refusal_leaves_nothing_taken() {
+        let store = MemoryQuotas::new();
+        let settings = QuotaSettings {
+            daily_token_budget: 100,
+            max_connections: 5,
+            max_answers: 1,
+        };
+        let now = 1_795_996_800;
+        let tokens = q::tokens_key("u", now);
+        let places = q::answers_key("u");
+        // Over budget (reserves 8 + 1 > 100 - 95): the place is given back.
+        store.spend(&tokens, 95, 100, 0).await.unwrap();
+        let e = begin_answer(&store, &settings, "u", "r1", "abc", 8, now)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, QuotaError::Exceeded(ref x) if x.retry_after_seconds == 86_400));
+        assert_eq!(store.places(&places), 0);
+        assert_eq!(store.counter(&tokens), 95);
+        // Room in the budget but the one place held: the tokens are given back.
+        store.adjust(&tokens, -95, 0).await.unwrap();
+        let lease = begin_answer(&store, &settings, "u", "r2", "abc", 8, now)
+            .await
+            .unwrap();
+        let e = begin_answer(&store, &settings, "u", "r3", "abc", 8, now)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, QuotaError::Exceeded(ref x) if x.retry_after_seconds == 5));
+        assert_eq!(store.counter(&tokens), 9, "only r2's reservation");
+        // Settled to the usage, the place given back.
+        let usage = Usage {
+            input_tokens: 2,
+            output_tokens: 3,
+        };
+        end_answer(&store, lease, Spent::Reported(usage)).await;
+        assert_eq!(store.counter(&tokens), 5);
+        assert_eq!(store.places(&places), 0);
+    }
 }
