@@ -277,10 +277,13 @@ async fn warm_authorizer(target: &Target, bootstrap: &Path, runs: usize) -> Dura
     let _child = cmd.spawn().expect("the bootstrap starts");
     let event = serde_json::json!({
         "type": "REQUEST",
-        "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/$connect",
+        "methodArn": format!(
+            "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/{}",
+            streamgate_contract::Route::Connect.key()
+        ),
         "headers": {},
         "queryStringParameters": {"token": dev.token("bench-user", Duration::from_secs(3600))},
-        "requestContext": {"routeKey": "$connect", "eventType": "CONNECT"}
+        "requestContext": {"routeKey": streamgate_contract::Route::Connect.key(), "eventType": "CONNECT"}
     });
     let mut samples = Vec::new();
     for run in 0..=runs {

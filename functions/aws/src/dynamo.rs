@@ -31,11 +31,7 @@ impl DynamoStore {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
     {
-        if e.code() == Some("ResourceNotFoundException") {
-            StoreError::TableNotFound(self.table.clone())
-        } else {
-            StoreError::Unavailable(crate::describe(&e))
-        }
+        crate::table_error(&self.table, e)
     }
 }
 

@@ -45,11 +45,7 @@ impl DynamoQuotas {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
     {
-        if e.code() == Some("ResourceNotFoundException") {
-            StoreError::TableNotFound(self.table.clone())
-        } else {
-            StoreError::Unavailable(crate::describe(&e))
-        }
+        crate::table_error(&self.table, e)
     }
 
     /// One `UpdateItem` on `key`.

@@ -76,16 +76,8 @@ pub(super) fn authorizer(
         "ConnectAuthorizer",
         Authorizer::lambda_request(api, function, "token"),
     );
-    let source_arn = Sub::new()
-        .text("arn:")
-        .pseudo(Pseudo::Partition)
-        .text(":execute-api:")
-        .pseudo(Pseudo::Region)
-        .text(":")
-        .pseudo(Pseudo::AccountId)
-        .text(":")
-        .expr(&api.r#ref())
-        .text("/authorizers/")
+    let source_arn = super::execute_api_prefix(api)
+        .text("authorizers/")
         .expr(&authorizer.r#ref())
         .build();
     t.add(

@@ -67,8 +67,9 @@ fn pascal(s: &str) -> String {
         .collect()
 }
 
-/// `arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${Api}/${Stage}/{rest}`
-pub(super) fn execute_api_arn(api: &Handle<WebSocketApi>, stage: &ParamRef, rest: &str) -> Expr {
+/// `arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${Api}/`, to which
+/// a stage and route, or `authorizers/{id}`, are added.
+pub(super) fn execute_api_prefix(api: &Handle<WebSocketApi>) -> Sub {
     Sub::new()
         .text("arn:")
         .pseudo(Pseudo::Partition)
@@ -79,6 +80,11 @@ pub(super) fn execute_api_arn(api: &Handle<WebSocketApi>, stage: &ParamRef, rest
         .text(":")
         .expr(&api.r#ref())
         .text("/")
+}
+
+/// `arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${Api}/${Stage}/{rest}`
+pub(super) fn execute_api_arn(api: &Handle<WebSocketApi>, stage: &ParamRef, rest: &str) -> Expr {
+    execute_api_prefix(api)
         .expr(&stage.r#ref())
         .text("/")
         .text(rest)
