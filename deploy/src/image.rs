@@ -4,7 +4,7 @@
 //! same inputs give the same bytes (timestamps and owners are fixed), so the digest names the
 //! contents.
 //!
-//! [`build`] is pure: it returns the files of the layout; [`write`] puts them on disk.
+//! [`build`] is pure: it returns the files of the layout; [`write()`] puts them on disk.
 //! `skopeo copy oci:DIR:TAG docker://...` pushes the result.
 
 use std::io::Write;

@@ -45,8 +45,8 @@ pub struct AccessArgs {
         env = "STREAMGATE_AUTH"
     )]
     pub mode: AuthMode,
-    /// A real OIDC issuer whose tokens may connect (https://...; Cognito's is
-    /// https://cognito-idp.REGION.amazonaws.com/POOL_ID).
+    /// A real OIDC issuer whose tokens may connect (`https://...`; Cognito's is
+    /// `https://cognito-idp.REGION.amazonaws.com/POOL_ID`).
     #[arg(long, value_name = "URL", env = env::AUTH_ISSUER)]
     pub auth_issuer: Option<String>,
     /// The audiences (or Cognito app clients) accepted, comma-separated; needed with

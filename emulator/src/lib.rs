@@ -8,7 +8,7 @@
 //!   the JWT `$connect` hook.
 //! * [`gateway`]: the emulator, one module per concern (the URL table, the handshake and
 //!   `$connect`, the connection loop, invocations, the management API, the upgrade, the
-//!   [`VoiceSurface`](gateway::VoiceSurface) a voice product plugs in).
+//!   [`gateway::VoiceSurface`] a voice product plugs in).
 //! * [`events`]: the CONNECT / MESSAGE / DISCONNECT / authorizer events, built in one place.
 //! * [`api`]: what an emulated API is (routes, integrations, selection, request templates).
 //! * [`registry`]: the live connections and the `@connections` operations on them.

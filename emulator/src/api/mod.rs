@@ -1,7 +1,7 @@
 //! What an emulated WebSocket API is: its routes (key, integration, route response), its
 //! route selection expression, and the request templates of its non-proxy integrations.
 //! The contract's chat API is one such API ([`ApiRoute::contract`]); a CloudFormation
-//! template describes others ([`crate::template`]). Pure: no I/O.
+//! template describes others (the template host's reader). Pure: no I/O.
 
 pub mod selection;
 pub mod vtl;

@@ -2,7 +2,7 @@
 //! gets a 503 and is closed at once), accept errors backed off and logged once per burst,
 //! and a count that follows each socket wherever it goes (through the upgrade too).
 //!
-//! The decisions ([`AcceptBackoff`], [`default_max_connections`]) do no I/O.
+//! The decisions (`AcceptBackoff`, [`default_max_connections`]) do no I/O.
 
 use std::io;
 use std::pin::Pin;

@@ -1,5 +1,5 @@
 //! The URL table: every path the server answers, resolved in one place by [`resolve`] (pure,
-//! so it is tested without sockets), then dispatched by [`Gateway::handle`].
+//! so it is tested without sockets), then dispatched by `Gateway::handle`.
 //!
 //! | request                                   | endpoint                                 |
 //! |-------------------------------------------|------------------------------------------|

@@ -1,7 +1,7 @@
 //! The route table: which route keys exist, which function serves each, and how each function
 //! is deployed.
 //!
-//! Adding a route is one edit to [`route_table!`]'s invocation below plus the arms the compiler
+//! Adding a route is one edit to `route_table!`'s invocation below plus the arms the compiler
 //! then asks for (`Route::function`, `Route::kind`, and every `match` over `Route` in the
 //! handlers, generator and local server).
 

@@ -46,7 +46,7 @@ struct Cli {
     drain_timeout_s: u64,
     /// Web pages allowed to open sessions, by origin (`https://d111.cloudfront.net`; repeat
     /// it or separate with commas; `*` for any). Pages served from localhost, 127.0.0.1 or
-    /// [::1] and clients that send no Origin are always allowed.
+    /// ::1 and clients that send no Origin are always allowed.
     #[arg(
         long = "allow-origin",
         value_name = "ORIGIN",
