@@ -77,13 +77,7 @@ async fn handshake(
     }
     // Caps count per user when the authorizer named one (an address may be many people
     // behind one NAT, or one person with many addresses), else per address.
-    let user = info
-        .authorizer
-        .as_ref()
-        .and_then(|c| c.get(streamgate_contract::access::CONTEXT_USER_ID))
-        .and_then(|v| v.as_str())
-        .filter(|u| !u.is_empty())
-        .map(str::to_owned);
+    let user = super::budget::user_of(&info).map(str::to_owned);
     let client = user.clone().unwrap_or_else(|| info.source_ip.clone());
     let admission = match service.admit(&query, &client) {
         Ok(admitted) => admitted,

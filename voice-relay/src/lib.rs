@@ -5,6 +5,7 @@
 //! invocations. Its HTTP surface implements the emulator's `VoiceSurface`.
 
 pub mod admission;
+pub mod budget;
 pub mod catalog;
 pub mod cli;
 mod http;

@@ -21,7 +21,7 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
 use streamgate_contract::limits::close;
-use streamgate_contract::{ApiKind, ConnectionRecord, quota};
+use streamgate_contract::{ApiKind, ConnectionRecord};
 use streamgate_core::memory::MemoryQuotas;
 use streamgate_core::{ConnectionStore, QuotaStore};
 use tokio::sync::{mpsc, watch};
@@ -32,6 +32,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tracing::{info, warn};
 
 use super::admission::{Admission, Admissions, Refusal};
+use super::budget::{self, user_of};
 use super::catalog::{Catalog, Restaurant};
 use super::protocol::{self, Action, SessionSetup, SessionState};
 use super::settings::RealtimeConfig;
@@ -137,15 +138,6 @@ impl Session<'_> {
     }
 }
 
-/// The user the authorizer named for this connection, if any.
-fn user_of(info: &ConnectionInfo) -> Option<&str> {
-    info.authorizer
-        .as_ref()
-        .and_then(|c| c.get(streamgate_contract::access::CONTEXT_USER_ID))
-        .and_then(|v| v.as_str())
-        .filter(|u| !u.is_empty())
-}
-
 impl RealtimeService {
     /// A relay writing connection records to `store`, with voice budgets in memory.
     pub fn new(config: RealtimeConfig, store: Arc<dyn ConnectionStore>) -> Arc<RealtimeService> {
@@ -188,31 +180,7 @@ impl RealtimeService {
 
     /// Charges one step of `user`'s daily voice budget (none when the budget is 0).
     pub async fn charge_voice(&self, user: &str) -> Result<(), Refusal> {
-        let budget = self.config.daily_voice_seconds;
-        if budget == 0 {
-            return Ok(());
-        }
-        let now = streamgate_core::quota::now();
-        let step = streamgate_contract::relay::VOICE_CHARGE_STEP.as_secs();
-        match self
-            .quotas
-            .spend(
-                &quota::voice_key(user, now),
-                step,
-                budget,
-                quota::daily_ttl(now),
-            )
-            .await
-        {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(Refusal::BudgetSpent {
-                retry_after_seconds: quota::seconds_to_next_utc_day(now),
-            }),
-            Err(e) => {
-                warn!(error = %e, "cannot charge the voice budget");
-                Err(Refusal::BudgetUnavailable)
-            }
-        }
+        budget::charge(self.quotas.as_ref(), self.config.daily_voice_seconds, user).await
     }
 
     /// Audio frames dropped for slow clients so far.
