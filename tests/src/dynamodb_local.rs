@@ -115,19 +115,30 @@ impl DynamoDbLocal {
 /// Creates a connections table as the template defines it (key `connectionId`, TTL on
 /// `ttl`).
 pub async fn create_connections_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    create_keyed_table(client, name, attr::CONNECTION_ID, attr::TTL).await;
+}
+
+/// Creates a quotas table as the template defines it (key `pk`, TTL on `ttl`).
+pub async fn create_quotas_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    use streamgate_contract::quota::attr as q;
+    create_keyed_table(client, name, q::KEY, q::TTL).await;
+}
+
+/// An on-demand table with a string hash `key` and TTL on `ttl`.
+async fn create_keyed_table(client: &aws_sdk_dynamodb::Client, name: &str, key: &str, ttl: &str) {
     client
         .create_table()
         .table_name(name)
         .attribute_definitions(
             AttributeDefinition::builder()
-                .attribute_name(attr::CONNECTION_ID)
+                .attribute_name(key)
                 .attribute_type(ScalarAttributeType::S)
                 .build()
                 .unwrap(),
         )
         .key_schema(
             KeySchemaElement::builder()
-                .attribute_name(attr::CONNECTION_ID)
+                .attribute_name(key)
                 .key_type(KeyType::Hash)
                 .build()
                 .unwrap(),
@@ -135,13 +146,13 @@ pub async fn create_connections_table(client: &aws_sdk_dynamodb::Client, name: &
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await
-        .expect("create the connections table");
+        .unwrap_or_else(|e| panic!("create the table {name}: {e}"));
     client
         .update_time_to_live()
         .table_name(name)
         .time_to_live_specification(
             TimeToLiveSpecification::builder()
-                .attribute_name(attr::TTL)
+                .attribute_name(ttl)
                 .enabled(true)
                 .build()
                 .unwrap(),
@@ -149,32 +160,6 @@ pub async fn create_connections_table(client: &aws_sdk_dynamodb::Client, name: &
         .send()
         .await
         .expect("enable TTL");
-}
-
-/// Creates a quotas table as the template defines it (key `pk`, TTL on `ttl`).
-pub async fn create_quotas_table(client: &aws_sdk_dynamodb::Client, name: &str) {
-    use streamgate_contract::quota::attr as q;
-    client
-        .create_table()
-        .table_name(name)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(q::KEY)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(q::KEY)
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create the quotas table");
 }
 
 /// The item stored under `connection_id` in `table`, if any.

@@ -235,23 +235,7 @@ async fn warm_message(target: &Target, bootstrap: &Path, runs: usize) -> Duratio
     })
     .to_string()
     .into();
-    let mut samples = Vec::new();
-    for run in 0..=runs {
-        api.events.send(event.clone()).await.unwrap();
-        let done = loop {
-            match tokio::time::timeout(Duration::from_secs(30), api.seen.recv()).await {
-                Ok(Some(Seen::Response(at))) => break at,
-                Ok(Some(Seen::Next(_))) => continue,
-                Ok(Some(Seen::Error)) => panic!("the message invocation failed"),
-                _ => panic!("no response within 30 s"),
-            }
-        };
-        let sent = *api.sent.lock().await.last().unwrap();
-        if run > 0 {
-            samples.push(done - sent);
-        }
-    }
-    median(samples)
+    warm_runs(&mut api, &event, runs, "message").await
 }
 
 /// Warm authorizer invocations checking a valid token (the first, which fetches the keys,
@@ -285,6 +269,17 @@ async fn warm_authorizer(target: &Target, bootstrap: &Path, runs: usize) -> Dura
         "queryStringParameters": {"token": dev.token("bench-user", Duration::from_secs(3600))},
         "requestContext": {"routeKey": streamgate_contract::Route::Connect.key(), "eventType": "CONNECT"}
     });
+    warm_runs(&mut api, &event, runs, "authorizer").await
+}
+
+/// `runs` warm invocations of `event` (one more, cold, first and discarded): the median time
+/// from the Runtime API's `/next` answer to the `/response`.
+async fn warm_runs(
+    api: &mut RuntimeApi,
+    event: &serde_json::Value,
+    runs: usize,
+    what: &str,
+) -> Duration {
     let mut samples = Vec::new();
     for run in 0..=runs {
         api.events.send(event.clone()).await.unwrap();
@@ -292,7 +287,7 @@ async fn warm_authorizer(target: &Target, bootstrap: &Path, runs: usize) -> Dura
             match tokio::time::timeout(Duration::from_secs(30), api.seen.recv()).await {
                 Ok(Some(Seen::Response(at))) => break at,
                 Ok(Some(Seen::Next(_))) => continue,
-                Ok(Some(Seen::Error)) => panic!("the authorizer refused a valid token"),
+                Ok(Some(Seen::Error)) => panic!("the {what} invocation failed"),
                 _ => panic!("no response within 30 s"),
             }
         };
