@@ -83,7 +83,12 @@ impl AccessArgs {
                 }
                 other => other.to_string(),
             })?;
-            OidcKeySource::new(&settings.issuer).map_err(|e| e.to_string())?;
+            if !streamgate_auth::oidc::fetchable(&settings.issuer) {
+                return Err(format!(
+                    "--auth-issuer {}: not an https:// URL (plain http only on this machine)",
+                    settings.issuer
+                ));
+            }
             return Ok(Access::Issuer(settings));
         }
         Ok(match self.mode {
