@@ -44,6 +44,9 @@ pub const MAX_CONNECTIONS_PER_USER: &str = "STREAMGATE_MAX_CONNECTIONS_PER_USER"
 /// Answers in flight per user.
 pub const MAX_ANSWERS_PER_USER: &str = "STREAMGATE_MAX_ANSWERS_PER_USER";
 
+/// The value of the metrics' `Service` dimension (the stack's name; `streamgate` when unset).
+pub const METRICS_SERVICE: &str = "STREAMGATE_METRICS_SERVICE";
+
 /// Default lifetime of a connection record: API Gateway's 2 h connection limit plus an hour.
 pub const DEFAULT_CONNECTION_TTL_SECONDS: u64 = 3 * 60 * 60;
 

@@ -12,6 +12,7 @@
 //! * [`config`]: the names of the environment variables that carry deployment settings.
 //! * [`access`]: who may connect (JWT or an explicit `Public`), where the token goes.
 //! * [`quota`]: the per-user quotas and their DynamoDB items.
+//! * [`metrics`]: every metric the code emits (the one list dashboards are built from).
 //!
 //! Nothing here does I/O.
 
@@ -20,6 +21,7 @@ pub mod config;
 pub mod invocation;
 pub mod limits;
 pub mod logging;
+pub mod metrics;
 pub mod quota;
 pub mod record;
 pub mod relay;

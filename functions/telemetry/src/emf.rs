@@ -1,0 +1,119 @@
+//! The AWS sink: what was recorded since the last flush as CloudWatch Embedded Metric Format
+//! lines (a JSON object per line whose `_aws` member names the metrics; CloudWatch Logs turns
+//! it into metrics with no API call, from Lambda and from ECS's `awslogs` alike).
+//!
+//! One object per label set: its metrics are reported under two dimension sets, `[Service]`
+//! (the stack-wide figure a dashboard shows) and `[Service, <labels>]` (the breakdown).
+//! Counters report what they gained since the last flush, histograms the values recorded
+//! since (an array, at most [`crate::registry::PENDING_VALUES`]). Nothing recorded, no line.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+
+use serde_json::{Map, Value, json};
+use streamgate_contract::metrics::{Metric, NAMESPACE, SERVICE_DIMENSION};
+
+use crate::registry::{Labels, Registry, Slot, lock};
+
+/// CloudWatch's limit of metrics in one EMF object.
+pub const MAX_METRICS_PER_OBJECT: usize = 100;
+
+impl Registry {
+    /// The EMF lines for what was recorded since the last call (each call reports a value
+    /// once), stamped `timestamp_ms` and dimensioned by `service`.
+    pub fn emf_lines(&self, service: &str, timestamp_ms: u64) -> Vec<String> {
+        let mut groups: BTreeMap<Labels, Vec<(Metric, Value, u64)>> = BTreeMap::new();
+        for (metric, labels, slot) in self.snapshot() {
+            let (value, unreported) = match slot {
+                Slot::Counter(c) => {
+                    let total = c.total.load(Ordering::Relaxed);
+                    let before = c.reported.swap(total, Ordering::Relaxed);
+                    match total.saturating_sub(before) {
+                        0 => continue,
+                        n => (json!(n), 0),
+                    }
+                }
+                Slot::Histogram(h) => {
+                    let mut s = lock(&h.state);
+                    let values = std::mem::take(&mut s.pending);
+                    let unreported = std::mem::take(&mut s.unreported);
+                    match values.as_slice() {
+                        [] => continue,
+                        [one] => (json!(one), unreported),
+                        _ => (json!(values), unreported),
+                    }
+                }
+            };
+            groups
+                .entry(labels)
+                .or_default()
+                .push((metric, value, unreported));
+        }
+        let mut lines = Vec::new();
+        for (labels, metrics) in groups {
+            for chunk in metrics.chunks(MAX_METRICS_PER_OBJECT) {
+                lines.push(object(service, timestamp_ms, &labels, chunk).to_string());
+            }
+        }
+        lines
+    }
+
+    /// Writes [`Registry::emf_lines`] for now to standard output, one line each.
+    pub fn flush_emf(&self, service: &str) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let lines = self.emf_lines(service, now);
+        if lines.is_empty() {
+            return;
+        }
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        for line in lines {
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = out.flush();
+    }
+}
+
+fn object(
+    service: &str,
+    timestamp_ms: u64,
+    labels: &Labels,
+    metrics: &[(Metric, Value, u64)],
+) -> Value {
+    let mut dimensions = vec![json!([SERVICE_DIMENSION])];
+    if !labels.is_empty() {
+        let mut set = vec![SERVICE_DIMENSION.to_owned()];
+        set.extend(labels.iter().map(|(k, _)| k.clone()));
+        dimensions.push(json!(set));
+    }
+    let names: Vec<Value> = metrics
+        .iter()
+        .map(|(m, _, _)| json!({"Name": m.name(), "Unit": m.unit().as_str()}))
+        .collect();
+    let mut root = Map::new();
+    root.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": dimensions,
+                "Metrics": names,
+            }],
+        }),
+    );
+    root.insert(SERVICE_DIMENSION.into(), json!(service));
+    for (k, v) in labels {
+        root.insert(k.clone(), json!(v));
+    }
+    for (metric, value, unreported) in metrics {
+        root.insert(metric.name().into(), value.clone());
+        if *unreported > 0 {
+            root.insert(format!("{}_unreported", metric.name()), json!(unreported));
+        }
+    }
+    Value::Object(root)
+}

@@ -1,0 +1,267 @@
+//! Log formats and levels.
+//!
+//! Lambda's advanced logging controls filter a function's JSON lines by their `level` and
+//! `timestamp` keys (a line without a valid timestamp is read as INFO), so [`JsonLines`] writes
+//! one object per line with `timestamp` (RFC 3339), `level` and `message` first, then every
+//! field of the event and of the spans it is in, at the top level (the runtime's span brings
+//! the AWS `requestId`; the handler's, the route, the connection and the user).
+//! [`LogSettings::lambda`] reads `AWS_LAMBDA_LOG_FORMAT` and `AWS_LAMBDA_LOG_LEVEL` as Lambda
+//! sets them, `RUST_LOG` where they are not set. Whatever the level, the dependencies that
+//! log headers at `debug` and `trace` stay at `info` ([`streamgate_contract::logging`]).
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Metadata, Subscriber};
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::fmt::format::{JsonFields, Writer};
+use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::layer::{Context, Filter};
+use tracing_subscriber::registry::LookupSpan;
+
+/// One JSON object per line, or plain text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// JSON lines ([`JsonLines`]).
+    Json,
+    /// Plain text, never coloured (Lambda's `Text` format).
+    Text,
+}
+
+/// Which lines a process writes, and how.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// The line format.
+    pub format: Format,
+    /// The level per target, capped for the dependencies that log secrets.
+    pub filter: Targets,
+}
+
+/// The `AWS_LAMBDA_LOG_LEVEL` names (`FATAL` is read as `ERROR`, the most severe level here).
+fn lambda_level(name: &str) -> Option<Level> {
+    match name.trim().to_ascii_uppercase().as_str() {
+        "TRACE" => Some(Level::TRACE),
+        "DEBUG" => Some(Level::DEBUG),
+        "INFO" => Some(Level::INFO),
+        "WARN" => Some(Level::WARN),
+        "ERROR" | "FATAL" => Some(Level::ERROR),
+        _ => None,
+    }
+}
+
+/// `filter` with the capped dependencies at most at `info`.
+pub fn capped(filter: Targets) -> Targets {
+    filter.with_targets(
+        streamgate_contract::logging::CAPPED_TARGETS
+            .iter()
+            .map(|t| (*t, Level::INFO)),
+    )
+}
+
+impl LogSettings {
+    /// A Lambda function's settings: `AWS_LAMBDA_LOG_FORMAT` (`JSON`, the default, or
+    /// `Text`), the level from `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG` (`level` or
+    /// `target=level,...`), else `INFO`.
+    pub fn lambda(lookup: &dyn Fn(&str) -> Option<String>) -> LogSettings {
+        let format = match lookup("AWS_LAMBDA_LOG_FORMAT") {
+            Some(f) if f.trim().eq_ignore_ascii_case("text") => Format::Text,
+            _ => Format::Json,
+        };
+        let filter = lookup("AWS_LAMBDA_LOG_LEVEL")
+            .and_then(|l| lambda_level(&l))
+            .map(|l| Targets::new().with_default(l))
+            .or_else(|| lookup("RUST_LOG").and_then(|v| v.parse::<Targets>().ok()))
+            .unwrap_or_else(|| Targets::new().with_default(Level::INFO));
+        LogSettings {
+            format,
+            filter: capped(filter),
+        }
+    }
+}
+
+/// Events by the configured levels; spans at `info` whatever the level, so that a `WARN` line
+/// still carries the ids of the invocation it belongs to.
+pub struct EventLevels {
+    events: Targets,
+    spans: Targets,
+}
+
+impl EventLevels {
+    /// Events filtered by `events`.
+    pub fn new(events: Targets) -> EventLevels {
+        let spans = events
+            .clone()
+            .with_default(events.default_level().map_or(Level::INFO, |l| {
+                l.into_level().map_or(Level::INFO, |l| l.max(Level::INFO))
+            }));
+        EventLevels {
+            events,
+            spans: capped(spans),
+        }
+    }
+
+    fn allows(&self, meta: &Metadata<'_>) -> bool {
+        let filter = if meta.is_span() {
+            &self.spans
+        } else {
+            &self.events
+        };
+        filter.would_enable(meta.target(), meta.level())
+    }
+}
+
+impl<S> Filter<S> for EventLevels {
+    fn enabled(&self, meta: &Metadata<'_>, _: &Context<'_, S>) -> bool {
+        self.allows(meta)
+    }
+
+    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> tracing::subscriber::Interest {
+        if self.allows(meta) {
+            tracing::subscriber::Interest::always()
+        } else {
+            tracing::subscriber::Interest::never()
+        }
+    }
+}
+
+/// The JSON line format (spans' fields are stored by [`JsonFields`]).
+pub struct JsonLines;
+
+/// Collects an event's fields as JSON values.
+struct Fields<'a>(&'a mut Map<String, Value>);
+
+impl Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0
+            .insert(field.name().to_owned(), Value::String(format!("{value:?}")));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.0
+            .insert(field.name().to_owned(), value.to_string().into());
+    }
+}
+
+impl<S, N> FormatEvent<S, N> for JsonLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let mut timestamp = String::new();
+        SystemTime.format_time(&mut Writer::new(&mut timestamp))?;
+        let mut fields = Map::new();
+        event.record(&mut Fields(&mut fields));
+        let mut line = Map::new();
+        line.insert("timestamp".into(), timestamp.into());
+        line.insert("level".into(), event.metadata().level().as_str().into());
+        line.insert(
+            "message".into(),
+            fields.remove("message").unwrap_or_else(|| "".into()),
+        );
+        // Outer spans first: an inner span's field of the same name wins, the event's last.
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                let extensions = span.extensions();
+                let Some(stored) = extensions.get::<FormattedFields<N>>() else {
+                    continue;
+                };
+                if let Ok(Value::Object(span_fields)) = serde_json::from_str(&stored.fields) {
+                    for (k, v) in span_fields {
+                        if !matches!(k.as_str(), "timestamp" | "level" | "message") {
+                            line.insert(k, v);
+                        }
+                    }
+                }
+            }
+        }
+        for (k, v) in fields {
+            if !matches!(k.as_str(), "timestamp" | "level") {
+                line.insert(k, v);
+            }
+        }
+        writeln!(writer, "{}", Value::Object(line))
+    }
+}
+
+/// A `fmt` layer writing `format` to `writer`, filtered by `filter`; text is coloured only
+/// when `ansi` says so.
+pub fn layer<S, W>(
+    format: Format,
+    ansi: bool,
+    timestamps: bool,
+    filter: Targets,
+    writer: W,
+) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::Layer;
+    let filter = EventLevels::new(filter);
+    match format {
+        Format::Json => tracing_subscriber::fmt::layer()
+            .fmt_fields(JsonFields::new())
+            .event_format(JsonLines)
+            .with_writer(writer)
+            .with_filter(filter)
+            .boxed(),
+        Format::Text if timestamps => tracing_subscriber::fmt::layer()
+            .with_ansi(ansi)
+            .with_target(false)
+            .with_writer(writer)
+            .with_filter(filter)
+            .boxed(),
+        Format::Text => tracing_subscriber::fmt::layer()
+            .with_ansi(ansi)
+            .with_target(false)
+            .without_time()
+            .with_writer(writer)
+            .with_filter(filter)
+            .boxed(),
+    }
+}
+
+/// Whether text to an output may be coloured: only a terminal, and never with `NO_COLOR` set
+/// to anything but the empty string.
+pub fn colour(is_terminal: bool, no_color: Option<&str>) -> bool {
+    is_terminal && no_color.is_none_or(str::is_empty)
+}
+
+/// A Lambda function's logging, to standard output, from its environment
+/// ([`LogSettings::lambda`]); text has no timestamps (CloudWatch stamps each line).
+pub fn init_lambda() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let settings = LogSettings::lambda(&|name| std::env::var(name).ok());
+    tracing_subscriber::registry()
+        .with(layer(
+            settings.format,
+            false,
+            false,
+            settings.filter,
+            std::io::stdout,
+        ))
+        .init();
+}
