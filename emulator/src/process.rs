@@ -1,20 +1,35 @@
 //! What the server binaries share as processes: logging set-up and the stop signals.
 
-/// Logs to standard output: text for a terminal, JSON (one object per line) for CloudWatch on
-/// ECS. `RUST_LOG` filters (default `info`); the dependencies that would log secrets at
-/// `debug` and `trace` stay at `info` (see [`streamgate_contract::logging`]).
+/// Logs to standard output: text for people, coloured only on a terminal and never with
+/// `NO_COLOR` set; JSON for CloudWatch on ECS, one object per line with `timestamp`, `level`
+/// and `message` first and the spans' fields at the top level
+/// ([`streamgate_telemetry::logs::JsonLines`]). `RUST_LOG` filters (default `info`); the
+/// dependencies that would log secrets at `debug` and `trace` stay at `info` (see
+/// [`streamgate_contract::logging`]).
 pub fn init_logs(json: bool) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = log_filter(std::env::var("RUST_LOG").ok().as_deref());
     // Through the queue: a terminal or pipe that does not keep up never stops the server.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let layer = tracing_subscriber::fmt::layer()
         .with_target(false)
         .with_writer(|| crate::stdout::Stdout);
-    if json {
-        builder.json().with_current_span(true).init();
+    let layer = if json {
+        layer
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .event_format(streamgate_telemetry::logs::JsonLines)
+            .with_filter(filter)
+            .boxed()
     } else {
-        builder.init();
-    }
+        let colour = streamgate_telemetry::logs::colour(
+            std::io::stdout().is_terminal(),
+            std::env::var("NO_COLOR").ok().as_deref(),
+        );
+        layer.with_ansi(colour).with_filter(filter).boxed()
+    };
+    tracing_subscriber::registry().with(layer).init();
 }
 
 /// Resolves on Ctrl-C or SIGTERM (what ECS sends before SIGKILL).

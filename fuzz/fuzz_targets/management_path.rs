@@ -28,6 +28,7 @@ fuzz_target!(|data: &[u8]| {
             voice: true,
             secrets: true,
             issuer: true,
+            metrics: true,
         },
         Surface {
             stage: "dev",
@@ -35,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
             voice: true,
             secrets: false,
             issuer: false,
+            metrics: false,
         },
     ] {
         for upgrade in [false, true] {

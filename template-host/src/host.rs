@@ -61,6 +61,9 @@ pub struct TemplateOptions {
     pub local_parameters: BTreeMap<String, String>,
     /// The development issuer, served on the same port.
     pub dev_issuer: Option<Arc<DevIssuer>>,
+    /// `GET /metrics` from this registry, which takes in the functions' EMF lines (those
+    /// lines then leave the output: they are metrics, not logs).
+    pub metrics: Option<&'static streamgate_telemetry::Registry>,
 }
 
 impl TemplateOptions {
@@ -80,6 +83,7 @@ impl TemplateOptions {
             extra_environment: BTreeMap::new(),
             local_parameters: BTreeMap::new(),
             dev_issuer: None,
+            metrics: None,
         }
     }
 }
@@ -252,7 +256,12 @@ impl TemplateHost {
             region: pseudo.region.clone(),
             account_id: pseudo.account_id.clone(),
             extra_environment: environment,
-            logs: options.logs.clone(),
+            logs: match options.metrics {
+                Some(registry) => {
+                    crate::runtime::output::taking_metrics(options.logs.clone(), registry)
+                }
+                None => options.logs.clone(),
+            },
         };
         let pools: BTreeMap<String, Arc<Pool>> = api
             .functions
@@ -304,8 +313,12 @@ impl TemplateHost {
             .authorizer(authorizer)
             .api_id(api_id)
             .secrets(Arc::new(SecretStore::new(options.secrets.clone())))
-            .dev_issuer(options.dev_issuer.clone())
-            .build();
+            .dev_issuer(options.dev_issuer.clone());
+        let gateway = match options.metrics {
+            Some(registry) => gateway.metrics(registry),
+            None => gateway,
+        }
+        .build();
         Ok(TemplateHost {
             gateway,
             host,

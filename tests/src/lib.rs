@@ -5,6 +5,7 @@
 
 pub mod doubles;
 pub mod dynamodb_local;
+pub mod emf;
 pub mod local;
 pub mod mock_http;
 pub mod mock_realtime;
@@ -200,4 +201,9 @@ pub fn lambda_environment(
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true);
+}
+
+/// Whether `ts` is an RFC 3339 date-time (what Lambda's log filtering reads).
+pub fn rfc3339(ts: &str) -> bool {
+    time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339).is_ok()
 }

@@ -62,7 +62,7 @@ impl RelayProcess {
         loop {
             let found = lines.lock().unwrap().iter().find_map(|l| {
                 let v: Value = serde_json::from_str(l).ok()?;
-                v["fields"]["address"].as_str()?.parse::<SocketAddr>().ok()
+                v["address"].as_str()?.parse::<SocketAddr>().ok()
             });
             if let Some(addr) = found {
                 return Ok(RelayProcess {

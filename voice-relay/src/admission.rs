@@ -30,6 +30,21 @@ pub enum Refusal {
     BudgetUnavailable,
 }
 
+impl Refusal {
+    /// A stable name for logs and metrics.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Refusal::MissingRestaurant => "missing_restaurant",
+            Refusal::UnknownRestaurant(_) => "unknown_restaurant",
+            Refusal::BadLanguage => "bad_language",
+            Refusal::Full => "full",
+            Refusal::TooManyForClient => "too_many_for_client",
+            Refusal::BudgetSpent { .. } => "budget_spent",
+            Refusal::BudgetUnavailable => "budget_unavailable",
+        }
+    }
+}
+
 /// A place among the open sessions, taken at the handshake and given back when the session
 /// ends (or its upgrade fails).
 pub struct SessionTicket {

@@ -101,6 +101,10 @@ async fn handshake(
 
 /// The answer to a refused handshake.
 fn refused(refusal: &Refusal) -> Response<Body> {
+    streamgate_telemetry::count(
+        streamgate_contract::metrics::Metric::VoiceRefusals,
+        &[refusal.as_str()],
+    );
     let (status, message) = match refusal {
         Refusal::MissingRestaurant => (
             StatusCode::BAD_REQUEST,

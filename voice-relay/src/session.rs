@@ -21,9 +21,11 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
 use streamgate_contract::limits::close;
+use streamgate_contract::metrics::Metric;
 use streamgate_contract::{ApiKind, ConnectionRecord};
 use streamgate_core::memory::MemoryQuotas;
 use streamgate_core::{ConnectionStore, QuotaStore};
+use streamgate_telemetry::count;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -65,14 +67,32 @@ enum Outcome {
     CloseClient(u16),
 }
 
+/// A frame for the client, with when the upstream event it came from arrived (audio only: the
+/// writer records how long it took to reach the client's socket).
+struct Outgoing {
+    message: Message,
+    since: Option<tokio::time::Instant>,
+}
+
+impl From<Message> for Outgoing {
+    fn from(message: Message) -> Outgoing {
+        Outgoing {
+            message,
+            since: None,
+        }
+    }
+}
+
 /// One client socket's session: the client queue, the upstream (if open), and the state the
 /// protocol keeps.
 struct Session<'a> {
     service: &'a RealtimeService,
     id: &'a str,
-    client_tx: mpsc::Sender<Message>,
+    client_tx: mpsc::Sender<Outgoing>,
     upstream: Option<Upstream>,
     state: SessionState,
+    /// When the upstream event being carried out arrived.
+    event_at: Option<tokio::time::Instant>,
 }
 
 impl Session<'_> {
@@ -82,13 +102,17 @@ impl Session<'_> {
         let audio = frame.get("type").and_then(Value::as_str) == Some("audio");
         let message = Message::text(frame.to_string());
         if audio {
-            if self.client_tx.try_send(message).is_err() {
+            let outgoing = Outgoing {
+                message,
+                since: self.event_at,
+            };
+            if self.client_tx.try_send(outgoing).is_err() {
                 self.service.dropped_audio.fetch_add(1, Ordering::Relaxed);
             }
             return true;
         }
         matches!(
-            tokio::time::timeout(SEND_GRACE, self.client_tx.send(message)).await,
+            tokio::time::timeout(SEND_GRACE, self.client_tx.send(message.into())).await,
             Ok(Ok(()))
         )
     }
@@ -113,6 +137,7 @@ impl Session<'_> {
                     let Some(u) = &self.upstream else { continue };
                     let queued = tokio::time::timeout(SEND_GRACE, u.tx.send(event)).await;
                     if !matches!(queued, Ok(Ok(()))) {
+                        count(Metric::VoiceUpstreamErrors, &["slow"]);
                         self.end_upstream().await;
                         if !self.to_client(protocol::upstream_slow_frame()).await {
                             return Outcome::CloseClient(close::INTERNAL_ERROR);
@@ -123,6 +148,7 @@ impl Session<'_> {
                 Action::OpenUpstream => match self.service.open_upstream().await {
                     Ok(u) => self.upstream = Some(u),
                     Err(e) => {
+                        count(Metric::VoiceUpstreamErrors, &["unreachable"]);
                         warn!(connection_id = %self.id, error = %e, "cannot reach the voice service");
                         self.state.upstream_gone();
                         if !self.to_client(protocol::upstream_unavailable_frame()).await {
@@ -290,13 +316,17 @@ impl RealtimeService {
             warn!(connection_id = %id, error = %e, "cannot write the realtime connection record");
         }
         let (mut sink, mut stream) = ws.split();
+        count(Metric::VoiceSessions, &[]);
         let (client_tx, mut client_rx) =
-            mpsc::channel::<Message>(self.config.frames_to_client.max(1));
+            mpsc::channel::<Outgoing>(self.config.frames_to_client.max(1));
         let writer = tokio::spawn(async move {
-            while let Some(m) = client_rx.recv().await {
-                let is_close = matches!(m, Message::Close(_));
-                if sink.send(m).await.is_err() || is_close {
+            while let Some(Outgoing { message, since }) = client_rx.recv().await {
+                let is_close = matches!(message, Message::Close(_));
+                if sink.send(message).await.is_err() || is_close {
                     return;
+                }
+                if let Some(since) = since {
+                    streamgate_telemetry::time(Metric::VoiceAudioLatency, since.elapsed(), &[]);
                 }
             }
             // The session ended without a close of ours: the client closed. Its close frame
@@ -310,6 +340,7 @@ impl RealtimeService {
             client_tx,
             upstream: None,
             state: SessionState::default(),
+            event_at: None,
         };
         let mut ping = tokio::time::interval_at(
             tokio::time::Instant::now() + self.config.ping_interval,
@@ -358,9 +389,11 @@ impl RealtimeService {
                 }
                 event = upstream_event => match event {
                     Some(UpstreamEvent::Event(v)) => {
+                        session.event_at = Some(tokio::time::Instant::now());
                         protocol::on_upstream(&mut session.state, &setup.restaurant, &v)
                     }
                     Some(UpstreamEvent::Closed(why)) => {
+                        count(Metric::VoiceUpstreamErrors, &["closed"]);
                         info!(connection_id = %id, why = %why, "the voice service closed the session");
                         protocol::on_upstream_closed(&mut session.state)
                     }
@@ -377,7 +410,7 @@ impl RealtimeService {
                 }
                 _ = ping.tick() => {
                     // A full queue already keeps the socket busy; no ping is needed then.
-                    let _ = session.client_tx.try_send(Message::Ping(Default::default()));
+                    let _ = session.client_tx.try_send(Message::Ping(Default::default()).into());
                     continue;
                 }
                 _ = shutdown.changed() => {
@@ -387,7 +420,9 @@ impl RealtimeService {
                     break Some(close::GOING_AWAY);
                 }
             };
-            if let Outcome::CloseClient(code) = session.run(actions).await {
+            let outcome = session.run(actions).await;
+            session.event_at = None;
+            if let Outcome::CloseClient(code) = outcome {
                 break Some(code);
             }
         };
@@ -395,10 +430,13 @@ impl RealtimeService {
         let Session { client_tx, .. } = session;
         if let Some(code) = close_code {
             let _ = client_tx
-                .send(Message::Close(Some(CloseFrame {
-                    code: CloseCode::from(code),
-                    reason: close_reason.into(),
-                })))
+                .send(
+                    Message::Close(Some(CloseFrame {
+                        code: CloseCode::from(code),
+                        reason: close_reason.into(),
+                    }))
+                    .into(),
+                )
                 .await;
         }
         drop(client_tx);
@@ -419,6 +457,7 @@ impl RealtimeService {
             warn!(connection_id = %id, error = %e, "cannot delete the realtime connection record");
         }
         drop(ticket);
+        streamgate_telemetry::time(Metric::VoiceSessionDuration, started.elapsed(), &[]);
         info!(connection_id = %id, "voice session closed");
     }
 }

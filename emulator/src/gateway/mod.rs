@@ -14,6 +14,7 @@
 //! * [`VoiceSurface`]: what the URL table mounts on `/realtime` (the voice relay implements it).
 
 mod connection;
+mod dispatch;
 pub mod handshake;
 pub mod http;
 mod invoke;
@@ -124,6 +125,7 @@ pub struct Gateway {
     voice: Option<Arc<dyn VoiceSurface>>,
     secrets: Option<Arc<SecretStore>>,
     dev_issuer: Option<Arc<DevIssuer>>,
+    metrics: Option<&'static streamgate_telemetry::Registry>,
     shutdown: watch::Sender<bool>,
     tasks: TaskTracker,
     occupancy: Arc<listener::Occupancy>,
@@ -149,7 +151,8 @@ impl GatewayConfig {
 /// [`authorizer`](GatewayBuilder::authorizer) (the `$connect` hook),
 /// [`voice`](GatewayBuilder::voice) (the voice relay on `/realtime`),
 /// [`secrets`](GatewayBuilder::secrets) and [`api_id`](GatewayBuilder::api_id) (a template's
-/// API), then [`build`](GatewayBuilder::build).
+/// API), [`metrics`](GatewayBuilder::metrics) (`GET /metrics`), then
+/// [`build`](GatewayBuilder::build).
 pub struct GatewayBuilder {
     config: GatewayConfig,
     chat: Option<(SharedIntegration, Arc<Registry>)>,
@@ -157,6 +160,7 @@ pub struct GatewayBuilder {
     voice: Option<Arc<dyn VoiceSurface>>,
     secrets: Option<Arc<SecretStore>>,
     dev_issuer: Option<Arc<DevIssuer>>,
+    metrics: Option<&'static streamgate_telemetry::Registry>,
     api_id: Option<String>,
 }
 
@@ -191,6 +195,12 @@ impl GatewayBuilder {
         self
     }
 
+    /// `GET /metrics`: `registry` in Prometheus' text format.
+    pub fn metrics(mut self, registry: &'static streamgate_telemetry::Registry) -> Self {
+        self.metrics = Some(registry);
+        self
+    }
+
     /// The API id events carry (default: a new one).
     pub fn api_id(mut self, api_id: String) -> Self {
         self.api_id = Some(api_id);
@@ -219,6 +229,7 @@ impl GatewayBuilder {
             voice: self.voice,
             secrets: self.secrets,
             dev_issuer: self.dev_issuer,
+            metrics: self.metrics,
             shutdown,
             tasks: TaskTracker::new(),
             occupancy: Arc::default(),
@@ -237,6 +248,7 @@ impl Gateway {
             voice: None,
             secrets: None,
             dev_issuer: None,
+            metrics: None,
             api_id: None,
         }
     }

@@ -1,5 +1,5 @@
 //! The URL table: every path the server answers, resolved in one place by [`resolve`] (pure,
-//! so it is tested without sockets), then dispatched by `Gateway::handle`.
+//! so it is tested without sockets), then dispatched by `Gateway::handle` (`dispatch.rs`).
 //!
 //! | request                                   | endpoint                                 |
 //! |-------------------------------------------|------------------------------------------|
@@ -12,26 +12,16 @@
 //! | `GET /voice`, `GET /restaurants.json`     | the voice page and its restaurants       |
 //! | `POST /` with `X-Amz-Target: secretsmanager.*` | Secrets Manager (template APIs)      |
 //! | `GET /healthz`                            | 200, or 503 once draining (load balancers) |
+//! | `GET /metrics`                            | the metrics, Prometheus text (when given) |
 //! | `GET /dev-issuer/.well-known/*`           | the development issuer's discovery and JWKS (`--auth dev`) |
 //! | anything else                             | 404                                      |
 //!
 //! A relay-only server (no chat API, as on ECS) answers none of the chat rows and serves the
 //! voice page on `GET /` too. While the server drains, upgrades are refused with 503.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-
-use http::{Method, Request, Response, StatusCode, header};
-use hyper::body::Incoming;
-use serde_json::json;
-use tracing::info;
+use http::Method;
 
 use streamgate_contract::relay;
-
-use super::Gateway;
-use super::http::{Body, BodyError, json_response, read_body, respond};
-use crate::callers;
-use crate::page;
 
 /// What a request asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +49,8 @@ pub enum Endpoint {
     SecretsManager,
     /// The health check.
     Health,
+    /// The metrics in Prometheus' text format.
+    Metrics,
     /// The development issuer's discovery document.
     IssuerDiscovery,
     /// The development issuer's key set.
@@ -80,6 +72,8 @@ pub struct Surface<'a> {
     pub secrets: bool,
     /// The development issuer's documents.
     pub issuer: bool,
+    /// `GET /metrics`.
+    pub metrics: bool,
 }
 
 /// Resolves a request: its method, path, whether it asks for a WebSocket upgrade, its
@@ -108,6 +102,7 @@ pub fn resolve(
         }
         [i, ".well-known", "jwks.json"] if get && on.issuer && *i == issuer => Endpoint::IssuerKeys,
         [p] if get && !upgrade && *p == &relay::HEALTH_PATH[1..] => Endpoint::Health,
+        ["metrics"] if get && !upgrade && on.metrics => Endpoint::Metrics,
         [p] if upgrade && voice && *p == &relay::SOCKET_PATH[1..] => Endpoint::VoiceSocket,
         [s, "@connections", id] if chat && *s == on.stage => Endpoint::Management {
             raw_id: (*id).to_owned(),
@@ -124,184 +119,6 @@ pub fn resolve(
     }
 }
 
-impl Gateway {
-    /// The answer to a call of a local AWS endpoint that may not make it: a `Host` that DNS
-    /// could rebind (a web page), or, when the server runs functions, a missing or wrong
-    /// session token (another local user). AWS's own answer to a bad token.
-    fn refuse_aws_caller<B>(&self, req: &Request<B>) -> Option<Response<Body>> {
-        let headers = req.headers();
-        if !callers::is_local_host(headers.get(header::HOST).map(|h| h.as_bytes())) {
-            info!("refused a local AWS call whose Host is not localhost or an address");
-            return Some(json_response(
-                StatusCode::FORBIDDEN,
-                json!({"message": "Forbidden"}),
-            ));
-        }
-        let token = self.config.aws_token.as_ref()?;
-        if token.admits(headers.get("x-amz-security-token").map(|v| v.as_bytes())) {
-            return None;
-        }
-        info!("refused a local AWS call without this run's session token");
-        // Unsigned calls get AWS's answer to unsigned calls; signed ones its answer to a bad
-        // token.
-        let (kind, message) = if headers.contains_key(header::AUTHORIZATION) {
-            (
-                "UnrecognizedClientException",
-                "The security token included in the request is invalid.",
-            )
-        } else {
-            ("ForbiddenException", "Forbidden")
-        };
-        let mut refusal = json_response(StatusCode::FORBIDDEN, json!({ "message": message }));
-        refusal
-            .headers_mut()
-            .insert("x-amzn-errortype", http::HeaderValue::from_static(kind));
-        Some(refusal)
-    }
-}
-
-/// Whether a request asks for a WebSocket upgrade.
-fn wants_websocket<B>(req: &Request<B>) -> bool {
-    req.headers()
-        .get(header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
-}
-
-impl Gateway {
-    /// Answers one HTTP request.
-    pub(super) async fn handle(
-        self: Arc<Gateway>,
-        req: Request<Incoming>,
-        peer: SocketAddr,
-    ) -> Response<Body> {
-        let amz_target = req
-            .headers()
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let endpoint = resolve(
-            req.method(),
-            req.uri().path(),
-            wants_websocket(&req),
-            amz_target.as_deref(),
-            &Surface {
-                stage: &self.config.stage,
-                chat: self.config.chat_api,
-                voice: self.voice.is_some(),
-                secrets: self.secrets.is_some(),
-                issuer: self.dev_issuer.is_some(),
-            },
-        );
-        if self.draining() && matches!(endpoint, Endpoint::ChatSocket | Endpoint::VoiceSocket) {
-            return json_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({"message": "Service Unavailable"}),
-            );
-        }
-        if matches!(endpoint, Endpoint::ChatSocket | Endpoint::VoiceSocket) {
-            let origin = req.headers().get(header::ORIGIN).map(|v| v.as_bytes());
-            if !self.config.allowed_origins.admits(origin) {
-                info!(
-                    origin = %String::from_utf8_lossy(origin.unwrap_or_default()).chars().take(200).collect::<String>(),
-                    "refused a socket from a page whose origin is not allowed (--allow-origin)"
-                );
-                return json_response(StatusCode::FORBIDDEN, json!({"message": "Forbidden"}));
-            }
-        }
-        if matches!(
-            endpoint,
-            Endpoint::Management { .. } | Endpoint::SecretsManager
-        ) && let Some(refusal) = self.refuse_aws_caller(&req)
-        {
-            return refusal;
-        }
-        match endpoint {
-            Endpoint::Health => {
-                if self.draining() {
-                    json_response(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        json!({"status": "draining"}),
-                    )
-                } else {
-                    json_response(
-                        StatusCode::OK,
-                        json!({
-                            "status": "ok",
-                            "connections": self.registry.len(),
-                            "voiceSessions": self.voice.as_ref().map_or(0, |v| v.sessions()),
-                        }),
-                    )
-                }
-            }
-            Endpoint::ChatSocket => self.handshake(req, peer).await,
-            Endpoint::WrongStage => {
-                json_response(StatusCode::FORBIDDEN, json!({"message": "Forbidden"}))
-            }
-            Endpoint::Management { raw_id } => self.management(req, &raw_id).await,
-            Endpoint::VoiceSocket => match self.voice.clone() {
-                Some(voice) => voice.handshake(self, req, peer).await,
-                None => not_found(),
-            },
-            Endpoint::TestPage => respond(StatusCode::OK, "text/html; charset=utf-8", page::HTML),
-            Endpoint::PageSettings => {
-                let host = req
-                    .headers()
-                    .get(header::HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .unwrap_or("localhost");
-                json_response(
-                    StatusCode::OK,
-                    page::config(host, &self.config.stage, &self.config.routes),
-                )
-            }
-            Endpoint::IssuerDiscovery => match &self.dev_issuer {
-                Some(dev) => json_response(StatusCode::OK, dev.discovery()),
-                None => not_found(),
-            },
-            Endpoint::IssuerKeys => match &self.dev_issuer {
-                Some(dev) => json_response(StatusCode::OK, dev.jwks()),
-                None => not_found(),
-            },
-            Endpoint::VoicePage => match &self.voice {
-                Some(voice) => voice.page(),
-                None => not_found(),
-            },
-            Endpoint::Restaurants => match &self.voice {
-                Some(voice) => voice.restaurants(),
-                None => not_found(),
-            },
-            Endpoint::SecretsManager => match &self.secrets {
-                Some(store) => {
-                    let body = match read_body(req, 1 << 20, self.config.body_read_timeout).await {
-                        Ok(body) => body,
-                        Err(BodyError::TimedOut) => {
-                            return json_response(
-                                StatusCode::REQUEST_TIMEOUT,
-                                json!({"message": "Request Timeout"}),
-                            );
-                        }
-                        Err(_) => Default::default(),
-                    };
-                    let (status, answer) =
-                        store.answer(amz_target.as_deref().unwrap_or_default(), &body);
-                    respond(
-                        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-                        "application/x-amz-json-1.1",
-                        answer.to_string(),
-                    )
-                }
-                None => not_found(),
-            },
-            Endpoint::NotFound => not_found(),
-        }
-    }
-}
-
-fn not_found() -> Response<Body> {
-    json_response(StatusCode::NOT_FOUND, json!({"message": "Not Found"}))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,6 +129,7 @@ mod tests {
         voice: true,
         secrets: false,
         issuer: true,
+        metrics: true,
     };
 
     fn at(method: Method, path: &str, upgrade: bool) -> Endpoint {
@@ -367,6 +185,16 @@ mod tests {
             Endpoint::NotFound
         );
         assert_eq!(at(Method::GET, "/healthz", false), Endpoint::Health);
+        assert_eq!(at(Method::GET, "/metrics", false), Endpoint::Metrics);
+        assert_eq!(at(Method::POST, "/metrics", false), Endpoint::NotFound);
+        let no_metrics = Surface {
+            metrics: false,
+            ..ALL
+        };
+        assert_eq!(
+            resolve(&Method::GET, "/metrics", false, None, &no_metrics),
+            Endpoint::NotFound
+        );
         let with_secrets = Surface {
             secrets: true,
             ..ALL

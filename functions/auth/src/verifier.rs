@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use jsonwebtoken::jwk::JwkSet;
 use streamgate_contract::access::JWKS_REFETCH_INTERVAL_SECONDS;
+use streamgate_contract::metrics::Metric;
 use tokio::sync::Mutex;
 
 use crate::check::{Identity, JwtSettings, Reason, check};
@@ -88,6 +89,15 @@ impl Verifier {
 
     /// Checks `token` (none: [`Reason::Missing`]).
     pub async fn verify(&self, token: Option<&str>) -> Result<Identity, Reason> {
+        let verdict = self.verify_uncounted(token).await;
+        match &verdict {
+            Ok(_) => streamgate_telemetry::count(Metric::SignIns, &[]),
+            Err(reason) => streamgate_telemetry::count(Metric::SignInRefusals, &[reason.as_str()]),
+        }
+        verdict
+    }
+
+    async fn verify_uncounted(&self, token: Option<&str>) -> Result<Identity, Reason> {
         let token = token.ok_or(Reason::Missing)?;
         let keys = self.keys(false).await?;
         match check(token, &keys, &self.settings) {

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
+use streamgate_contract::metrics::Metric;
 use streamgate_contract::{ErrorCode, ErrorFrame, ServerFrame};
+use streamgate_telemetry::count;
 use tracing::{error, info, warn};
 
 use crate::ports::{ClientPush, ConnectionStore, PushError, Target};
@@ -29,14 +31,31 @@ impl Outbox<'_> {
     pub(crate) async fn post(&self, data: &str) -> Result<(), PushError> {
         let mut attempt = 1;
         loop {
-            match self.push.post(self.target, data).await {
+            match self.post_once(data).await {
                 Err(PushError::Throttled) if attempt < self.attempts => {
+                    count(Metric::Retries, &["post"]);
                     tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
                     attempt += 1;
                 }
                 other => return other,
             }
         }
+    }
+
+    /// Posts an error frame (counted by its code).
+    pub(crate) async fn post_error(&self, frame: ErrorFrame) -> Result<(), PushError> {
+        count(Metric::Errors, &[frame.code.as_str()]);
+        self.post(&ServerFrame::Error(frame).to_json()).await
+    }
+
+    /// One post, counted (and a `410 Gone` counted as such).
+    async fn post_once(&self, data: &str) -> Result<(), PushError> {
+        let result = self.push.post(self.target, data).await;
+        count(Metric::Posts, &[]);
+        if result == Err(PushError::Gone) {
+            count(Metric::Gone, &[]);
+        }
+        result
     }
 
     /// The client cannot take the answer as fast as it comes (posts stay throttled past the
@@ -53,8 +72,9 @@ impl Outbox<'_> {
             .for_request(request_id.to_owned()),
         )
         .to_json();
+        count(Metric::Errors, &[ErrorCode::ClientTooSlow.as_str()]);
         for attempt in 1..=TERMINAL_ATTEMPTS {
-            match self.push.post(self.target, &frame).await {
+            match self.post_once(&frame).await {
                 Ok(()) => {
                     warn!("client too slow; answer abandoned with client_too_slow");
                     return;

@@ -62,6 +62,8 @@ impl QuotaSettings {
 /// Why a quota refused, and when trying again may succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exceeded {
+    /// Which quota: `connections`, `answers` or `tokens` (the metrics' label).
+    pub quota: &'static str,
     /// A sentence for the client.
     pub sentence: &'static str,
     /// Seconds until it may succeed.
@@ -178,11 +180,13 @@ pub async fn begin_answer(
     spend_result?;
     if !placed {
         return Err(QuotaError::Exceeded(Exceeded {
+            quota: "answers",
             sentence: "you have as many answers streaming as you may; wait for one to finish",
             retry_after_seconds: PLACE_RETRY_AFTER_SECONDS,
         }));
     }
     Err(QuotaError::Exceeded(Exceeded {
+        quota: "tokens",
         sentence: "your daily token budget is spent",
         retry_after_seconds: q::seconds_to_next_utc_day(now),
     }))
@@ -240,6 +244,7 @@ pub async fn open_connection(
         Ok(())
     } else {
         Err(QuotaError::Exceeded(Exceeded {
+            quota: "connections",
             sentence: "you have as many connections open as you may",
             retry_after_seconds: PLACE_RETRY_AFTER_SECONDS,
         }))

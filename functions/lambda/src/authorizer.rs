@@ -35,6 +35,7 @@ pub async fn authorize(verifier: &Verifier, event: &Value) -> Result<Value, lamb
 /// Starts the authorizer and serves invocations until the runtime stops it.
 pub async fn main() -> Result<(), lambda_runtime::Error> {
     crate::init_tracing();
+    let metrics = crate::init_metrics();
     let function = Function::Authorize.name();
     let verifier = match JwtSettings::from_lookup(&env_var)
         .map_err(|e| e.to_string())
@@ -50,8 +51,12 @@ pub async fn main() -> Result<(), lambda_runtime::Error> {
     };
     tracing::info!(function, issuer = %verifier.settings().issuer, "started");
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let verifier = verifier.clone();
-        async move { authorize(&verifier, &event.payload).await }
+        let (verifier, metrics) = (verifier.clone(), metrics.clone());
+        async move {
+            let answer = authorize(&verifier, &event.payload).await;
+            metrics.flush();
+            answer
+        }
     }))
     .await
 }

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
+use metrics::{CounterFn, HistogramFn, Key, Label};
 use serde_json::{Map, Value, json};
 use streamgate_contract::metrics::{Metric, NAMESPACE, SERVICE_DIMENSION};
 
@@ -74,6 +75,66 @@ impl Registry {
             let _ = writeln!(out, "{line}");
         }
         let _ = out.flush();
+    }
+}
+
+impl Registry {
+    /// Records what an EMF line (another process's, such as a template's function) reports,
+    /// as if recorded here: only the contract's metrics with their own label keys. `false`
+    /// when the line is not EMF (it is a log line, then).
+    pub fn ingest_emf(&self, line: &str) -> bool {
+        if !line.starts_with('{') || !line.contains("\"_aws\"") {
+            return false;
+        }
+        let Ok(Value::Object(root)) = serde_json::from_str::<Value>(line) else {
+            return false;
+        };
+        let Some(directives) = root
+            .get("_aws")
+            .and_then(|a| a.get("CloudWatchMetrics"))
+            .and_then(Value::as_array)
+        else {
+            return false;
+        };
+        for directive in directives {
+            let Some(named) = directive.get("Metrics").and_then(Value::as_array) else {
+                continue;
+            };
+            for name in named.iter().filter_map(|m| m.get("Name")?.as_str()) {
+                let Some(metric) = Metric::from_name(name) else {
+                    continue;
+                };
+                let labels: Vec<Label> = metric
+                    .labels()
+                    .iter()
+                    .filter_map(|k| {
+                        let v = root.get(*k)?.as_str()?;
+                        Some(Label::new(*k, v.to_owned()))
+                    })
+                    .collect();
+                let key = Key::from_parts(metric.name(), labels);
+                let values: Vec<f64> = match root.get(name) {
+                    Some(Value::Array(a)) => a.iter().filter_map(Value::as_f64).collect(),
+                    Some(v) => v.as_f64().into_iter().collect(),
+                    None => continue,
+                };
+                match self.slot(&key, metric.kind()) {
+                    Some(Slot::Counter(c)) => {
+                        let n: f64 = values.iter().sum();
+                        if n >= 0.0 {
+                            CounterFn::increment(c.as_ref(), n as u64);
+                        }
+                    }
+                    Some(Slot::Histogram(h)) => {
+                        for v in values {
+                            HistogramFn::record(h.as_ref(), v);
+                        }
+                    }
+                    None => {}
+                }
+            }
+        }
+        true
     }
 }
 

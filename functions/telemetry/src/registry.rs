@@ -16,6 +16,10 @@ use streamgate_contract::metrics::{Kind, Metric};
 /// per metric in one EMF object).
 pub const PENDING_VALUES: usize = 100;
 
+/// Series a registry holds at most (each metric's label values are bounded sets, so this is
+/// reached only by lines from elsewhere, such as a template's functions' EMF lines).
+pub const MAX_SERIES: usize = 1024;
+
 /// Label pairs, sorted by key.
 pub(crate) type Labels = Vec<(String, String)>;
 
@@ -114,7 +118,7 @@ impl Registry {
 
     /// The series of `key`, made on first use; `None` for a name outside the contract's list
     /// or of the other kind.
-    fn slot(&self, key: &Key, kind: Kind) -> Option<Slot> {
+    pub(crate) fn slot(&self, key: &Key, kind: Kind) -> Option<Slot> {
         let metric = Metric::from_name(key.name()).filter(|m| m.kind() == kind)?;
         let mut labels: Labels = key
             .labels()
@@ -122,6 +126,9 @@ impl Registry {
             .collect();
         labels.sort();
         let mut series = lock(&self.series);
+        if series.len() >= MAX_SERIES && !series.contains_key(&(metric, labels.clone())) {
+            return None;
+        }
         let slot = series
             .entry((metric, labels))
             .or_insert_with(|| match kind {

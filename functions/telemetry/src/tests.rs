@@ -197,28 +197,11 @@ fn lambda_json_lines_have_timestamp_level_message_and_the_ids_at_the_top() {
     assert_eq!(first["route"], "message");
     assert_eq!(first["tokens"], 3);
     let ts = first["timestamp"].as_str().unwrap();
-    assert!(crate::tests::rfc3339(ts), "{ts}");
+    assert!(rfc3339(ts), "{ts}");
 }
 
-/// `YYYY-MM-DDTHH:MM:SS[.frac]Z`, the profile of RFC 3339 the lines use.
-pub(crate) fn rfc3339(ts: &str) -> bool {
-    let b = ts.as_bytes();
-    let digits =
-        |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
-    b.len() >= 20
-        && digits(0..4)
-        && b[4] == b'-'
-        && digits(5..7)
-        && b[7] == b'-'
-        && digits(8..10)
-        && b[10] == b'T'
-        && digits(11..13)
-        && b[13] == b':'
-        && digits(14..16)
-        && b[16] == b':'
-        && digits(17..19)
-        && ts.ends_with('Z')
-        && (b[19] == b'Z' || (b[19] == b'.' && digits(20..b.len() - 1)))
+fn rfc3339(ts: &str) -> bool {
+    time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339).is_ok()
 }
 
 #[test]
@@ -264,9 +247,44 @@ fn colour_only_on_a_terminal_without_no_color() {
 }
 
 #[test]
-fn the_timestamp_check_itself() {
-    assert!(rfc3339("2026-11-27T16:27:50.123456Z"));
-    assert!(rfc3339("2026-11-27T16:27:50Z"));
-    assert!(!rfc3339("2026-11-27 16:27:50Z"));
-    assert!(!rfc3339("16:27:50"));
+fn emf_lines_from_another_process_are_recorded_as_here() {
+    let source = Registry::new();
+    recording(&source, || {
+        count(Metric::Errors, &["llm_auth"]);
+        observe(Metric::FirstToken, 0.2, &["echo"]);
+    });
+    let local = Registry::new();
+    for line in source.emf_lines("chat", 1) {
+        assert!(local.ingest_emf(&line));
+    }
+    assert!(!local.ingest_emf(r#"{"timestamp":"x","level":"INFO","message":"_aws"}"#));
+    assert!(!local.ingest_emf("plain text"));
+    // Names and label keys outside the list are ignored.
+    assert!(local.ingest_emf(r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"x","Dimensions":[["Service","who"]],"Metrics":[{"Name":"made_up"},{"Name":"posts"}]}]},"who":"u-1","made_up":5,"posts":2}"#));
+    let text = local.prometheus();
+    assert!(
+        text.contains(r#"streamgate_errors_total{code="llm_auth"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"streamgate_first_token_seconds_count{provider="echo"} 1"#));
+    assert!(text.contains("streamgate_posts_total 2"), "{text}");
+    assert!(!text.contains("made_up") && !text.contains("u-1"));
+}
+
+#[test]
+fn the_number_of_series_is_bounded() {
+    let registry = Registry::new();
+    for i in 0..(crate::registry::MAX_SERIES + 10) {
+        let line = format!(
+            r#"{{"_aws":{{"Timestamp":1,"CloudWatchMetrics":[{{"Namespace":"x","Dimensions":[["Service","code"]],"Metrics":[{{"Name":"errors"}}]}}]}},"code":"c{i}","errors":1}}"#
+        );
+        registry.ingest_emf(&line);
+    }
+    assert_eq!(
+        registry
+            .prometheus()
+            .matches("streamgate_errors_total{")
+            .count(),
+        crate::registry::MAX_SERIES
+    );
 }

@@ -93,6 +93,18 @@ pub fn stdout_sink() -> super::pool::LogSink {
     })
 }
 
+/// `sink`, except that EMF lines go into `registry` instead.
+pub fn taking_metrics(
+    sink: super::pool::LogSink,
+    registry: &'static streamgate_telemetry::Registry,
+) -> super::pool::LogSink {
+    Arc::new(move |function: &str, line: &str| {
+        if !registry.ingest_emf(line) {
+            sink(function, line);
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

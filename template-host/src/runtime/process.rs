@@ -184,6 +184,9 @@ pub fn environment(
     for (k, v) in lambda {
         env.insert(k.to_owned(), v);
     }
+    for (k, v) in &f.logging {
+        env.insert(k.clone(), v.clone());
+    }
     for (k, v) in &config.extra_environment {
         env.insert(k.clone(), v.clone());
     }
@@ -207,6 +210,8 @@ pub const RESERVED: &[&str] = &[
     "AWS_LAMBDA_INITIALIZATION_TYPE",
     "AWS_LAMBDA_LOG_GROUP_NAME",
     "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_LAMBDA_LOG_FORMAT",
+    "AWS_LAMBDA_LOG_LEVEL",
     "AWS_LAMBDA_RUNTIME_API",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",

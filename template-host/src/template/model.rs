@@ -31,6 +31,9 @@ pub struct FunctionDef {
     pub memory_mb: u32,
     /// `Environment.Variables`.
     pub environment: BTreeMap<String, String>,
+    /// What Lambda sets from `LoggingConfig`: `AWS_LAMBDA_LOG_FORMAT` (its `LogFormat`) and,
+    /// for JSON, `AWS_LAMBDA_LOG_LEVEL` (its `ApplicationLogLevel`, `INFO` by default).
+    pub logging: BTreeMap<String, String>,
 }
 
 /// Where a function's code is.

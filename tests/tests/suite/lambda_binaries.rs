@@ -43,7 +43,10 @@ async fn runtime_api(event: &Value) -> MockServer {
 
 pub(crate) struct Run {
     pub(crate) response: Value,
+    /// The log lines (each checked: JSON, an RFC 3339 `timestamp`, a `level`, a `message`).
     pub(crate) logs: Vec<Value>,
+    /// The EMF lines.
+    pub(crate) metrics: Vec<Value>,
 }
 
 /// Runs `function`'s binary for one invocation.
@@ -103,16 +106,33 @@ pub(crate) async fn invoke_with(
     tokio::time::sleep(Duration::from_millis(100)).await;
     child.start_kill().unwrap();
     let out = child.wait_with_output().await.unwrap();
-    let logs = String::from_utf8_lossy(&out.stdout)
+    let (metrics, logs): (Vec<Value>, Vec<Value>) = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| {
             serde_json::from_str::<Value>(l)
                 .unwrap_or_else(|_| panic!("a log line that is not JSON: {l}"))
         })
-        .collect();
+        .partition(streamgate_tests::emf::is_emf);
+    for line in &logs {
+        let ts = line["timestamp"].as_str().unwrap_or_default();
+        assert!(
+            streamgate_tests::rfc3339(ts),
+            "a line without an RFC 3339 timestamp: {line}"
+        );
+        assert!(
+            ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
+                .contains(&line["level"].as_str().unwrap_or_default()),
+            "a line without a level: {line}"
+        );
+        assert!(
+            line["message"].is_string(),
+            "a line without a message: {line}"
+        );
+    }
     Run {
         response: response.json(),
         logs,
+        metrics,
     }
 }
 
@@ -137,10 +157,26 @@ async fn connect_and_message_binaries_serve_real_events() {
     let connected = run
         .logs
         .iter()
-        .find(|l| l["fields"]["message"] == "connected")
+        .find(|l| l["message"] == "connected")
         .expect("a 'connected' log line");
-    assert_eq!(connected["span"]["connection_id"], "asdfasdf=");
-    assert_eq!(connected["span"]["request_id"], "asdf=");
+    assert_eq!(connected["connectionId"], "asdfasdf=");
+    assert_eq!(connected["apiRequestId"], "asdf=");
+    assert_eq!(
+        connected["requestId"], "invocation-1",
+        "Lambda's request id"
+    );
+    assert_eq!(connected["route"], "$connect");
+    let opened: Vec<&Value> = run
+        .metrics
+        .iter()
+        .filter(|m| m["connections_opened"] == 1)
+        .collect();
+    assert_eq!(
+        opened.len(),
+        1,
+        "one EMF line counts the connection: {:?}",
+        run.metrics
+    );
 
     // message: the echo answer is posted to the management endpoint.
     let connections = MockServer::start(vec![]).await;
@@ -169,11 +205,72 @@ async fn connect_and_message_binaries_serve_real_events() {
         .collect();
     assert_eq!(answer, "hello from lambda");
     assert_eq!(frames.last().unwrap()["type"], "done");
-    assert!(
-        run.logs
+    assert!(run.logs.iter().any(|l| l["message"] == "answer finished"));
+    // Its metrics: valid EMF, no identity as a dimension, the answer and its posts counted.
+    for m in &run.metrics {
+        let problems = streamgate_tests::emf::problems(m, &["R1kmxc2VNjMCFIA="]);
+        assert!(problems.is_empty(), "{problems:?} in {m}");
+    }
+    let value = |name: &str| {
+        run.metrics
             .iter()
-            .any(|l| l["fields"]["message"] == "answer finished")
+            .find_map(|m| m.get(name).cloned())
+            .unwrap_or_else(|| panic!("no {name} in {:?}", run.metrics))
+    };
+    assert_eq!(value("answers"), 1);
+    assert_eq!(value("posts").as_u64(), Some(posts.len() as u64));
+    assert!(value("first_token_seconds").is_number());
+    let usage = &frames.last().unwrap()["usage"];
+    assert_eq!(
+        value("tokens_out"),
+        usage["outputTokens"],
+        "the usage the done frame reports: {usage}"
     );
+}
+
+/// Lambda's log level (`AWS_LAMBDA_LOG_LEVEL`, set from `LoggingConfig.ApplicationLogLevel`)
+/// wins over `RUST_LOG`: at `WARN` the info lines are gone and the error lines stay, with the
+/// invocation's ids.
+#[tokio::test]
+async fn lambdas_log_level_hides_info_and_keeps_errors() {
+    let db = DynamoDbLocal::start();
+    // No table: writing the record fails, which is logged as an error.
+    let vars = vec![
+        (env::TABLE_NAME, "no-such-table".to_owned()),
+        (env::QUOTA_TABLE_NAME, "quotas".to_owned()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", db.endpoint()),
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()),
+        ("AWS_LAMBDA_LOG_LEVEL", "WARN".to_owned()),
+        ("RUST_LOG", "debug".to_owned()),
+    ];
+    let run = invoke(Function::Connect, fixture_json("connect"), &vars).await;
+    assert_eq!(run.response["statusCode"], 500);
+    let levels: Vec<&str> = run
+        .logs
+        .iter()
+        .map(|l| l["level"].as_str().unwrap())
+        .collect();
+    assert!(
+        !levels.is_empty() && levels.iter().all(|l| *l == "WARN" || *l == "ERROR"),
+        "{:?}",
+        run.logs
+    );
+    let error = run
+        .logs
+        .iter()
+        .find(|l| l["message"] == "cannot write the connection record")
+        .expect("the error line");
+    assert_eq!(error["level"], "ERROR");
+    assert_eq!(error["requestId"], "invocation-1");
+    assert_eq!(error["connectionId"], "asdfasdf=");
+
+    // Without Lambda's variable, RUST_LOG decides, as before.
+    let vars: Vec<(&str, String)> = vars
+        .into_iter()
+        .filter(|(k, _)| *k != "AWS_LAMBDA_LOG_LEVEL")
+        .collect();
+    let run = invoke(Function::Connect, fixture_json("connect"), &vars).await;
+    assert!(run.logs.iter().any(|l| l["level"] == "INFO"));
 }
 
 #[tokio::test]

@@ -74,6 +74,39 @@ struct Cli {
     /// Log as JSON lines (for CloudWatch) or text.
     #[arg(long, default_value = "json", value_parser = ["json", "text"], env = relay::env::LOG_FORMAT)]
     log_format: String,
+    /// The `Service` dimension of the metrics (the stack's name). With JSON logs the metrics
+    /// leave as CloudWatch EMF lines, at most a minute apart and at exit.
+    #[arg(long, default_value = "streamgate-relay", env = streamgate_contract::config::METRICS_SERVICE)]
+    metrics_service: String,
+}
+
+/// The longest time between two EMF flushes.
+const METRICS_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Writes the metrics as EMF lines through the log queue: every [`METRICS_INTERVAL`], or
+/// sooner when a histogram holds as many values as one line reports.
+fn spawn_metrics(service: String) -> tokio::task::JoinHandle<()> {
+    let registry = streamgate_telemetry::Registry::install();
+    tokio::spawn(async move {
+        let mut last = tokio::time::Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if last.elapsed() >= METRICS_INTERVAL || registry.wants_flush() {
+                emit_metrics(registry, &service);
+                last = tokio::time::Instant::now();
+            }
+        }
+    })
+}
+
+fn emit_metrics(registry: &streamgate_telemetry::Registry, service: &str) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    for line in registry.emf_lines(service, now) {
+        streamgate_emulator::stdout::line(line + "\n");
+    }
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
@@ -186,9 +219,17 @@ async fn main() -> ExitCode {
     streamgate_emulator::process::init_logs(cli.log_format == "json");
     // Before any default that depends on it (the connection cap) is computed.
     streamgate_emulator::gateway::listener::raise_descriptor_limit();
+    let metrics = (cli.log_format == "json").then(|| {
+        let service = cli.metrics_service.clone();
+        (spawn_metrics(service.clone()), service)
+    });
     let outcome = run(cli).await;
     if let Err(e) = &outcome {
         tracing::error!("{e}");
+    }
+    if let Some((task, service)) = metrics {
+        task.abort();
+        emit_metrics(streamgate_telemetry::Registry::install(), &service);
     }
     // What is still queued for standard output, written before the process ends.
     streamgate_emulator::stdout::flush(Duration::from_secs(1));

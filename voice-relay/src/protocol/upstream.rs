@@ -3,6 +3,7 @@
 //! round trip checked against the menu, and errors sorted into harmless, fatal and forwarded.
 
 use serde_json::{Value, json};
+use streamgate_contract::metrics::Metric;
 
 use super::{AUDIO_PIECE_CHARS, Action, SessionState, code, error_frame};
 use crate::catalog::Restaurant;
@@ -108,10 +109,12 @@ pub fn on_upstream(
             vec![Action::ToClient(json!({"type": "speech_started"}))]
         }
         "response.function_call_arguments.done" if text("name") == "add_to_cart" => {
+            streamgate_telemetry::count(Metric::VoiceToolCalls, &["add_to_cart"]);
             tool_round_trip(restaurant, event)
         }
         "response.done" => vec![Action::ToClient(json!({"type": "response_done"}))],
         "error" => {
+            streamgate_telemetry::count(Metric::VoiceUpstreamErrors, &["error_event"]);
             let error = event.get("error").unwrap_or(&Value::Null);
             let code = error
                 .get("code")

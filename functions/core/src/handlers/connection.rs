@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use streamgate_contract::metrics::Metric;
 use streamgate_contract::{ApiKind, ConnectionRecord};
 use tracing::{Instrument, error, info};
 
@@ -62,6 +63,7 @@ pub async fn connect(
             match taken {
                 Ok(()) => {}
                 Err(QuotaError::Exceeded(e)) => {
+                    streamgate_telemetry::count(Metric::QuotaRefusals, &[e.quota]);
                     info!(
                         limit = settings.quotas.max_connections,
                         "refused: {}", e.sentence
@@ -76,6 +78,7 @@ pub async fn connect(
         }
         match store.put(&record).await {
             Ok(()) => {
+                streamgate_telemetry::count(Metric::ConnectionsOpened, &[]);
                 info!("connected");
                 event::status(200)
             }
@@ -108,6 +111,7 @@ pub async fn disconnect(
         }
         match store.delete(id).await {
             Ok(()) => {
+                streamgate_telemetry::count(Metric::ConnectionsClosed, &[]);
                 info!(
                     status_code = event.request_context.disconnect_status_code,
                     "disconnected"

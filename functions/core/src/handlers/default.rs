@@ -1,7 +1,8 @@
 //! `$default`: a frame that matched no route gets an `unknown_action` error frame.
 
+use streamgate_contract::metrics::Metric;
 use streamgate_contract::routes::api::ACTION_FIELD;
-use streamgate_contract::{ErrorFrame, ServerFrame};
+use streamgate_contract::{ErrorFrame, Route};
 use tracing::Instrument;
 
 use super::span;
@@ -50,7 +51,8 @@ pub async fn default(
         let Some(target) = event::message_target(event) else {
             return event::status(400);
         };
-        let frame = ServerFrame::Error(unknown_action_frame(event::body(event).as_deref()));
+        streamgate_telemetry::count(Metric::Messages, &[Route::Default.key()]);
+        let frame = unknown_action_frame(event::body(event).as_deref());
         let out = Outbox {
             push,
             store,
@@ -58,7 +60,7 @@ pub async fn default(
             // `$default` takes no settings: it posts one frame.
             attempts: DEFAULT_POST_ATTEMPTS,
         };
-        match out.post(&frame.to_json()).await {
+        match out.post_error(frame).await {
             Ok(()) => {}
             Err(e) => out.failed(e).await,
         }

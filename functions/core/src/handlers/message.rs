@@ -6,7 +6,9 @@
 
 use futures::StreamExt;
 use futures::future::BoxFuture;
-use streamgate_contract::{ErrorCode, ErrorFrame, MessageRequest, ServerFrame, Usage};
+use streamgate_contract::metrics::Metric;
+use streamgate_contract::{ErrorCode, ErrorFrame, MessageRequest, Route, ServerFrame, Usage};
+use streamgate_telemetry::{add, count, time};
 use tokio::time::Instant;
 use tracing::{Instrument, debug, info, warn};
 
@@ -77,6 +79,7 @@ pub async fn message(
             target: &target,
             attempts: settings.post_attempts.max(1),
         };
+        count(Metric::Messages, &[Route::Message.key()]);
         let fallback_id = event::request_id(event).unwrap_or("-").to_owned();
         let request = match MessageRequest::parse(event::body(event).as_deref()) {
             Ok(r) => r,
@@ -86,7 +89,7 @@ pub async fn message(
                     None => frame.for_request(fallback_id),
                 };
                 info!(code = frame.code.as_str(), "bad message");
-                if let Err(e) = out.post(&ServerFrame::Error(frame).to_json()).await {
+                if let Err(e) = out.post_error(frame).await {
                     out.failed(e).await;
                 }
                 return event::status(200);
@@ -116,6 +119,7 @@ pub async fn message(
                     Err(refused) => {
                         let frame = match refused {
                             QuotaError::Exceeded(e) => {
+                                count(Metric::QuotaRefusals, &[e.quota]);
                                 info!("refused: {}", e.sentence);
                                 e.frame()
                             }
@@ -127,8 +131,8 @@ pub async fn message(
                                 )
                             }
                         };
-                        let frame = ServerFrame::Error(frame.for_request(request_id.clone()));
-                        if let Err(e) = out.post(&frame.to_json()).await {
+                        if let Err(e) = out.post_error(frame.for_request(request_id.clone())).await
+                        {
                             out.failed(e).await;
                         }
                         return event::status(200);
@@ -137,7 +141,12 @@ pub async fn message(
             }
         };
         let started = Instant::now();
-        let end = stream_answer(&out, &request_id, llm, &llm_request, settings).await;
+        let end = stream_answer(&out, &request_id, llm, &llm_request, settings, started).await;
+        let provider = llm.name();
+        if let End::Done(Some(usage)) = &end {
+            add(Metric::TokensIn, usage.input_tokens, &[provider]);
+            add(Metric::TokensOut, usage.output_tokens, &[provider]);
+        }
         if let Some(lease) = lease {
             let spent = match &end {
                 End::Done(Some(usage)) => Spent::Reported(*usage),
@@ -146,33 +155,41 @@ pub async fn message(
             };
             quota::end_answer(quotas, lease, spent).await;
         }
-        let terminal = match end {
-            End::Done(usage) => ServerFrame::Done {
-                request_id: request_id.clone(),
-                usage,
-            },
+        let posted = match end {
+            End::Done(usage) => {
+                let done = ServerFrame::Done {
+                    request_id: request_id.clone(),
+                    usage,
+                };
+                out.post(&done.to_json()).await.map(|()| "done")
+            }
             End::Failed(e) => {
-                warn!(provider = llm.name(), error = %e, "the model provider failed");
-                ServerFrame::Error(llm_error_frame(&e).for_request(request_id.clone()))
+                warn!(provider, error = %e, "the model provider failed");
+                let frame = llm_error_frame(&e).for_request(request_id.clone());
+                out.post_error(frame).await.map(|()| "error")
             }
-            End::ClientLost(PushError::Throttled) => {
+            End::ClientLost(e) => Err(e),
+        };
+        let outcome = match posted {
+            Ok(outcome) => {
+                info!(
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    ok = outcome == "done",
+                    "answer finished"
+                );
+                outcome
+            }
+            Err(PushError::Throttled) => {
                 out.too_slow(&request_id).await;
-                return event::status(200);
+                "abandoned"
             }
-            End::ClientLost(e) => {
+            Err(e) => {
                 out.failed(e).await;
-                return event::status(200);
+                "abandoned"
             }
         };
-        match out.post(&terminal.to_json()).await {
-            Ok(()) => info!(
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                ok = matches!(terminal, ServerFrame::Done { .. }),
-                "answer finished"
-            ),
-            Err(PushError::Throttled) => out.too_slow(&request_id).await,
-            Err(e) => out.failed(e).await,
-        }
+        count(Metric::Answers, &[outcome]);
+        time(Metric::AnswerDuration, started.elapsed(), &[provider]);
         event::status(200)
     }
     .instrument(span("message", event))
@@ -187,6 +204,7 @@ async fn stream_answer(
     llm: &dyn LlmProvider,
     request: &LlmRequest,
     settings: &ChatSettings,
+    started: Instant,
 ) -> End {
     let mut coalescer = Coalescer::new(settings.coalesce);
     let mut in_flight: Option<BoxFuture<'_, Result<(), PushError>>> = None;
@@ -207,6 +225,7 @@ async fn stream_answer(
             Err(e) => match settings.retry.next_delay(attempt, &e) {
                 Some(delay) => {
                     debug!(attempt, error = %e, ?delay, "retrying the model provider");
+                    count(Metric::Retries, &["model"]);
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                     continue 'attempts;
@@ -243,6 +262,9 @@ async fn stream_answer(
                 next = stream.next(), if !coalescer.is_full() => match next {
                     Some(Ok(LlmEvent::Delta(text))) => {
                         if !text.is_empty() {
+                            if !received_any {
+                                time(Metric::FirstToken, started.elapsed(), &[llm.name()]);
+                            }
                             received_any = true;
                             coalescer.push(&text);
                         }
@@ -252,6 +274,7 @@ async fn stream_answer(
                         if !received_any
                             && let Some(delay) = settings.retry.next_delay(attempt, &e) {
                                 debug!(attempt, error = %e, ?delay, "retrying the model provider");
+                    count(Metric::Retries, &["model"]);
                                 drop(stream);
                                 tokio::time::sleep(delay).await;
                                 attempt += 1;

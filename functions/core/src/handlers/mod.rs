@@ -70,14 +70,17 @@ impl ChatApp {
     }
 }
 
-/// The span every handler runs in: its function, the request and the connection.
+/// The span every handler runs in: its function, route, API Gateway's request id
+/// (`apiRequestId`; Lambda's own is the runtime span's `requestId`), the user and the
+/// connection. Field names are camelCase, as Lambda's own log fields.
 fn span(name: &'static str, event: &WsEvent) -> tracing::Span {
     tracing::info_span!(
         "handler",
         function = name,
-        request_id = event::request_id(event).unwrap_or("-"),
-        user_id = event::user_id(event).unwrap_or("-"),
-        connection_id = event
+        route = event.request_context.route_key.as_deref().unwrap_or("-"),
+        apiRequestId = event::request_id(event).unwrap_or("-"),
+        userId = event::user_id(event).unwrap_or("-"),
+        connectionId = event
             .request_context
             .connection_id
             .as_deref()

@@ -18,7 +18,7 @@ use streamgate_voice_relay::{Catalog, RealtimeService};
 
 use crate::{
     Cli, PushKind, SHUTDOWN_WITHIN, StoreKind, access, access_lines, gateway_config, listen,
-    shown_host, shutting_down, still_open,
+    metrics, metrics_line, shown_host, shutting_down, still_open,
 };
 
 async fn store(cli: &Cli) -> Arc<dyn ConnectionStore> {
@@ -123,8 +123,13 @@ pub(super) async fn run(cli: Cli) -> Result<(), String> {
         .chat(Arc::new(ChatIntegration(app)), registry)
         .authorizer(access.authorizer()?)
         .dev_issuer(access.dev_issuer())
-        .voice(realtime)
-        .build();
+        .voice(realtime);
+    let registry = metrics(&cli);
+    let gateway = match registry {
+        Some(r) => gateway.metrics(r),
+        None => gateway,
+    }
+    .build();
     let shown = shown_host(&cli.host);
     let (port, stage) = (cli.port, &cli.stage);
     say!("streamgate: chat API (API Gateway WebSocket emulation)");
@@ -142,6 +147,10 @@ pub(super) async fn run(cli: Cli) -> Result<(), String> {
     for line in access_lines(&access, &format!("http://{shown}:{port}/")) {
         say!("{line}");
     }
+    say!(
+        "{}",
+        metrics_line(registry, &format!("http://{shown}:{port}/"))
+    );
     say!(
         "  provider: {}   store: {:?}   push: {:?}   (Ctrl-C stops; sockets close with 1001)",
         provider.kind.as_str(),

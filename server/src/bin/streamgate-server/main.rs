@@ -170,6 +170,9 @@ struct Cli {
     /// With --template: idle function processes are stopped after this many seconds.
     #[arg(long, default_value_t = 600, requires = "template")]
     idle_process_timeout_s: u64,
+    /// Record no metrics and serve no `GET /metrics` (to measure what they cost).
+    #[arg(long)]
+    no_metrics: bool,
     /// Log format.
     #[arg(
         long,
@@ -213,6 +216,19 @@ fn access_lines(access: &Access, page: &str) -> Vec<String> {
         );
     }
     lines
+}
+
+/// The metrics registry, unless `--no-metrics`.
+fn metrics(cli: &Cli) -> Option<&'static streamgate_telemetry::Registry> {
+    (!cli.no_metrics).then(streamgate_telemetry::Registry::install)
+}
+
+/// The banner's line about the metrics.
+fn metrics_line(registry: Option<&streamgate_telemetry::Registry>, base: &str) -> String {
+    match registry {
+        Some(_) => format!("  metrics:         {base}metrics   (Prometheus text)"),
+        None => "  metrics:         off (--no-metrics)".to_owned(),
+    }
 }
 
 /// The host name the banner shows for `--host`.

@@ -10,8 +10,8 @@ use streamgate_emulator::process::{StopSignal, serve_until_stopped};
 use streamgate_emulator::access::Access;
 
 use crate::{
-    Cli, SHUTDOWN_WITHIN, access, access_lines, gateway_config, listen, shown_host, shutting_down,
-    still_open,
+    Cli, SHUTDOWN_WITHIN, access, access_lines, gateway_config, listen, metrics, metrics_line,
+    shown_host, shutting_down, still_open,
 };
 
 /// The parameters of a streamgate stack that name who may connect; the template host fills
@@ -88,6 +88,8 @@ pub(super) async fn run(cli: Cli, template: PathBuf) -> Result<(), String> {
             .collect();
     }
     options.dev_issuer = access.dev_issuer();
+    options.metrics = metrics(&cli);
+    let options_metrics = options.metrics;
     let starting = TemplateHost::start(options, &listener);
     let server = tokio::select! {
         started = starting => started.map_err(|problems| {
@@ -137,6 +139,10 @@ pub(super) async fn run(cli: Cli, template: PathBuf) -> Result<(), String> {
             say!("{line}");
         }
     }
+    say!(
+        "{}   (from the functions' EMF lines)",
+        metrics_line(options_metrics, &format!("http://{shown}:{port}/"))
+    );
     let outcome = serve_until_stopped(
         server.gateway.clone(),
         listener,

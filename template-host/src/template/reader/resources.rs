@@ -80,6 +80,7 @@ impl Reader<'_> {
             return None;
         }
         let handler = scalar(&self.prop(id, &resource, "Handler"));
+        let logging = logging_variables(&self.prop(id, &resource, "LoggingConfig"));
         Some(FunctionDef {
             logical_id: id.to_owned(),
             name,
@@ -90,6 +91,7 @@ impl Reader<'_> {
             timeout,
             memory_mb,
             environment,
+            logging,
         })
     }
 
@@ -135,5 +137,42 @@ impl Reader<'_> {
             }
         }
         out
+    }
+}
+
+/// The variables Lambda sets from a function's `LoggingConfig` (none without one).
+fn logging_variables(config: &Value) -> BTreeMap<String, String> {
+    let mut vars = BTreeMap::new();
+    let format = scalar(&config["LogFormat"]);
+    if format.is_empty() {
+        return vars;
+    }
+    if format.eq_ignore_ascii_case("json") {
+        let level = match scalar(&config["ApplicationLogLevel"]) {
+            l if l.is_empty() => "INFO".to_owned(),
+            l => l,
+        };
+        vars.insert("AWS_LAMBDA_LOG_LEVEL".to_owned(), level);
+    }
+    vars.insert("AWS_LAMBDA_LOG_FORMAT".to_owned(), format);
+    vars
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logging_config_becomes_lambdas_variables() {
+        let json = logging_variables(
+            &serde_json::json!({"LogFormat": "JSON", "ApplicationLogLevel": "WARN"}),
+        );
+        assert_eq!(json["AWS_LAMBDA_LOG_FORMAT"], "JSON");
+        assert_eq!(json["AWS_LAMBDA_LOG_LEVEL"], "WARN");
+        let default_level = logging_variables(&serde_json::json!({"LogFormat": "JSON"}));
+        assert_eq!(default_level["AWS_LAMBDA_LOG_LEVEL"], "INFO");
+        let text = logging_variables(&serde_json::json!({"LogFormat": "Text"}));
+        assert_eq!(text.get("AWS_LAMBDA_LOG_LEVEL"), None);
+        assert!(logging_variables(&Value::Null).is_empty());
     }
 }
