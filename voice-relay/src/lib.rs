@@ -11,6 +11,7 @@ pub mod cli;
 mod http;
 pub mod protocol;
 pub mod session;
+pub mod session_loop;
 pub mod settings;
 pub mod source;
 mod upstream;
