@@ -16,6 +16,7 @@ mod image;
 mod lambda_binaries;
 mod local_server;
 mod message;
+mod observability;
 mod package;
 mod providers;
 mod push;

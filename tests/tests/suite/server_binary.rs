@@ -393,4 +393,18 @@ async fn at_trace_level_no_log_line_carries_a_token() {
         "logging below info was on:\n{}",
         output.join("\n")
     );
+    // Nor does any line carry a request's query string (where browsers put the token).
+    let queries: Vec<&String> = output
+        .iter()
+        .filter(|l| !l.trim_start().starts_with("voice relay:"))
+        .filter(|l| l.contains("/dev?") || l.contains("restaurantId=r-123"))
+        .collect();
+    assert!(
+        queries.is_empty(),
+        "query strings in the logs: {queries:#?}"
+    );
+    assert!(
+        output.iter().all(|l| !l.contains('\u{1b}')),
+        "colour codes in piped output"
+    );
 }
