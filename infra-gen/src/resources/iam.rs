@@ -157,6 +157,24 @@ impl Role {
         }
     }
 
+    /// The same role with an AWS managed policy (`service-role/...`, say), named by its path,
+    /// when `condition` holds.
+    pub fn with_aws_managed_policy_when(
+        mut self,
+        condition: &crate::template::ConditionRef,
+        path: &'static str,
+    ) -> Role {
+        let arn = Sub::new()
+            .text("arn:")
+            .pseudo(Pseudo::Partition)
+            .text(":iam::aws:policy/")
+            .text(path)
+            .build();
+        self.managed_policy_arns
+            .push(condition.if_else(arn, Expr::no_value()));
+        self
+    }
+
     /// The same role with an AWS managed policy (`service-role/...`, say), named by its path.
     pub fn with_aws_managed_policy(mut self, path: &'static str) -> Role {
         self.managed_policy_arns.push(

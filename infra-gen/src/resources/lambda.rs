@@ -45,8 +45,19 @@ pub enum LogFormat {
 pub struct LoggingConfig {
     /// Always JSON.
     pub log_format: LogFormat,
+    /// The level below which Lambda drops the function's lines (it sets
+    /// `AWS_LAMBDA_LOG_LEVEL`, which the function also honours).
+    pub application_log_level: Expr,
     /// The function's log group.
     pub log_group: Expr,
+}
+
+/// `TracingConfig` of a function.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TracingConfig {
+    /// `Active` or `PassThrough`.
+    pub mode: Expr,
 }
 
 /// Environment variables of a function.
@@ -81,6 +92,8 @@ pub struct LambdaFunction {
     pub environment: Environment,
     /// Where logs go.
     pub logging_config: LoggingConfig,
+    /// X-Ray tracing.
+    pub tracing_config: TracingConfig,
 }
 
 attributes!(FunctionAttr { Arn => "Arn" });

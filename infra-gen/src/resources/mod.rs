@@ -32,6 +32,7 @@ pub mod apigateway;
 pub mod autoscaling;
 pub mod cloudformation;
 pub mod cloudfront;
+pub mod cloudwatch;
 pub mod cognito;
 pub mod dynamodb;
 pub mod ec2;
@@ -86,5 +87,7 @@ pub fn registry() -> Vec<(&'static str, Vec<&'static str>)> {
         entry::<cloudfront::Distribution>(),
         entry::<autoscaling::ScalableTarget>(),
         entry::<autoscaling::ScalingPolicy>(),
+        entry::<cloudwatch::Alarm>(),
+        entry::<cloudwatch::Dashboard>(),
     ]
 }

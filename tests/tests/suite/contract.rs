@@ -74,3 +74,40 @@ fn the_contracts_special_routes_are_api_gateways_reserved_keys() {
         assert_eq!(kind_of(route.key()), route.kind(), "{route:?}");
     }
 }
+
+/// Every metric of the contract's list is recorded somewhere in the code that runs (not only
+/// declared): the dashboards show the whole list, so a metric nothing records would be an
+/// empty widget. (The code cannot record a name outside the list: the recorder drops it.)
+#[test]
+fn every_listed_metric_is_recorded_by_the_code() {
+    use streamgate_contract::metrics::Metric;
+    let root = workspace_root();
+    let mut files = Vec::new();
+    for dir in [
+        "functions",
+        "voice-relay",
+        "emulator",
+        "server",
+        "template-host",
+    ] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    let contract = root.join("functions").join("contract");
+    let telemetry = root.join("functions").join("telemetry");
+    let code: String = files
+        .iter()
+        .filter(|f| !f.starts_with(&contract) && !f.starts_with(&telemetry))
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    let unrecorded: Vec<String> = Metric::ALL
+        .iter()
+        .map(|m| format!("Metric::{m:?}"))
+        .filter(|needle| {
+            !code.contains(&format!("{needle},")) && !code.contains(&format!("{needle}."))
+        })
+        .collect();
+    assert!(
+        unrecorded.is_empty(),
+        "listed but never recorded: {unrecorded:?}"
+    );
+}

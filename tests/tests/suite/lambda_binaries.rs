@@ -165,7 +165,10 @@ async fn connect_and_message_binaries_serve_real_events() {
         connected["requestId"], "invocation-1",
         "Lambda's request id"
     );
-    assert_eq!(connected["route"], "$connect");
+    assert_eq!(
+        connected["route"],
+        streamgate_contract::Route::Connect.key()
+    );
     let opened: Vec<&Value> = run
         .metrics
         .iter()

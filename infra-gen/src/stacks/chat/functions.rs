@@ -6,6 +6,7 @@ use streamgate_contract::{Function, Permission};
 use streamgate_contract::config as env;
 
 use super::{Parts, execute_api_arn};
+use crate::expr::{Expr, Pseudo};
 use crate::resources::dynamodb::TableAttr;
 use crate::resources::iam::{Action, Policy, PolicyDocument, Role, Statement};
 use crate::resources::lambda::Environment;
@@ -72,7 +73,8 @@ pub(super) fn role_for(
                 policy_name: format!("{}-function", f.name()),
                 policy_document: PolicyDocument::new(statements),
             }],
-        ),
+        )
+        .with_aws_managed_policy_when(&p.tracing, "AWSXRayDaemonWriteAccess"),
     )
 }
 
@@ -81,6 +83,11 @@ pub(super) fn role_for(
 pub(super) fn function_environment(f: Function, parts: &Parts) -> Environment {
     let (p, table) = (parts.p, parts.table);
     let mut variables = std::collections::BTreeMap::new();
+    // The metrics' `Service` dimension: the dashboard shows this stack's functions together.
+    variables.insert(
+        env::METRICS_SERVICE.to_owned(),
+        Expr::pseudo(Pseudo::StackName),
+    );
     let grants = f.spec().permissions;
     if grants.iter().any(|g| {
         matches!(

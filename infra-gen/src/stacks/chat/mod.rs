@@ -12,6 +12,7 @@ mod access;
 mod functions;
 mod logging;
 mod parameters;
+mod watch;
 
 use sha2::{Digest, Sha256};
 use streamgate_contract::access::{API_ACCESS, Access};
@@ -30,7 +31,7 @@ use crate::resources::dynamodb::{KeyType, Table};
 use crate::resources::iam::RoleAttr;
 use crate::resources::lambda::{
     Code, EventAge, EventInvokeConfig, LambdaFunction, LambdaPermission, LogFormat, LoggingConfig,
-    Runtime,
+    Runtime, TracingConfig,
 };
 use crate::resources::logs::Retention;
 use crate::template::{DataPolicy, Handle, Options, ParamRef, Template};
@@ -125,7 +126,14 @@ fn add_function(t: &mut Template, f: Function, parts: &Parts) -> Handle<LambdaFu
             environment: function_environment(f, parts),
             logging_config: LoggingConfig {
                 log_format: LogFormat::Json,
+                application_log_level: parts.p.log_level.r#ref(),
                 log_group: logs.r#ref(),
+            },
+            tracing_config: TracingConfig {
+                mode: parts
+                    .p
+                    .tracing
+                    .if_else(Expr::lit("Active"), Expr::lit("PassThrough")),
             },
         },
         function_options(),
@@ -179,11 +187,13 @@ pub fn build_with(access: Access) -> Template {
     };
 
     let mut routes = Vec::new();
+    let mut functions = Vec::new();
     let mut deployment_hash = Sha256::new();
     let connect_authorizer = match access {
         Access::Jwt => {
             let function = add_function(&mut t, Function::Authorize, &parts);
             let a = authorizer(&mut t, &chat_api, &function);
+            functions.push((Function::Authorize, function));
             // A changed authorizer goes live only with a new deployment.
             deployment_hash.update(a.id().as_bytes());
             deployment_hash.update([0]);
@@ -247,6 +257,7 @@ pub fn build_with(access: Access) -> Template {
             }
             routes.push(r);
         }
+        functions.push((f, function));
     }
 
     // A deployment is only re-created when its logical id changes, so the id carries a hash
@@ -292,6 +303,17 @@ pub fn build_with(access: Access) -> Template {
         // A stage with logging cannot be created before the region's API Gateway account
         // settings name a CloudWatch Logs role.
         Options::new().depends_on(&logging_ready),
+    );
+
+    watch::watch(
+        &mut t,
+        &p,
+        &watch::Watched {
+            functions: &functions,
+            api: &chat_api,
+            connections: &table,
+            quotas: &quotas,
+        },
     );
 
     t.output(

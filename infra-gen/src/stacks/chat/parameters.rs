@@ -1,6 +1,6 @@
 //! The chat stack's parameters: stage, architecture, the LLM provider, model, base URL and
 //! key secret, the connection TTL, who may connect (an issuer and audience, or a Cognito user
-//! pool the stack creates) and the per-user quotas.
+//! pool the stack creates), the per-user quotas, the functions' log level and tracing.
 
 use streamgate_contract::config::{self as env, LlmProviderKind};
 use streamgate_contract::quota;
@@ -25,6 +25,8 @@ pub(super) struct Params {
     pub(super) daily_token_budget: ParamRef,
     pub(super) max_connections: ParamRef,
     pub(super) max_answers: ParamRef,
+    pub(super) log_level: ParamRef,
+    pub(super) tracing: ConditionRef,
 }
 
 /// Declares them.
@@ -133,6 +135,24 @@ pub(super) fn parameters(t: &mut Template) -> Params {
         Parameter::number("Answers each user may have streaming at once.", 1, 100)
             .default(quota::DEFAULT_MAX_ANSWERS_PER_USER.to_string()),
     );
+    let log_level = t.parameter(
+        "ApplicationLogLevel",
+        Parameter::string(
+            "The functions' log level (Lambda's ApplicationLogLevel; lines below it are dropped).",
+        )
+        .default("INFO")
+        .allowed(&["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"]),
+    );
+    let active_tracing = t.parameter(
+        "ActiveTracing",
+        Parameter::string("true to trace the functions with AWS X-Ray (Lambda's active tracing).")
+            .default("false")
+            .allowed(&["false", "true"]),
+    );
+    let tracing = t.condition(
+        "TracingOn",
+        CondExpr::Equals(active_tracing.r#ref(), Expr::lit("true")),
+    );
     let create_user_pool = t.condition(
         "CreateUserPool",
         CondExpr::Equals(auth_issuer.r#ref(), Expr::lit("")),
@@ -149,6 +169,8 @@ pub(super) fn parameters(t: &mut Template) -> Params {
         daily_token_budget,
         max_connections,
         max_answers,
+        log_level,
+        tracing,
         stage,
         architecture,
         provider,

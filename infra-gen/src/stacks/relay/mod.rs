@@ -12,7 +12,8 @@
 //! 443 only (OpenAI, ECR, S3, CloudWatch Logs).
 //!
 //! One module per part, each a function returning the handles the next parts use:
-//! `parameters`, `network`, `ingress`, `roles`, `edge`, `service`.
+//! `parameters`, `network`, `ingress`, `roles`, `edge`, `service`, `watch` (alarms and the
+//! dashboard).
 
 mod edge;
 mod ingress;
@@ -20,6 +21,7 @@ mod network;
 mod parameters;
 mod roles;
 mod service;
+mod watch;
 
 use streamgate_contract::{quota, relay};
 
@@ -69,7 +71,7 @@ pub fn build() -> Template {
     let roles = roles::roles(&mut t, &p, &repository, &logs, &quotas);
     let cluster = service::cluster(&mut t);
     let distribution = edge::distribution(&mut t, &p, &ingress);
-    service::service(
+    let service = service::service(
         &mut t,
         &p,
         &service::Inputs {
@@ -83,6 +85,7 @@ pub fn build() -> Template {
             quotas: &quotas,
         },
     );
+    watch::watch(&mut t, &p, &ingress, &cluster, &service);
 
     let url = |scheme: &str, path: &str| {
         p.has_domain.if_else(

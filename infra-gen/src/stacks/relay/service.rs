@@ -125,6 +125,11 @@ pub(super) fn service(t: &mut Template, p: &Params, i: &Inputs) -> Handle<Servic
                         Expr::lit(relay::DRAIN_TIMEOUT.as_secs().to_string()),
                     ),
                     var(env::LOG_FORMAT, Expr::lit("json")),
+                    // The metrics' `Service` dimension, which the dashboard shows.
+                    var(
+                        streamgate_contract::config::METRICS_SERVICE,
+                        Expr::pseudo(Pseudo::StackName),
+                    ),
                     var(env::REALTIME_MODEL, p.model.r#ref()),
                     // The voice page is served from the distribution's name (and the custom
                     // domain): the only pages allowed to open sessions.
