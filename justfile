@@ -191,6 +191,10 @@ bench:
     hosts=$(target/release/template-host-bench --artifacts target/bench-lambda/x86_64 --seconds 3)
     printf '\n%s\n' "$hosts" >> BENCH.md
     echo "$hosts"
+    # What recording metrics costs on the hot path.
+    cost=$(target/release/streamgate-bench --server target/release/streamgate-server --metrics-cost 5)
+    printf '\n%s\n' "$cost" >> BENCH.md
+    echo "$cost"
 
 # Format and lint the Rust code.
 check:

@@ -5,28 +5,14 @@
 // Connects, sends a message, waits for the streamed echo answer, sends an unknown action
 // and waits for its error. Exits 0 on success; on failure it keeps a screenshot in
 // ARTIFACT_DIR and exits 1.
-import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { launch, shooter } from "./browser.mjs";
 
 const [pageUrl, action, artifacts] = process.argv.slice(2);
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 const question = "streamed word by word through the local gateway";
 
-const browser = await chromium.launch({
-  executablePath,
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const browser = await launch();
 const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
-const shot = async (name) => {
-  mkdirSync(artifacts, { recursive: true });
-  const path = join(artifacts, name);
-  await page.screenshot({ path, fullPage: true });
-  return path;
-};
+const shot = shooter(page, artifacts);
 let failed = false;
 try {
   await page.goto(pageUrl);

@@ -6,28 +6,14 @@
 // (PAGE_URL#token=TOKEN) it takes the token out of the address bar, connects and streams an
 // answer. The token never appears in the page's log. Exits 0 on success; on failure it keeps
 // a screenshot in ARTIFACT_DIR and exits 1.
-import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { launch, shooter } from "./browser.mjs";
 
 const [pageUrl, token, action, artifacts] = process.argv.slice(2);
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 const question = "only for signed-in users";
 
-const browser = await chromium.launch({
-  executablePath,
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const browser = await launch();
 const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
-const shot = async (name) => {
-  mkdirSync(artifacts, { recursive: true });
-  const path = join(artifacts, name);
-  await page.screenshot({ path, fullPage: true });
-  return path;
-};
+const shot = shooter(page, artifacts);
 let failed = false;
 try {
   // Not signed in: refused, and told why.

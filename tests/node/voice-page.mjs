@@ -7,28 +7,16 @@
 // cart (marked ordered on the menu, priced in the total), plays the answer, and stops playing
 // it on barge-in (the test's mock Realtime service sends all that). Exits 0 on success; on
 // failure keeps a screenshot in ARTIFACT_DIR and exits 1.
-import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { launch, shooter } from "./browser.mjs";
 
 const [pageUrl, wav, item, artifacts] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-    `--use-file-for-fake-audio-capture=${wav}%noloop`, "--autoplay-policy=no-user-gesture-required",
-  ],
-});
+const browser = await launch([
+  "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+  `--use-file-for-fake-audio-capture=${wav}%noloop`, "--autoplay-policy=no-user-gesture-required",
+]);
 const context = await browser.newContext({ viewport: { width: 1100, height: 700 }, permissions: ["microphone"] });
 const page = await context.newPage();
-const shot = async (name) => {
-  mkdirSync(artifacts, { recursive: true });
-  const path = join(artifacts, name);
-  await page.screenshot({ path, fullPage: true });
-  return path;
-};
+const shot = shooter(page, artifacts);
 let failed = false;
 try {
   await page.goto(pageUrl);

@@ -8,6 +8,10 @@
 //! [`PROMETHEUS_PREFIX`], counters suffixed `_total`). Label values are bounded sets (route
 //! keys, error codes, provider names, reasons): a connection or user id is never a label,
 //! because each label value becomes a billed CloudWatch metric.
+//!
+//! Stored conversations and `cancel` are not built yet; when they are, their metrics join this
+//! list (turns written, history tokens replayed, answers cancelled as an `answers` outcome,
+//! time from `cancel` to `done`) and the chat dashboard shows them with no other change.
 
 /// The CloudWatch namespace of every metric.
 pub const NAMESPACE: &str = "Streamgate";

@@ -13,12 +13,14 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
+use tracing::subscriber::Interest;
 use tracing::{Event, Level, Metadata, Subscriber};
+use tracing_subscriber::Layer;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::format::{JsonFields, Writer};
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
-use tracing_subscriber::layer::{Context, Filter};
+use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 /// One JSON object per line, or plain text.
@@ -82,7 +84,8 @@ impl LogSettings {
 }
 
 /// Events by the configured levels; spans at `info` whatever the level, so that a `WARN` line
-/// still carries the ids of the invocation it belongs to.
+/// still carries the ids of the invocation it belongs to. A layer that only filters (for the
+/// whole subscriber), as `Targets` is.
 pub struct EventLevels {
     events: Targets,
     spans: Targets,
@@ -112,22 +115,26 @@ impl EventLevels {
     }
 }
 
-impl<S> Filter<S> for EventLevels {
-    fn enabled(&self, meta: &Metadata<'_>, _: &Context<'_, S>) -> bool {
-        self.allows(meta)
+impl<S: Subscriber> Layer<S> for EventLevels {
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        if self.allows(meta) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
     }
 
-    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> tracing::subscriber::Interest {
-        if self.allows(meta) {
-            tracing::subscriber::Interest::always()
-        } else {
-            tracing::subscriber::Interest::never()
-        }
+    fn enabled(&self, meta: &Metadata<'_>, _: Context<'_, S>) -> bool {
+        self.allows(meta)
     }
 }
 
 /// The JSON line format (spans' fields are stored by [`JsonFields`]).
 pub struct JsonLines;
+
+/// Lambda's `Text` format: `LEVEL message key=value ...` (the same fields as [`JsonLines`], no
+/// timestamp: CloudWatch stamps each line; never coloured).
+pub struct TextLines;
 
 /// Collects an event's fields as JSON values.
 struct Fields<'a>(&'a mut Map<String, Value>);
@@ -158,6 +165,50 @@ impl Visit for Fields<'_> {
     }
 }
 
+/// An event as one object: `timestamp`, `level`, `message`, then its spans' fields (outer
+/// first: an inner span's field of the same name wins) and its own.
+fn line<S, N>(
+    ctx: &FmtContext<'_, S, N>,
+    event: &Event<'_>,
+) -> Result<Map<String, Value>, fmt::Error>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    let mut timestamp = String::new();
+    SystemTime.format_time(&mut Writer::new(&mut timestamp))?;
+    let mut fields = Map::new();
+    event.record(&mut Fields(&mut fields));
+    let mut line = Map::new();
+    line.insert("timestamp".into(), timestamp.into());
+    line.insert("level".into(), event.metadata().level().as_str().into());
+    line.insert(
+        "message".into(),
+        fields.remove("message").unwrap_or_else(|| "".into()),
+    );
+    if let Some(scope) = ctx.event_scope() {
+        for span in scope.from_root() {
+            let extensions = span.extensions();
+            let Some(stored) = extensions.get::<FormattedFields<N>>() else {
+                continue;
+            };
+            if let Ok(Value::Object(span_fields)) = serde_json::from_str(&stored.fields) {
+                for (k, v) in span_fields {
+                    if !matches!(k.as_str(), "timestamp" | "level" | "message") {
+                        line.insert(k, v);
+                    }
+                }
+            }
+        }
+    }
+    for (k, v) in fields {
+        if !matches!(k.as_str(), "timestamp" | "level") {
+            line.insert(k, v);
+        }
+    }
+    Ok(line)
+}
+
 impl<S, N> FormatEvent<S, N> for JsonLines
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -169,77 +220,52 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let mut timestamp = String::new();
-        SystemTime.format_time(&mut Writer::new(&mut timestamp))?;
-        let mut fields = Map::new();
-        event.record(&mut Fields(&mut fields));
-        let mut line = Map::new();
-        line.insert("timestamp".into(), timestamp.into());
-        line.insert("level".into(), event.metadata().level().as_str().into());
-        line.insert(
-            "message".into(),
-            fields.remove("message").unwrap_or_else(|| "".into()),
-        );
-        // Outer spans first: an inner span's field of the same name wins, the event's last.
-        if let Some(scope) = ctx.event_scope() {
-            for span in scope.from_root() {
-                let extensions = span.extensions();
-                let Some(stored) = extensions.get::<FormattedFields<N>>() else {
-                    continue;
-                };
-                if let Ok(Value::Object(span_fields)) = serde_json::from_str(&stored.fields) {
-                    for (k, v) in span_fields {
-                        if !matches!(k.as_str(), "timestamp" | "level" | "message") {
-                            line.insert(k, v);
-                        }
-                    }
-                }
-            }
-        }
-        for (k, v) in fields {
-            if !matches!(k.as_str(), "timestamp" | "level") {
-                line.insert(k, v);
-            }
-        }
-        writeln!(writer, "{}", Value::Object(line))
+        writeln!(writer, "{}", Value::Object(line(ctx, event)?))
     }
 }
 
-/// A `fmt` layer writing `format` to `writer`, filtered by `filter`; text is coloured only
-/// when `ansi` says so.
-pub fn layer<S, W>(
-    format: Format,
-    ansi: bool,
-    timestamps: bool,
-    filter: Targets,
-    writer: W,
-) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+impl<S, N> FormatEvent<S, N> for TextLines
 where
-    S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let line = line(ctx, event)?;
+        let text = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        write!(
+            writer,
+            "{:<5} {}",
+            text(&line["level"]),
+            text(&line["message"])
+        )?;
+        for (k, v) in line.iter().skip(3) {
+            write!(writer, " {k}={}", text(v))?;
+        }
+        writeln!(writer)
+    }
+}
+
+/// A Lambda function's subscriber: `settings`' format and levels, writing to `writer`.
+pub fn lambda_subscriber<W>(settings: LogSettings, writer: W) -> Box<dyn Subscriber + Send + Sync>
+where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    use tracing_subscriber::Layer;
-    let filter = EventLevels::new(filter);
-    match format {
-        Format::Json => tracing_subscriber::fmt::layer()
-            .fmt_fields(JsonFields::new())
-            .event_format(JsonLines)
-            .with_writer(writer)
-            .with_filter(filter)
-            .boxed(),
-        Format::Text if timestamps => tracing_subscriber::fmt::layer()
-            .with_ansi(ansi)
-            .with_target(false)
-            .with_writer(writer)
-            .with_filter(filter)
-            .boxed(),
-        Format::Text => tracing_subscriber::fmt::layer()
-            .with_ansi(ansi)
-            .with_target(false)
-            .without_time()
-            .with_writer(writer)
-            .with_filter(filter)
-            .boxed(),
+    use tracing_subscriber::layer::SubscriberExt;
+    let layer = tracing_subscriber::fmt::layer()
+        .fmt_fields(JsonFields::new())
+        .with_writer(writer);
+    let base = tracing_subscriber::registry().with(EventLevels::new(settings.filter));
+    match settings.format {
+        Format::Json => Box::new(base.with(layer.event_format(JsonLines))),
+        Format::Text => Box::new(base.with(layer.event_format(TextLines))),
     }
 }
 
@@ -250,18 +276,9 @@ pub fn colour(is_terminal: bool, no_color: Option<&str>) -> bool {
 }
 
 /// A Lambda function's logging, to standard output, from its environment
-/// ([`LogSettings::lambda`]); text has no timestamps (CloudWatch stamps each line).
+/// ([`LogSettings::lambda`]).
 pub fn init_lambda() {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
     let settings = LogSettings::lambda(&|name| std::env::var(name).ok());
-    tracing_subscriber::registry()
-        .with(layer(
-            settings.format,
-            false,
-            false,
-            settings.filter,
-            std::io::stdout,
-        ))
-        .init();
+    // Fails only when a subscriber is set already, which nothing here does.
+    let _ = tracing::subscriber::set_global_default(lambda_subscriber(settings, std::io::stdout));
 }

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use streamgate_contract::metrics::{Metric, NAMESPACE, SERVICE_DIMENSION};
 
-use crate::logs::{Format, LogSettings, layer};
+use crate::logs::{Format, LogSettings, lambda_subscriber};
 use crate::{Registry, count, observe};
 
 fn recording(registry: &Registry, f: impl FnOnce()) {
@@ -142,7 +142,6 @@ impl std::io::Write for Buffer {
 }
 
 fn lambda_lines(vars: &[(&str, &str)], f: impl FnOnce()) -> String {
-    use tracing_subscriber::layer::SubscriberExt;
     let lookup = |name: &str| {
         vars.iter()
             .find(|(k, _)| *k == name)
@@ -151,13 +150,7 @@ fn lambda_lines(vars: &[(&str, &str)], f: impl FnOnce()) -> String {
     let settings = LogSettings::lambda(&lookup);
     let buffer = Buffer::default();
     let writer = buffer.clone();
-    let subscriber = tracing_subscriber::registry().with(layer(
-        settings.format,
-        false,
-        false,
-        settings.filter,
-        move || writer.clone(),
-    ));
+    let subscriber = lambda_subscriber(settings, move || writer.clone());
     tracing::subscriber::with_default(subscriber, f);
     String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
 }

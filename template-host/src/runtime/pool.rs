@@ -250,17 +250,9 @@ impl Pool {
     }
 
     fn record(&self, timing: Timing, request_id: &str) {
-        let init = timing
-            .init
-            .map(|d| format!("\tInit Duration: {:.2} ms", d.as_secs_f64() * 1000.0))
-            .unwrap_or_default();
         (self.config.logs)(
             &self.function.name,
-            &format!(
-                "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tMemory Size: {} MB{init}",
-                timing.duration.as_secs_f64() * 1000.0,
-                self.function.memory_mb
-            ),
+            &report(&self.function, &timing, request_id),
         );
         let mut state = self.state.lock().unwrap();
         if state.timings.len() >= KEPT_TIMINGS {
@@ -377,4 +369,39 @@ impl Drop for Pool {
         let state = self.state.get_mut().unwrap();
         state.idle.clear();
     }
+}
+
+/// The `REPORT` line Lambda writes after an invocation: text, or with a JSON `LoggingConfig` a
+/// `platform.report` record, as Lambda writes its own lines in that format.
+fn report(f: &FunctionDef, timing: &Timing, request_id: &str) -> String {
+    let ms = |d: Duration| (d.as_secs_f64() * 1000.0 * 100.0).round() / 100.0;
+    let json = f
+        .logging
+        .get("AWS_LAMBDA_LOG_FORMAT")
+        .is_some_and(|v| v.eq_ignore_ascii_case("json"));
+    if json {
+        let mut metrics = serde_json::json!({
+            "durationMs": ms(timing.duration),
+            "billedDurationMs": timing.duration.as_millis() as u64 + 1,
+            "memorySizeMB": f.memory_mb,
+        });
+        if let Some(init) = timing.init {
+            metrics["initDurationMs"] = ms(init).into();
+        }
+        return serde_json::json!({
+            "time": streamgate_emulator::clock::iso8601(streamgate_emulator::clock::now_ms()),
+            "type": "platform.report",
+            "record": {"requestId": request_id, "metrics": metrics, "status": "success"},
+        })
+        .to_string();
+    }
+    let init = timing
+        .init
+        .map(|d| format!("\tInit Duration: {:.2} ms", d.as_secs_f64() * 1000.0))
+        .unwrap_or_default();
+    format!(
+        "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tMemory Size: {} MB{init}",
+        timing.duration.as_secs_f64() * 1000.0,
+        f.memory_mb
+    )
 }

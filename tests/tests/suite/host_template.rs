@@ -191,6 +191,10 @@ async fn the_generated_chat_stack_runs_its_packaged_bootstraps() {
     options.artifacts = Some(workspace_root().join("target/lambda"));
     options.dynamodb_local_dir = Some(jar_dir());
     options.logs = logs.sink();
+    // `GET /metrics` from the functions' EMF lines (a registry of this test's own).
+    let metrics: &'static streamgate_telemetry::Registry =
+        Box::leak(Box::new(streamgate_telemetry::Registry::new()));
+    options.metrics = Some(metrics);
     // Signed in as deployed: the stack's own authorizer function checks the token, against
     // a development issuer instead of the Cognito pool.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -240,6 +244,42 @@ async fn the_generated_chat_stack_runs_its_packaged_bootstraps() {
         message_logs.iter().any(|l| l.starts_with('{')),
         "the function's JSON logs are shown under its name: {message_logs:?}"
     );
+    // The template's LoggingConfig reached the functions as Lambda's variables: JSON lines
+    // with a timestamp and a level. Their EMF lines went to the metrics, not the output.
+    let mut reports = 0;
+    for line in &message_logs {
+        let line: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON line: {line}"));
+        assert!(
+            line.get("_aws").is_none(),
+            "an EMF line in the output: {line}"
+        );
+        // The host's report, in Lambda's JSON platform format.
+        if line["type"] == "platform.report" {
+            assert!(
+                line["record"]["metrics"]["durationMs"].is_number(),
+                "{line}"
+            );
+            reports += 1;
+            continue;
+        }
+        assert!(
+            streamgate_tests::rfc3339(line["timestamp"].as_str().unwrap_or_default()),
+            "{line}"
+        );
+        assert!(line["level"].is_string(), "{line}");
+    }
+    assert!(reports >= 1, "a platform.report line: {message_logs:?}");
+    let text = metrics.prometheus();
+    for sample in [
+        r#"streamgate_answers_total{outcome="done"} 1"#,
+        r#"streamgate_messages_total{route="message"} 1"#,
+        "streamgate_connections_opened_total 1",
+        "streamgate_sign_ins_total 1",
+        r#"streamgate_sign_in_refusals_total{reason="missing"} 1"#,
+    ] {
+        assert!(text.contains(sample), "{sample} in /metrics:\n{text}");
+    }
     running.stop().await;
 }
 

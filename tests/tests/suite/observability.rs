@@ -1,6 +1,6 @@
 //! What an operator watches, checked as they would see it: the local server's `GET /metrics`
-//! read by a real Prometheus text parser before and after a chat round trip, and its output to
-//! a pipe free of colour codes.
+//! read by a real Prometheus text parser before and after a chat round trip and shown in
+//! Chromium, and its output to a pipe free of colour codes.
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -184,6 +184,27 @@ async fn a_chat_round_trip_moves_the_prometheus_counters_and_piped_output_has_no
     assert_eq!(
         after.value(r#"streamgate_answer_seconds_bucket{le="+Inf",provider="echo"}"#),
         after.value(r#"streamgate_answer_seconds_count{provider="echo"}"#)
+    );
+
+    // As someone checking on the server sees it: the page in Chromium (its screenshot is the
+    // README's).
+    let root = streamgate_tests::workspace_root();
+    let shown = tokio::process::Command::new("node")
+        .arg(root.join("tests/node/metrics-page.mjs"))
+        .arg(format!("http://127.0.0.1:{port}/metrics"))
+        .arg(r#"streamgate_answers_total{outcome="done"} 1"#)
+        .arg(root.join("tests/artifacts"))
+        .env("CHROMIUM", streamgate_tests::local::browser_tools())
+        .current_dir(root.join("tests/node"))
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("node runs (install Node.js)");
+    assert!(
+        shown.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&shown.stdout),
+        String::from_utf8_lossy(&shown.stderr)
     );
 
     drop(ws);

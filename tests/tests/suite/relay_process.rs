@@ -55,6 +55,25 @@ async fn sigterm_drains_three_live_sessions_and_exits_0() {
         !relay.output().contains(KEY),
         "the key never reaches the logs"
     );
+    // Its metrics leave at exit as EMF lines (as on ECS), each valid, with the three
+    // sessions counted and timed.
+    let emf: Vec<Value> = relay
+        .output()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(streamgate_tests::emf::is_emf)
+        .collect();
+    for line in &emf {
+        let problems = streamgate_tests::emf::problems(line, &[]);
+        assert!(problems.is_empty(), "{problems:?} in {line}");
+        assert_eq!(line["Service"], "streamgate-relay");
+    }
+    let value = |name: &str| emf.iter().find_map(|l| l.get(name).cloned());
+    assert_eq!(value("voice_sessions"), Some(json!(3)), "{emf:?}");
+    assert_eq!(
+        value("voice_session_seconds").and_then(|v| v.as_array().map(Vec::len)),
+        Some(3)
+    );
 }
 
 #[tokio::test]

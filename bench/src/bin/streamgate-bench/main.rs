@@ -1,12 +1,14 @@
 //! `streamgate-bench`: measures the local server and serverless-offline under the same load
 //! and writes the figures, side by side, to BENCH.md.
 //!
-//! Usage: `streamgate-bench --server BIN --baseline DIR --out FILE [--quick]` (see `just bench`).
+//! Usage: `streamgate-bench --server BIN --baseline DIR --out FILE [--quick]` (see `just bench`);
+//! `streamgate-bench --server BIN --metrics-cost SECONDS` prints what metrics cost instead.
 //! `target.rs` starts and stops what is measured, `load.rs` drives the sockets, `measure.rs`
-//! turns a plan into figures, `report.rs` writes them.
+//! turns a plan into figures, `report.rs` writes them, `metrics_cost.rs` is the other mode.
 
 mod load;
 mod measure;
+mod metrics_cost;
 mod report;
 mod target;
 
@@ -29,12 +31,14 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let (mut server, mut baseline, mut out, mut quick) =
         (None, None, PathBuf::from("BENCH.md"), false);
+    let mut metrics_cost = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--server" => server = args.next().map(PathBuf::from),
             "--baseline" => baseline = args.next().map(PathBuf::from),
             "--out" => out = args.next().map(PathBuf::from).unwrap_or(out),
             "--quick" => quick = true,
+            "--metrics-cost" => metrics_cost = args.next().and_then(|s| s.parse::<u64>().ok()),
             other => {
                 eprintln!("streamgate-bench: unknown argument {other}");
                 std::process::exit(2);
@@ -45,6 +49,16 @@ async fn main() {
         eprintln!("usage: streamgate-bench --server BIN [--baseline DIR] [--out FILE] [--quick]");
         std::process::exit(2);
     };
+    if let Some(secs) = metrics_cost {
+        match metrics_cost::metrics_cost(&server, secs).await {
+            Ok(text) => print!("{text}"),
+            Err(e) => {
+                eprintln!("streamgate-bench: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     let plan = if quick {
         Plan {
             round_trip_secs: 2,

@@ -75,6 +75,11 @@ pub(crate) async fn wait_for_port(
 }
 
 pub(crate) async fn start_streamgate(bin: &Path) -> Result<Target, String> {
+    start_streamgate_with(bin, &[]).await
+}
+
+/// The server with `extra` flags besides the benchmark's.
+pub(crate) async fn start_streamgate_with(bin: &Path, extra: &[&str]) -> Result<Target, String> {
     let port = free_port();
     let mut child = Command::new(bin)
         // Open (`--auth none`), as serverless-offline is: the figures compare the gateways.
@@ -86,6 +91,7 @@ pub(crate) async fn start_streamgate(bin: &Path) -> Result<Target, String> {
             "--auth",
             "none",
         ])
+        .args(extra)
         .env("RUST_LOG", "warn")
         .quiet_group()
         .spawn()
