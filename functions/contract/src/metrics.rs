@@ -154,7 +154,7 @@ metrics! {
     VoiceSessions => "voice_sessions", Counter, Count, Relay, [], &[];
     "Length of finished voice sessions."
     VoiceSessionDuration => "voice_session_seconds", Histogram, Seconds, Relay, [], SESSION_BUCKETS;
-    "Voice sessions refused, by reason (capacity, quota)."
+    "Voice sessions refused at the handshake, by reason."
     VoiceRefusals => "voice_refusals", Counter, Count, Relay, ["reason"], &[];
     "Failures of the realtime model, by kind."
     VoiceUpstreamErrors => "voice_upstream_errors", Counter, Count, Relay, ["kind"], &[];

@@ -23,9 +23,17 @@ impl Target {
     pub(crate) async fn stop(mut self) {
         if let Some(pid) = self.child.id() {
             // The process group: serverless-offline runs its handlers in child processes.
-            let _ = std::process::Command::new("kill")
-                .args(["-TERM", &format!("-{pid}")])
-                .status();
+            // kill(2) itself: procps' `kill -TERM -13` reads `-13` as a signal and signalled
+            // every process of the user (`kill(-1)`).
+            if let Ok(pgid) = i32::try_from(pid)
+                && pgid > 1
+            {
+                // SAFETY: kill(2) with a negative pid signals a process group; no memory is
+                // touched.
+                unsafe {
+                    libc::kill(-pgid, libc::SIGTERM);
+                }
+            }
         }
         let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
         let _ = self.child.kill().await;
