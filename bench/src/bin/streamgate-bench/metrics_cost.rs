@@ -4,22 +4,32 @@
 
 use std::path::Path;
 
+use streamgate_contract::Route;
+
 use crate::load::{Kind, load};
 use crate::target::start_streamgate_with;
 
-/// Rows: route and connections.
-const ROWS: &[(Kind, &str, usize)] = &[
-    (Kind::Default, "$default", 1),
-    (Kind::Default, "$default", 64),
-    (Kind::Message, "message", 1),
-    (Kind::Message, "message", 64),
+/// Rows: what is sent, and over how many connections.
+const ROWS: &[(Kind, usize)] = &[
+    (Kind::Default, 1),
+    (Kind::Default, 64),
+    (Kind::Message, 1),
+    (Kind::Message, 64),
 ];
+
+/// The route a row's requests take.
+fn route(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Default => Route::Default.key(),
+        Kind::Message => Route::Message.key(),
+    }
+}
 
 /// Round trips per second of `bin` (with `extra` flags) for each row.
 async fn rates(bin: &Path, extra: &[&str], secs: u64) -> Result<Vec<f64>, String> {
     let target = start_streamgate_with(bin, extra).await?;
     let mut out = Vec::new();
-    for (kind, _, connections) in ROWS {
+    for (kind, connections) in ROWS {
         // A second of warm-up, not counted.
         load(&target.url, *kind, *connections, 1).await;
         let l = load(&target.url, *kind, *connections, secs).await;
@@ -43,7 +53,8 @@ pub(crate) async fn metrics_cost(bin: &Path, secs: u64) -> Result<String, String
     let mut text = format!(
         "## Metrics on the hot path\n\nThe in-process server (release build, echo provider without delay), round trips per second with its metrics recorded (the default; `GET /metrics` served) and with `--no-metrics`, {secs} s per row, each configuration run twice, alternated (both runs shown).\n\n| route | connections | with metrics (req/s) | without (req/s) | cost |\n|---|---:|---:|---:|---:|\n"
     );
-    for (i, (_, route, connections)) in ROWS.iter().enumerate() {
+    for (i, (kind, connections)) in ROWS.iter().enumerate() {
+        let route = route(*kind);
         let mean = |runs: &[Vec<f64>]| runs.iter().map(|r| r[i]).sum::<f64>() / runs.len() as f64;
         let (a, b) = (mean(&with), mean(&without));
         text.push_str(&format!(
