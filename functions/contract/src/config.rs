@@ -46,6 +46,14 @@ pub const MAX_ANSWERS_PER_USER: &str = "STREAMGATE_MAX_ANSWERS_PER_USER";
 
 /// The value of the metrics' `Service` dimension (the stack's name; `streamgate` when unset).
 pub const METRICS_SERVICE: &str = "STREAMGATE_METRICS_SERVICE";
+/// `off`: record no metrics and write no EMF lines (each metric CloudWatch receives is a
+/// billed custom metric); anything else, or unset: on.
+pub const METRICS: &str = "STREAMGATE_METRICS";
+
+/// Whether a [`METRICS`] value turns metrics off.
+pub fn metrics_off(value: Option<&str>) -> bool {
+    value.is_some_and(|v| v.trim().eq_ignore_ascii_case("off"))
+}
 
 /// Default lifetime of a connection record: API Gateway's 2 h connection limit plus an hour.
 pub const DEFAULT_CONNECTION_TTL_SECONDS: u64 = 3 * 60 * 60;

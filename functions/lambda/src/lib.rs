@@ -64,10 +64,12 @@ pub fn init_tracing() {
     streamgate_telemetry::logs::init_lambda();
 }
 
-/// The metrics recorder, and the `Service` dimension its EMF lines carry (the stack's name).
+/// The metrics recorder, and the `Service` dimension its EMF lines carry (the stack's name);
+/// none when `STREAMGATE_METRICS` is `off` (recording then does nothing).
 pub fn init_metrics() -> Metrics {
+    let off = env::metrics_off(env_var(env::METRICS).as_deref());
     Metrics {
-        registry: streamgate_telemetry::Registry::install(),
+        registry: (!off).then(streamgate_telemetry::Registry::install),
         service: env_var(env::METRICS_SERVICE).unwrap_or_else(|| "streamgate".to_owned()),
     }
 }
@@ -76,14 +78,16 @@ pub fn init_metrics() -> Metrics {
 /// function's log group turns them into CloudWatch metrics).
 #[derive(Clone)]
 pub struct Metrics {
-    registry: &'static streamgate_telemetry::Registry,
+    registry: Option<&'static streamgate_telemetry::Registry>,
     service: String,
 }
 
 impl Metrics {
     /// Writes what was recorded since the last flush.
     pub fn flush(&self) {
-        self.registry.flush_emf(&self.service);
+        if let Some(registry) = self.registry {
+            registry.flush_emf(&self.service);
+        }
     }
 }
 

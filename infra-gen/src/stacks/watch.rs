@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use streamgate_contract::metrics::{Emitter, Kind, Metric, NAMESPACE, SERVICE_DIMENSION};
 
 use crate::expr::{CondExpr, Expr, Pseudo, Sub};
-use crate::template::{Parameter, Template};
+use crate::template::{ParamRef, Parameter, Template};
 
 /// The alarms' actions: the `AlarmTopicArn` parameter's topic, or none.
 pub(crate) struct AlarmTopic {
@@ -34,6 +34,19 @@ pub(crate) fn alarm_topic(t: &mut Template) -> AlarmTopic {
     AlarmTopic {
         actions: has_topic.if_else(topic.r#ref(), Expr::no_value()),
     }
+}
+
+/// Declares `EmitMetrics` (`on` by default): `off` writes no EMF lines, so CloudWatch bills no
+/// custom metric (the alarms on AWS's own metrics stay; the streamgate widgets go empty).
+pub(crate) fn metrics_parameter(t: &mut Template) -> ParamRef {
+    t.parameter(
+        "EmitMetrics",
+        Parameter::string(
+            "on: the code's metrics reach CloudWatch as EMF log lines (each metric and dimension value is a billed custom metric); off: none.",
+        )
+        .default("on")
+        .allowed(&["on", "off"]),
+    )
 }
 
 /// Five minutes, in seconds: the period of every alarm and widget.
@@ -228,6 +241,38 @@ mod tests {
                 assert_eq!(alarm["Properties"]["TreatMissingData"], "notBreaching");
             }
         }
+    }
+
+    #[test]
+    fn every_function_and_the_relay_follow_emit_metrics() {
+        use streamgate_contract::config::{METRICS, METRICS_SERVICE};
+        let chat = crate::stacks::chat::build().to_json();
+        let functions: Vec<&Value> = chat["Resources"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|r| r["Type"] == "AWS::Lambda::Function")
+            .collect();
+        assert_eq!(functions.len(), streamgate_contract::Function::ALL.len());
+        for f in functions {
+            let vars = &f["Properties"]["Environment"]["Variables"];
+            assert_eq!(vars[METRICS], json!({"Ref": "EmitMetrics"}));
+            assert_eq!(vars[METRICS_SERVICE], json!({"Ref": "AWS::StackName"}));
+        }
+        let relay = crate::stacks::relay::build().to_json();
+        let env = &relay["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Environment"];
+        let value = |name: &str| {
+            env.as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["Name"] == name)
+                .map(|v| v["Value"].clone())
+        };
+        assert_eq!(value(METRICS), Some(json!({"Ref": "EmitMetrics"})));
+        assert_eq!(
+            value(METRICS_SERVICE),
+            Some(json!({"Ref": "AWS::StackName"}))
+        );
     }
 
     #[test]

@@ -231,6 +231,24 @@ async fn connect_and_message_binaries_serve_real_events() {
     );
 }
 
+/// `STREAMGATE_METRICS=off` (the stack's `EmitMetrics=off`): the same accepted connection,
+/// which otherwise writes `connections_opened` (above), writes no EMF line.
+#[tokio::test]
+async fn with_metrics_off_a_function_writes_no_emf_line() {
+    let db = DynamoDbLocal::start();
+    create_connections_table(&db.client(), "connections").await;
+    let vars = vec![
+        (env::TABLE_NAME, "connections".to_owned()),
+        (env::QUOTA_TABLE_NAME, "quotas".to_owned()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", db.endpoint()),
+        (env::METRICS, "off".to_owned()),
+    ];
+    let run = invoke(Function::Connect, fixture_json("connect"), &vars).await;
+    assert_eq!(run.response["statusCode"], 200);
+    assert!(run.logs.iter().any(|l| l["message"] == "connected"));
+    assert!(run.metrics.is_empty(), "{:?}", run.metrics);
+}
+
 /// Lambda's log level (`AWS_LAMBDA_LOG_LEVEL`, set from `LoggingConfig.ApplicationLogLevel`)
 /// wins over `RUST_LOG`: at `WARN` the info lines are gone and the error lines stay, with the
 /// invocation's ids.

@@ -78,6 +78,9 @@ struct Cli {
     /// leave as CloudWatch EMF lines, at most a minute apart and at exit.
     #[arg(long, default_value = "streamgate-relay", env = streamgate_contract::config::METRICS_SERVICE)]
     metrics_service: String,
+    /// `off`: record no metrics and write no EMF lines.
+    #[arg(long, default_value = "on", value_parser = ["on", "off"], env = streamgate_contract::config::METRICS)]
+    metrics: String,
 }
 
 /// The longest time between two EMF flushes.
@@ -219,7 +222,9 @@ async fn main() -> ExitCode {
     streamgate_emulator::process::init_logs(cli.log_format == "json");
     // Before any default that depends on it (the connection cap) is computed.
     streamgate_emulator::gateway::listener::raise_descriptor_limit();
-    let metrics = (cli.log_format == "json").then(|| {
+    let emit = cli.log_format == "json"
+        && !streamgate_contract::config::metrics_off(Some(cli.metrics.as_str()));
+    let metrics = emit.then(|| {
         let service = cli.metrics_service.clone();
         (spawn_metrics(service.clone()), service)
     });

@@ -88,6 +88,7 @@ pub(super) fn function_environment(f: Function, parts: &Parts) -> Environment {
         env::METRICS_SERVICE.to_owned(),
         Expr::pseudo(Pseudo::StackName),
     );
+    variables.insert(env::METRICS.to_owned(), p.metrics.r#ref());
     let grants = f.spec().permissions;
     if grants.iter().any(|g| {
         matches!(

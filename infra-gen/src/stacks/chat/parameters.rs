@@ -26,6 +26,7 @@ pub(super) struct Params {
     pub(super) max_connections: ParamRef,
     pub(super) max_answers: ParamRef,
     pub(super) log_level: ParamRef,
+    pub(super) metrics: ParamRef,
     pub(super) tracing: ConditionRef,
 }
 
@@ -143,6 +144,7 @@ pub(super) fn parameters(t: &mut Template) -> Params {
         .default("INFO")
         .allowed(&["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"]),
     );
+    let metrics = crate::stacks::watch::metrics_parameter(t);
     let active_tracing = t.parameter(
         "ActiveTracing",
         Parameter::string("true to trace the functions with AWS X-Ray (Lambda's active tracing).")
@@ -170,6 +172,7 @@ pub(super) fn parameters(t: &mut Template) -> Params {
         max_connections,
         max_answers,
         log_level,
+        metrics,
         tracing,
         stage,
         architecture,

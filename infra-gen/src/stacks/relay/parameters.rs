@@ -22,6 +22,7 @@ pub(super) struct Params {
     pub(super) auth_issuer: ParamRef,
     pub(super) auth_audience: ParamRef,
     pub(super) daily_voice_seconds: ParamRef,
+    pub(super) metrics: ParamRef,
     pub(super) has_image: ConditionRef,
     pub(super) has_catalog_object: ConditionRef,
     pub(super) has_domain: ConditionRef,
@@ -136,7 +137,9 @@ pub(super) fn parameters(t: &mut Template) -> Params {
             Expr::lit(""),
         ))),
     );
+    let metrics = crate::stacks::watch::metrics_parameter(t);
     Params {
+        metrics,
         image_digest,
         cpu,
         memory,

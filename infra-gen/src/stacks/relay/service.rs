@@ -130,6 +130,7 @@ pub(super) fn service(t: &mut Template, p: &Params, i: &Inputs) -> Handle<Servic
                         streamgate_contract::config::METRICS_SERVICE,
                         Expr::pseudo(Pseudo::StackName),
                     ),
+                    var(streamgate_contract::config::METRICS, p.metrics.r#ref()),
                     var(env::REALTIME_MODEL, p.model.r#ref()),
                     // The voice page is served from the distribution's name (and the custom
                     // domain): the only pages allowed to open sessions.
