@@ -3,7 +3,7 @@
 /// Logs to standard output: text for people, coloured only on a terminal and never with
 /// `NO_COLOR` set; JSON for CloudWatch on ECS, one object per line with `timestamp`, `level`
 /// and `message` first and the spans' fields at the top level
-/// ([`streamgate_telemetry::logs::JsonLines`]). `RUST_LOG` filters (default `info`); the
+/// ([`streamgate_telemetry::logs::JSON_LINES`]). `RUST_LOG` filters (default `info`); the
 /// dependencies that would log secrets at `debug` and `trace` stay at `info` (see
 /// [`streamgate_contract::logging`]).
 pub fn init_logs(json: bool) {
@@ -19,7 +19,7 @@ pub fn init_logs(json: bool) {
     let layer = if json {
         layer
             .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
-            .event_format(streamgate_telemetry::logs::JsonLines)
+            .event_format(streamgate_telemetry::logs::JSON_LINES)
             .with_filter(filter)
             .boxed()
     } else {

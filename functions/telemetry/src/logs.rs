@@ -1,7 +1,7 @@
 //! Log formats and levels.
 //!
 //! Lambda's advanced logging controls filter a function's JSON lines by their `level` and
-//! `timestamp` keys (a line without a valid timestamp is read as INFO), so [`JsonLines`] writes
+//! `timestamp` keys (a line without a valid timestamp is read as INFO), so [`JSON_LINES`] writes
 //! one object per line with `timestamp` (RFC 3339), `level` and `message` first, then every
 //! field of the event and of the spans it is in, at the top level (the runtime's span brings
 //! the AWS `requestId`; the handler's, the route, the connection and the user).
@@ -26,7 +26,7 @@ use tracing_subscriber::registry::LookupSpan;
 /// One JSON object per line, or plain text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// JSON lines ([`JsonLines`]).
+    /// JSON lines ([`JSON_LINES`]).
     Json,
     /// Plain text, never coloured (Lambda's `Text` format).
     Text,
@@ -129,12 +129,14 @@ impl<S: Subscriber> Layer<S> for EventLevels {
     }
 }
 
-/// The JSON line format (spans' fields are stored by [`JsonFields`]).
-pub struct JsonLines;
+/// A line per event, as [`Format`] says: JSON (`timestamp`, `level`, `message`, then the
+/// fields), or Lambda's `Text` format, `LEVEL message key=value ...` (the same fields, no
+/// timestamp: CloudWatch stamps each line; never coloured). Spans' fields are stored by
+/// [`JsonFields`].
+pub struct Lines(pub Format);
 
-/// Lambda's `Text` format: `LEVEL message key=value ...` (the same fields as [`JsonLines`], no
-/// timestamp: CloudWatch stamps each line; never coloured).
-pub struct TextLines;
+/// The JSON line format.
+pub const JSON_LINES: Lines = Lines(Format::Json);
 
 /// Collects an event's fields as JSON values.
 struct Fields<'a>(&'a mut Map<String, Value>);
@@ -209,22 +211,7 @@ where
     Ok(line)
 }
 
-impl<S, N> FormatEvent<S, N> for JsonLines
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
-        writeln!(writer, "{}", Value::Object(line(ctx, event)?))
-    }
-}
-
-impl<S, N> FormatEvent<S, N> for TextLines
+impl<S, N> FormatEvent<S, N> for Lines
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
@@ -236,6 +223,9 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let line = line(ctx, event)?;
+        if self.0 == Format::Json {
+            return writeln!(writer, "{}", Value::Object(line));
+        }
         let text = |v: &Value| match v {
             Value::String(s) => s.clone(),
             other => other.to_string(),
@@ -254,19 +244,19 @@ where
 }
 
 /// A Lambda function's subscriber: `settings`' format and levels, writing to `writer`.
-pub fn lambda_subscriber<W>(settings: LogSettings, writer: W) -> Box<dyn Subscriber + Send + Sync>
+pub fn lambda_subscriber<W>(settings: LogSettings, writer: W) -> impl Subscriber + Send + Sync
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
     use tracing_subscriber::layer::SubscriberExt;
-    let layer = tracing_subscriber::fmt::layer()
-        .fmt_fields(JsonFields::new())
-        .with_writer(writer);
-    let base = tracing_subscriber::registry().with(EventLevels::new(settings.filter));
-    match settings.format {
-        Format::Json => Box::new(base.with(layer.event_format(JsonLines))),
-        Format::Text => Box::new(base.with(layer.event_format(TextLines))),
-    }
+    tracing_subscriber::registry()
+        .with(EventLevels::new(settings.filter))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .fmt_fields(JsonFields::new())
+                .event_format(Lines(settings.format))
+                .with_writer(writer),
+        )
 }
 
 /// Whether text to an output may be coloured: only a terminal, and never with `NO_COLOR` set

@@ -4,12 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use streamgate_contract::Route;
 use streamgate_tests::local::{answer, connect, next_json, send};
-use tokio::io::AsyncBufReadExt;
+use streamgate_tests::server_process::ServerProcess;
 
 /// Parses Prometheus text with `prometheus_client`'s parser and prints each family's type and
 /// each sample as JSON.
@@ -103,44 +102,15 @@ async fn scrape(port: u16) -> Exposition {
 
 #[tokio::test]
 async fn a_chat_round_trip_moves_the_prometheus_counters_and_piped_output_has_no_colour() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server =
-        tokio::process::Command::new(streamgate_tests::workspace_binary("streamgate-server"))
-            .args([
-                "--port",
-                &port.to_string(),
-                "--echo-delay-ms",
-                "0",
-                "--auth",
-                "none",
-            ])
-            .env_remove("NO_COLOR")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the server starts");
-    let mut lines = tokio::io::BufReader::new(server.stdout.take().unwrap()).lines();
-    let mut output = Vec::new();
-    loop {
-        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-            .await
-            .expect("the banner within 30 s")
-            .unwrap()
-            .expect("the banner");
-        output.push(line.clone());
-        if line.contains("metrics:") {
-            assert!(
-                line.contains(&format!("http://localhost:{port}/metrics")),
-                "the banner says where the metrics are: {line}"
-            );
-            break;
-        }
-    }
+    let (mut cmd, port) = ServerProcess::command();
+    cmd.args(["--echo-delay-ms", "0", "--auth", "none"])
+        .env_remove("NO_COLOR");
+    let mut server = ServerProcess::start(cmd, port);
+    let line = server.until("metrics:").await;
+    assert!(
+        line.contains(&format!("http://localhost:{port}/metrics")),
+        "the banner says where the metrics are: {line}"
+    );
 
     let before = scrape(port).await;
     assert_eq!(before.types["streamgate_answers"], "counter");
@@ -208,15 +178,8 @@ async fn a_chat_round_trip_moves_the_prometheus_counters_and_piped_output_has_no
     );
 
     drop(ws);
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &server.id().unwrap().to_string()])
-        .status();
-    while let Ok(Ok(Some(line))) =
-        tokio::time::timeout(Duration::from_secs(15), lines.next_line()).await
-    {
-        output.push(line);
-    }
-    let _ = server.wait().await;
+    server.terminate().await;
+    let output = server.output;
     assert!(output.len() > 5, "{output:#?}");
     let coloured: Vec<&String> = output.iter().filter(|l| l.contains('\u{1b}')).collect();
     assert!(

@@ -10,6 +10,7 @@ use serde_json::json;
 use streamgate_contract::Route;
 use streamgate_tests::dynamodb_local::{DynamoDbLocal, create_connections_table};
 use streamgate_tests::local::{answer, closed, connect, send};
+use streamgate_tests::server_process::ServerProcess;
 use tokio::io::AsyncBufReadExt;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
@@ -304,32 +305,17 @@ async fn out_of_file_descriptors_the_server_backs_off_says_so_once_and_recovers(
 /// line: only the banner's two lines that hand it over carry it.
 #[tokio::test]
 async fn at_trace_level_no_log_line_carries_a_token() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+    let (mut cmd, port) = ServerProcess::command();
+    cmd.args(["--echo-delay-ms", "0"]).env("RUST_LOG", "trace");
+    let mut server = ServerProcess::start(cmd, port);
+    let token = server
+        .until("token:")
+        .await
+        .trim()
+        .strip_prefix("token:")
         .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = tokio::process::Command::new(server_binary())
-        .args(["--port", &port.to_string(), "--echo-delay-ms", "0"])
-        .env("RUST_LOG", "trace")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the server starts");
-    let mut lines = tokio::io::BufReader::new(server.stdout.take().unwrap()).lines();
-    let mut output = Vec::new();
-    let token = loop {
-        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-            .await
-            .expect("the banner within 30 s")
-            .unwrap()
-            .expect("the banner");
-        output.push(line.clone());
-        if let Some(t) = line.trim().strip_prefix("token:") {
-            break t.trim().to_owned();
-        }
-    };
+        .trim()
+        .to_owned();
     let mut ws = connect(&format!("ws://127.0.0.1:{port}/dev?token={token}")).await;
     send(
         &mut ws,
@@ -351,24 +337,8 @@ async fn at_trace_level_no_log_line_carries_a_token() {
         tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/dev?token={token}x")).await;
     drop(ws);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &server.id().unwrap().to_string()])
-        .status();
-    while let Ok(Ok(Some(line))) =
-        tokio::time::timeout(Duration::from_secs(15), lines.next_line()).await
-    {
-        output.push(line);
-    }
-    let mut stderr = String::new();
-    use tokio::io::AsyncReadExt;
-    server
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .await
-        .unwrap();
-    let _ = server.wait().await;
+    let stderr = server.terminate().await;
+    let output = server.output;
     let signature = token.rsplit('.').next().unwrap();
     let carrying: Vec<&String> = output.iter().filter(|l| l.contains(signature)).collect();
     assert_eq!(
