@@ -24,6 +24,11 @@ pub const LLM_API_KEY_ENV: &str = "STREAMGATE_LLM_API_KEY_ENV";
 pub const LLM_MAX_TOKENS: &str = "STREAMGATE_LLM_MAX_TOKENS";
 /// Milliseconds the echo provider waits before each word (default 20; 0 for benchmarks).
 pub const ECHO_DELAY_MS: &str = "STREAMGATE_ECHO_DELAY_MS";
+/// Instructions given to the model before every question, whatever the provider (empty: none).
+pub const SYSTEM_PROMPT: &str = "STREAMGATE_SYSTEM_PROMPT";
+/// The longest [`SYSTEM_PROMPT`], in bytes: Lambda allows 4 KB for all of a function's
+/// variables together.
+pub const MAX_SYSTEM_PROMPT_BYTES: usize = 2048;
 /// Coalescing window for chunk frames, in milliseconds.
 pub const CHUNK_WINDOW_MS: &str = "STREAMGATE_CHUNK_WINDOW_MS";
 /// Coalescing byte budget for chunk frames.

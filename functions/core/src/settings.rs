@@ -95,6 +95,16 @@ impl ChatSettings {
         if let Some(tokens) = number_setting(get, env::LLM_MAX_TOKENS, 1, 1_000_000)? {
             s.max_tokens = tokens as u32;
         }
+        if let Some(prompt) = get(env::SYSTEM_PROMPT).filter(|p| !p.trim().is_empty()) {
+            if prompt.len() > env::MAX_SYSTEM_PROMPT_BYTES {
+                return Err(SettingError {
+                    name: env::SYSTEM_PROMPT,
+                    expected: "at most 2048 bytes",
+                    value: format!("{}...", prompt.chars().take(40).collect::<String>()),
+                });
+            }
+            s.system_prompt = Some(prompt);
+        }
         s.quotas = QuotaSettings::from_lookup(get)?;
         Ok(s)
     }
@@ -118,6 +128,17 @@ mod tests {
         assert_eq!(s.connection_ttl, Duration::from_secs(7200));
         assert_eq!(s.coalesce.window, Duration::from_millis(25));
         assert_eq!(s.coalesce.max_bytes, CoalesceSettings::default().max_bytes);
+
+        assert_eq!(s.system_prompt, None);
+
+        let prompt = |k: &str| (k == env::SYSTEM_PROMPT).then(|| "Answer in French.".to_owned());
+        let s = ChatSettings::from_lookup(&prompt).unwrap();
+        assert_eq!(s.system_prompt.as_deref(), Some("Answer in French."));
+        let long = |k: &str| (k == env::SYSTEM_PROMPT).then(|| "x".repeat(2049));
+        assert_eq!(
+            ChatSettings::from_lookup(&long).unwrap_err().name,
+            env::SYSTEM_PROMPT
+        );
 
         let bad = |k: &str| (k == env::CHUNK_MAX_BYTES).then(|| "lots".to_owned());
         let e = ChatSettings::from_lookup(&bad).unwrap_err();

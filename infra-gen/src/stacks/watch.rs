@@ -257,6 +257,16 @@ mod tests {
         for f in functions {
             let vars = &f["Properties"]["Environment"]["Variables"];
             assert_eq!(vars[METRICS], json!({"Ref": "EmitMetrics"}));
+            // The model's function also gets the stack's SystemPrompt.
+            if vars
+                .get(streamgate_contract::config::LLM_PROVIDER)
+                .is_some()
+            {
+                assert_eq!(
+                    vars[streamgate_contract::config::SYSTEM_PROMPT],
+                    json!({"Ref": "SystemPrompt"})
+                );
+            }
             assert_eq!(vars[METRICS_SERVICE], json!({"Ref": "AWS::StackName"}));
         }
         let relay = crate::stacks::relay::build().to_json();

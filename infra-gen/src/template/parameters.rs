@@ -105,6 +105,9 @@ pub struct Parameter {
     /// Largest number allowed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_value: Option<u64>,
+    /// Longest string allowed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<usize>,
     /// Message shown when the value is refused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub constraint_description: Option<String>,
@@ -121,6 +124,7 @@ impl Parameter {
             allowed_pattern: None,
             min_value: None,
             max_value: None,
+            max_length: None,
             constraint_description: None,
         }
     }
@@ -144,6 +148,12 @@ impl Parameter {
     /// Only these values.
     pub fn allowed(mut self, values: &[&str]) -> Parameter {
         self.allowed_values = values.iter().map(|v| v.to_string()).collect();
+        self
+    }
+
+    /// At most `n` characters.
+    pub fn max_length(mut self, n: usize) -> Parameter {
+        self.max_length = Some(n);
         self
     }
 

@@ -346,11 +346,17 @@ async fn the_api_key_never_reaches_logs_or_frames() {
         (env::LLM_BASE_URL, provider.url()),
         ("OPENAI_API_KEY", KEY.into()),
         ("RUST_LOG", "trace".into()),
+        (env::SYSTEM_PROMPT, "Answer like a waiter.".into()),
     ];
     let run = invoke(Function::Message, event, &vars).await;
     assert_eq!(
         provider.received()[0].header("authorization"),
         Some(format!("Bearer {KEY}").as_str())
+    );
+    // The stack's SystemPrompt comes first in what the model is asked.
+    assert_eq!(
+        provider.received()[0].json()["messages"][0],
+        serde_json::json!({"role": "system", "content": "Answer like a waiter."})
     );
     let frames: Vec<Value> = connections.received().iter().map(|p| p.json()).collect();
     assert_eq!(frames.len(), 1);

@@ -106,6 +106,7 @@ pub(super) fn function_environment(f: Function, parts: &Parts) -> Environment {
         variables.insert(env::LLM_MODEL.to_owned(), p.model.r#ref());
         variables.insert(env::LLM_BASE_URL.to_owned(), p.base_url.r#ref());
         variables.insert(env::LLM_API_KEY_SECRET_ARN.to_owned(), p.secret_arn.r#ref());
+        variables.insert(env::SYSTEM_PROMPT.to_owned(), p.system_prompt.r#ref());
     }
     if f.may(Permission::UpdateQuota) {
         variables.insert(env::QUOTA_TABLE_NAME.to_owned(), parts.quotas.r#ref());

@@ -26,6 +26,7 @@ pub(super) struct Params {
     pub(super) max_connections: ParamRef,
     pub(super) max_answers: ParamRef,
     pub(super) log_level: ParamRef,
+    pub(super) system_prompt: ParamRef,
     pub(super) metrics: ParamRef,
     pub(super) tracing: ConditionRef,
 }
@@ -144,6 +145,14 @@ pub(super) fn parameters(t: &mut Template) -> Params {
         .default("INFO")
         .allowed(&["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"]),
     );
+    let system_prompt = t.parameter(
+        "SystemPrompt",
+        Parameter::string(
+            "Instructions given to the model before every question, whatever the provider (empty: none).",
+        )
+        .default("")
+        .max_length(env::MAX_SYSTEM_PROMPT_BYTES),
+    );
     let metrics = crate::stacks::watch::metrics_parameter(t);
     let active_tracing = t.parameter(
         "ActiveTracing",
@@ -172,6 +181,7 @@ pub(super) fn parameters(t: &mut Template) -> Params {
         max_connections,
         max_answers,
         log_level,
+        system_prompt,
         metrics,
         tracing,
         stage,

@@ -56,6 +56,7 @@ pub(super) async fn run(cli: Cli) -> Result<(), String> {
         (env::LLM_MODEL, &cli.model),
         (env::LLM_BASE_URL, &cli.base_url),
         (env::LLM_API_KEY_ENV, &cli.api_key_env),
+        (env::SYSTEM_PROMPT, &cli.system_prompt),
     ];
     for (name, value) in flags {
         if let Some(v) = value {

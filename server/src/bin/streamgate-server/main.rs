@@ -95,6 +95,9 @@ struct Cli {
     /// Provider base URL (vLLM, Ollama, llama.cpp, a proxy...).
     #[arg(long)]
     base_url: Option<String>,
+    /// Instructions given to the model before every question (also STREAMGATE_SYSTEM_PROMPT).
+    #[arg(long)]
+    system_prompt: Option<String>,
     /// Name of the environment variable that holds the API key.
     #[arg(long)]
     api_key_env: Option<String>,
