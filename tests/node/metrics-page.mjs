@@ -1,5 +1,5 @@
 // Opens the local server's GET /metrics in Debian's Chromium, as someone checking on it would,
-// and keeps a screenshot of it (the README shows it).
+// and keeps a screenshot of it (the README shows a copy, docs/metrics.png).
 //
 //   node tests/node/metrics-page.mjs METRICS_URL SAMPLE ARTIFACT_DIR
 //

@@ -156,8 +156,8 @@ async fn a_chat_round_trip_moves_the_prometheus_counters_and_piped_output_has_no
         after.value(r#"streamgate_answer_seconds_count{provider="echo"}"#)
     );
 
-    // As someone checking on the server sees it: the page in Chromium (its screenshot is the
-    // README's).
+    // As someone checking on the server sees it: the page in Chromium (the README shows a copy
+    // of its screenshot, docs/metrics.png).
     let root = streamgate_tests::workspace_root();
     let shown = tokio::process::Command::new("node")
         .arg(root.join("tests/node/metrics-page.mjs"))
