@@ -1,6 +1,6 @@
 //! Attacks on the door and the process: slowloris, descriptor exhaustion, hostile function output.
 
-use super::*;
+use super::support::*;
 
 /// 700 slow or silent clients: each is cut off; a real client is served meanwhile.
 pub(super) async fn slowloris(bin: &Path) -> Outcome {

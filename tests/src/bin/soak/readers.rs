@@ -1,6 +1,6 @@
 //! Clients that stop reading: every request ends, or its connection does.
 
-use super::*;
+use super::support::*;
 
 /// Clients that stop reading: every request ends, or its connection does.
 pub(super) async fn slow_readers(bin: &Path) -> Outcome {

@@ -1,6 +1,6 @@
 //! Load, churn and vanishing clients: the server keeps every answer whole and lets go of what is gone.
 
-use super::*;
+use super::support::*;
 
 /// Many streams at once, and long answers, all whole and in order; memory given back after.
 pub(super) async fn load(bin: &Path) -> Outcome {

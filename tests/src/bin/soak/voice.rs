@@ -1,6 +1,6 @@
 //! The voice relay under 100 sessions at once.
 
-use super::*;
+use super::support::*;
 
 /// 100 voice sessions at once, each with its upstream, then all closed.
 pub(super) async fn voice(bin: &Path) -> Outcome {

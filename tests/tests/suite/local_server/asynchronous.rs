@@ -1,7 +1,7 @@
 //! The asynchronous `message` route: a 40-second answer streams whole past API Gateway's
 //! 29-second integration timeout.
 
-use super::*;
+use super::support::*;
 
 /// Every frame of one answer: chunks joined, whether `done` came, and API Gateway's own
 /// frames (`{"message": ...}`).

@@ -1,7 +1,7 @@
 //! Parity points 12-14 and the socket's end: frame limits and close codes, idle and lifetime
 //! closes, `$disconnect` exactly once, graceful shutdown, the root and stage URLs.
 
-use super::*;
+use super::support::*;
 
 pub(super) async fn p12_binary_frames_close_1003_and_oversize_closes_1009(host: Host) {
     let recorder = Recorder::ok();

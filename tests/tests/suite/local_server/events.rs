@@ -1,7 +1,7 @@
 //! Parity points 1-6: the handshake and the events API Gateway builds (`$connect` status,
 //! subprotocol, headers and query maps, message events, the real events' key sets).
 
-use super::*;
+use super::support::*;
 
 pub(super) async fn p1_connect_status_decides_the_upgrade(host: Host) {
     for (behaviour, expected) in [

@@ -1,7 +1,7 @@
 //! Parity points 17 and 18: the authorizer's context in later events, realistic and unique
 //! connection ids.
 
-use super::*;
+use super::support::*;
 
 struct TestAuthorizer;
 

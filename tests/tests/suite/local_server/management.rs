@@ -1,7 +1,7 @@
 //! Parity points 7, 15 and 16: the `@connections` management API (the unmodified SDK,
 //! POST/GET/DELETE, typed errors).
 
-use super::*;
+use super::support::*;
 
 #[tokio::test]
 pub(super) async fn p7_the_management_endpoint_works_with_the_unmodified_sdk() {

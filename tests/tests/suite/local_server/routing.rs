@@ -1,7 +1,7 @@
 //! Parity points 8-11: route selection, `$default` and the Forbidden frame, crash and timeout
 //! frames, one-way and two-way routes.
 
-use super::*;
+use super::support::*;
 
 pub(super) async fn p8_route_selection_is_exact_with_stringified_values(host: Host) {
     let recorder = Recorder::ok();
