@@ -70,7 +70,9 @@ pub fn init_metrics() -> Metrics {
     let off = env::metrics_off(env_var(env::METRICS).as_deref());
     Metrics {
         registry: (!off).then(streamgate_telemetry::Registry::install),
-        service: env_var(env::METRICS_SERVICE).unwrap_or_else(|| "streamgate".to_owned()),
+        service: env_var(env::METRICS_SERVICE)
+            .unwrap_or_else(|| "streamgate".to_owned())
+            .into(),
     }
 }
 
@@ -79,7 +81,7 @@ pub fn init_metrics() -> Metrics {
 #[derive(Clone)]
 pub struct Metrics {
     registry: Option<&'static streamgate_telemetry::Registry>,
-    service: String,
+    service: Arc<str>,
 }
 
 impl Metrics {

@@ -59,13 +59,18 @@ impl Registry {
         lines
     }
 
-    /// Writes [`Registry::emf_lines`] for now to standard output, one line each.
-    pub fn flush_emf(&self, service: &str) {
+    /// [`Registry::emf_lines`] stamped now.
+    pub fn emf_lines_now(&self, service: &str) -> Vec<String> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
-        let lines = self.emf_lines(service, now);
+        self.emf_lines(service, now)
+    }
+
+    /// Writes [`Registry::emf_lines_now`] to standard output, one line each.
+    pub fn flush_emf(&self, service: &str) {
+        let lines = self.emf_lines_now(service);
         if lines.is_empty() {
             return;
         }

@@ -103,11 +103,9 @@ fn spawn_metrics(service: String) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// Through the log queue, so that EMF lines and log lines never interleave.
 fn emit_metrics(registry: &streamgate_telemetry::Registry, service: &str) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    for line in registry.emf_lines(service, now) {
+    for line in registry.emf_lines_now(service) {
         streamgate_emulator::stdout::line(line + "\n");
     }
 }
