@@ -124,6 +124,37 @@ pub async fn create_quotas_table(client: &aws_sdk_dynamodb::Client, name: &str) 
     create_keyed_table(client, name, q::KEY, q::TTL).await;
 }
 
+/// Creates a conversations table as the template defines it (keys `pk` and `sk`, TTL on
+/// `ttl`).
+pub async fn create_conversations_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    use streamgate_contract::conversation::attr as c;
+    let key = |name: &str, kind| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .unwrap()
+    };
+    let string = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    client
+        .create_table()
+        .table_name(name)
+        .attribute_definitions(string(c::PK))
+        .attribute_definitions(string(c::SK))
+        .key_schema(key(c::PK, KeyType::Hash))
+        .key_schema(key(c::SK, KeyType::Range))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create the table {name}: {e}"));
+}
+
 /// An on-demand table with a string hash `key` and TTL on `ttl`.
 async fn create_keyed_table(client: &aws_sdk_dynamodb::Client, name: &str, key: &str, ttl: &str) {
     client

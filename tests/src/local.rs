@@ -372,6 +372,9 @@ impl LocalServer {
             push,
             llm: Arc::new(streamgate_llm::EchoProvider::new(echo_delay)),
             quotas: Arc::new(streamgate_core::memory::MemoryQuotas::new()),
+            conversations: Arc::new(
+                streamgate_core::conversation::memory::MemoryConversations::new(),
+            ),
             settings: streamgate_core::ChatSettings::default(),
         };
         LocalServer::start(

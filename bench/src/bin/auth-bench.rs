@@ -65,6 +65,7 @@ async fn connects(signed: bool, n: usize) -> (Duration, Duration) {
         store: Arc::new(streamgate_core::memory::MemoryStore::new()),
         push: Arc::new(streamgate_server::in_process::LocalPush(registry.clone())),
         llm: Arc::new(streamgate_llm::EchoProvider::new(Duration::ZERO)),
+        conversations: Arc::new(streamgate_core::conversation::memory::MemoryConversations::new()),
         quotas: Arc::new(streamgate_core::memory::MemoryQuotas::new()),
         settings: streamgate_core::ChatSettings {
             quotas: streamgate_core::QuotaSettings {

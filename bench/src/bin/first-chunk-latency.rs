@@ -53,6 +53,7 @@ async fn main() {
             &store,
             &provider,
             &streamgate_core::memory::MemoryQuotas::new(),
+            &streamgate_core::conversation::memory::MemoryConversations::new(),
             &settings,
         )
         .await;

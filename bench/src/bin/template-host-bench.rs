@@ -208,6 +208,13 @@ async fn main() {
         .find(|t| t.logical_id == "ConnectionsTable")
         .expect("the connections table")
         .clone();
+    let conversations_table = server
+        .api
+        .tables
+        .iter()
+        .find(|t| t.logical_id == "ConversationsTable")
+        .expect("the conversations table")
+        .clone();
     tokio::spawn(server.gateway.clone().serve(listener));
     let template_url = format!("ws://{template_addr}/{}?token={token}", server.api.stage);
 
@@ -243,6 +250,14 @@ async fn main() {
     )
     .await
     .unwrap();
+    let mut in_process_conversations = conversations_table.clone();
+    in_process_conversations.name = format!("{}-in-process", conversations_table.name);
+    tables::create(
+        &dynamodb_client(&db.endpoint(), "us-east-1"),
+        &in_process_conversations,
+    )
+    .await
+    .unwrap();
     // Two in-process hosts: handlers pushing straight to the registry (the default), and the
     // same handlers pushing through the AWS SDK over HTTP as they do in Lambda, which separates
     // the cost of real processes from the cost of the SDK round trip.
@@ -261,6 +276,10 @@ async fn main() {
             },
             llm: Arc::new(streamgate_llm::EchoProvider::new(Duration::ZERO)),
             quotas: Arc::new(streamgate_core::memory::MemoryQuotas::new()),
+            conversations: Arc::new(streamgate_aws::DynamoConversations::new(
+                dynamodb_client(&db.endpoint(), "us-east-1"),
+                &in_process_conversations.name,
+            )),
             settings: streamgate_core::ChatSettings::default(),
         };
         let gateway = Gateway::builder(GatewayConfig::default())

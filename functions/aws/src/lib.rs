@@ -1,11 +1,14 @@
-//! AWS adapters of the chat API's ports: the DynamoDB connection store and quotas, the API
+//! AWS adapters of the chat API's ports: the DynamoDB connection store, conversations and
+//! quotas, the API
 //! Gateway `@connections` push, and reading the LLM API key from Secrets Manager.
 
+pub mod conversations;
 pub mod dynamo;
 pub mod push;
 pub mod quota;
 pub mod secrets;
 
+pub use conversations::DynamoConversations;
 pub use dynamo::DynamoStore;
 pub use push::{ApiGatewayPush, EndpointMode};
 pub use quota::DynamoQuotas;

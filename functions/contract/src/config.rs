@@ -42,6 +42,16 @@ pub const AUTH_ISSUER: &str = "STREAMGATE_AUTH_ISSUER";
 pub const AUTH_AUDIENCE: &str = "STREAMGATE_AUTH_AUDIENCE";
 /// Name of the DynamoDB quotas table.
 pub const QUOTA_TABLE_NAME: &str = "STREAMGATE_QUOTA_TABLE";
+/// Name of the DynamoDB conversations table.
+pub const CONVERSATIONS_TABLE_NAME: &str = "STREAMGATE_CONVERSATIONS_TABLE";
+/// Days a conversation is kept after its last turn.
+pub const CONVERSATION_TTL_DAYS: &str = "STREAMGATE_CONVERSATION_TTL_DAYS";
+/// Estimated tokens of earlier turns replayed to the model (0: none; see
+/// `conversation::BYTES_PER_TOKEN`).
+pub const HISTORY_TOKENS: &str = "STREAMGATE_HISTORY_TOKENS";
+/// Milliseconds between two looks for a stop request while an answer streams (each look is
+/// one read of the conversations table).
+pub const CANCEL_CHECK_MS: &str = "STREAMGATE_CANCEL_CHECK_MS";
 /// Tokens (input and output) a user may spend per UTC day (0: no budget).
 pub const DAILY_TOKEN_BUDGET: &str = "STREAMGATE_DAILY_TOKEN_BUDGET";
 /// Live connections per user.

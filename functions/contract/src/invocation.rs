@@ -28,7 +28,12 @@ impl Route {
     pub const fn invocation(self) -> Invocation {
         match self {
             Route::Message => Invocation::Asynchronous,
-            Route::Connect | Route::Disconnect | Route::Default => Invocation::Synchronous,
+            Route::Connect
+            | Route::Disconnect
+            | Route::History
+            | Route::Conversations
+            | Route::Cancel
+            | Route::Default => Invocation::Synchronous,
         }
     }
 }

@@ -7,6 +7,8 @@
 //!   (binary, memory, timeout, what it may touch). A route key is written here and nowhere else.
 //! * [`invocation`]: how API Gateway invokes each route, and the asynchronous event.
 //! * [`wire`]: the JSON frames clients send and receive, with the stable error codes.
+//! * [`conversation`]: conversations, their turns, and the conversations table's items.
+//! * [`requests`]: the requests of the `history`, `conversations` and `cancel` actions.
 //! * [`record`]: the connection record and its DynamoDB attribute names.
 //! * [`limits`]: API Gateway's WebSocket limits.
 //! * [`config`]: the names of the environment variables that carry deployment settings.
@@ -18,6 +20,7 @@
 
 pub mod access;
 pub mod config;
+pub mod conversation;
 pub mod invocation;
 pub mod limits;
 pub mod logging;
@@ -25,6 +28,7 @@ pub mod metrics;
 pub mod quota;
 pub mod record;
 pub mod relay;
+pub mod requests;
 pub mod routes;
 pub mod wire;
 

@@ -47,6 +47,12 @@ route_table! {
     Disconnect => "$disconnect",
     /// `message`: stream an LLM answer to the caller.
     Message => "message",
+    /// `history`: a page of one of the caller's conversations.
+    History => "history",
+    /// `conversations`: a page of the caller's conversations.
+    Conversations => "conversations",
+    /// `cancel`: stop one of the caller's answers.
+    Cancel => "cancel",
     /// `$default`: anything else.
     Default => "$default",
 }
@@ -63,6 +69,7 @@ impl Route {
             Route::Connect => Function::Connect,
             Route::Disconnect => Function::Disconnect,
             Route::Message => Function::Message,
+            Route::History | Route::Conversations | Route::Cancel => Function::Conversations,
             Route::Default => Function::Default,
         }
     }
@@ -72,7 +79,9 @@ impl Route {
         match self {
             Route::Connect => RouteKind::Connect,
             Route::Disconnect => RouteKind::Disconnect,
-            Route::Message => RouteKind::Action,
+            Route::Message | Route::History | Route::Conversations | Route::Cancel => {
+                RouteKind::Action
+            }
             Route::Default => RouteKind::Default,
         }
     }
@@ -102,6 +111,13 @@ pub enum Permission {
     ReadLlmApiKey,
     /// Update a user's quota items (one conditional `UpdateItem` per change).
     UpdateQuota,
+    /// Read conversations and their turns, and stop requests (`GetItem`, `Query`).
+    ReadConversations,
+    /// Start, claim and store turns of conversations (one `TransactWriteItems` of a
+    /// conditional `PutItem` and `UpdateItem`, or one conditional `UpdateItem`).
+    WriteConversations,
+    /// Leave a stop request for an answer (`PutItem`).
+    CancelAnswers,
 }
 
 /// How a function is built and deployed.
@@ -148,6 +164,8 @@ function_table! {
     Disconnect => "disconnect",
     /// Streams an LLM answer.
     Message => "message",
+    /// Answers `history` and `conversations`, and records `cancel`.
+    Conversations => "conversations",
     /// Answers unknown actions.
     Default => "default",
     /// Checks the token on `$connect` (the API's REQUEST authorizer; no route of its own).
@@ -183,8 +201,22 @@ impl Function {
                     PostToConnection,
                     ReadLlmApiKey,
                     UpdateQuota,
+                    ReadConversations,
+                    WriteConversations,
                 ],
                 uses_llm: true,
+            },
+            Function::Conversations => FunctionSpec {
+                binary: "streamgate-conversations",
+                memory_mb: 128,
+                timeout_seconds: 10,
+                permissions: &[
+                    DeleteConnection,
+                    PostToConnection,
+                    ReadConversations,
+                    CancelAnswers,
+                ],
+                uses_llm: false,
             },
             Function::Default => FunctionSpec {
                 binary: "streamgate-default",

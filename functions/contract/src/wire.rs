@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::conversation::{ConversationSummary, StopReason, Turn, valid_conversation_id};
 use crate::limits::MESSAGE_PAYLOAD_MAX_BYTES;
 use crate::routes::Route;
 
@@ -37,6 +38,11 @@ pub enum ErrorCode {
     /// A quota of the user is spent (daily tokens, answers at once); `retryAfterSeconds`
     /// says when to try again.
     QuotaExceeded,
+    /// The conversation does not exist, or belongs to someone else (the two are not told
+    /// apart).
+    NotFound,
+    /// Another answer in the same conversation is still streaming.
+    ConversationBusy,
     /// Anything else; details are in the logs, never in the frame.
     Internal,
 }
@@ -54,6 +60,8 @@ impl ErrorCode {
         ErrorCode::LlmTimeout,
         ErrorCode::ClientTooSlow,
         ErrorCode::QuotaExceeded,
+        ErrorCode::NotFound,
+        ErrorCode::ConversationBusy,
         ErrorCode::Internal,
     ];
 
@@ -70,6 +78,8 @@ impl ErrorCode {
             ErrorCode::LlmTimeout => "llm_timeout",
             ErrorCode::ClientTooSlow => "client_too_slow",
             ErrorCode::QuotaExceeded => "quota_exceeded",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::ConversationBusy => "conversation_busy",
             ErrorCode::Internal => "internal",
         }
     }
@@ -102,6 +112,9 @@ pub struct ErrorFrame {
     /// Seconds until trying again may succeed, on `quota_exceeded`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_seconds: Option<u64>,
+    /// The conversation the failed answer belongs to (its turn is stored, marked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
 }
 
 impl ErrorFrame {
@@ -113,6 +126,7 @@ impl ErrorFrame {
             error: error.into(),
             actions: None,
             retry_after_seconds: None,
+            conversation_id: None,
         }
     }
 
@@ -137,6 +151,12 @@ impl ErrorFrame {
         self.request_id = Some(request_id.into());
         self
     }
+
+    /// This frame with `conversation_id` set.
+    pub fn in_conversation(mut self, conversation_id: impl Into<String>) -> Self {
+        self.conversation_id = Some(conversation_id.into());
+        self
+    }
 }
 
 /// One frame from the server to a client.
@@ -159,9 +179,41 @@ pub enum ServerFrame {
         /// Token counts, when the provider reported them.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         usage: Option<Usage>,
+        /// The conversation the answer belongs to (new when the message named none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conversation_id: Option<String>,
+        /// Why the answer ended before the model finished it (`cancelled`); absent when it
+        /// ended on its own.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stop_reason: Option<StopReason>,
     },
     /// The request failed.
     Error(ErrorFrame),
+    /// A page of a conversation's turns, oldest first (answers `history`).
+    #[serde(rename_all = "camelCase")]
+    History {
+        /// The request this answers.
+        request_id: String,
+        /// The conversation.
+        conversation_id: String,
+        /// The turns of the page, oldest first.
+        turns: Vec<Turn>,
+        /// Send as `cursor` to get the turns before these; absent on the first page of
+        /// the conversation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_cursor: Option<String>,
+    },
+    /// A page of the user's conversations, newest first (answers `conversations`).
+    #[serde(rename_all = "camelCase")]
+    Conversations {
+        /// The request this answers.
+        request_id: String,
+        /// The conversations of the page, newest first.
+        conversations: Vec<ConversationSummary>,
+        /// Send as `cursor` to get older ones; absent when there are none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_cursor: Option<String>,
+    },
 }
 
 impl ServerFrame {
@@ -177,6 +229,60 @@ impl ServerFrame {
     }
 }
 
+/// A request body as a JSON object, or the `payload_too_large`/`bad_request` frame.
+pub(crate) fn object_of(
+    body: Option<&str>,
+) -> Result<serde_json::Map<String, serde_json::Value>, ErrorFrame> {
+    let body = body.unwrap_or("");
+    if body.len() > MESSAGE_PAYLOAD_MAX_BYTES {
+        return Err(ErrorFrame::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the message is larger than {MESSAGE_PAYLOAD_MAX_BYTES} bytes"),
+        ));
+    }
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(object)) => Ok(object),
+        _ => Err(ErrorFrame::new(
+            ErrorCode::BadRequest,
+            "the message is not a JSON object",
+        )),
+    }
+}
+
+/// The optional `requestId` of a request object.
+pub(crate) fn request_id_of(
+    object: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Option<String>, ErrorFrame> {
+    match object.get("requestId") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s))
+            if !s.is_empty() && s.chars().count() <= REQUEST_ID_MAX_CHARS =>
+        {
+            Ok(Some(s.clone()))
+        }
+        Some(_) => Err(ErrorFrame::new(
+            ErrorCode::BadRequest,
+            format!(
+                "requestId must be a non-empty string of at most {REQUEST_ID_MAX_CHARS} characters"
+            ),
+        )),
+    }
+}
+
+/// The optional `conversationId` of a request object (`fail` makes the error frame).
+pub(crate) fn conversation_id_of(
+    object: &serde_json::Map<String, serde_json::Value>,
+    fail: &dyn Fn(&str) -> ErrorFrame,
+) -> Result<Option<String>, ErrorFrame> {
+    match object.get("conversationId") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) if valid_conversation_id(s) => Ok(Some(s.clone())),
+        Some(_) => Err(fail(
+            "conversationId must be 1 to 64 letters, digits, '-' or '_'",
+        )),
+    }
+}
+
 /// A validated `message` request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageRequest {
@@ -184,44 +290,16 @@ pub struct MessageRequest {
     pub data: String,
     /// The client's id for this request, if it sent one.
     pub request_id: Option<String>,
+    /// The conversation to continue; none starts a new one.
+    pub conversation_id: Option<String>,
 }
 
 impl MessageRequest {
     /// Validates a `message` body. The error frame carries the client's `requestId` when it
     /// could be read.
     pub fn parse(body: Option<&str>) -> Result<MessageRequest, ErrorFrame> {
-        let body = body.unwrap_or("");
-        if body.len() > MESSAGE_PAYLOAD_MAX_BYTES {
-            return Err(ErrorFrame::new(
-                ErrorCode::PayloadTooLarge,
-                format!("the message is larger than {MESSAGE_PAYLOAD_MAX_BYTES} bytes"),
-            ));
-        }
-        let value: serde_json::Value = serde_json::from_str(body).map_err(|_| {
-            ErrorFrame::new(ErrorCode::BadRequest, "the message is not a JSON object")
-        })?;
-        let Some(object) = value.as_object() else {
-            return Err(ErrorFrame::new(
-                ErrorCode::BadRequest,
-                "the message is not a JSON object",
-            ));
-        };
-        let request_id = match object.get("requestId") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(serde_json::Value::String(s))
-                if !s.is_empty() && s.chars().count() <= REQUEST_ID_MAX_CHARS =>
-            {
-                Some(s.clone())
-            }
-            Some(_) => {
-                return Err(ErrorFrame::new(
-                    ErrorCode::BadRequest,
-                    format!(
-                        "requestId must be a non-empty string of at most {REQUEST_ID_MAX_CHARS} characters"
-                    ),
-                ));
-            }
-        };
+        let object = object_of(body)?;
+        let request_id = request_id_of(&object)?;
         let fail = |error: &str| {
             let frame = ErrorFrame::new(ErrorCode::BadRequest, error);
             match &request_id {
@@ -237,9 +315,11 @@ impl MessageRequest {
         if data.trim().is_empty() {
             return Err(fail("data must not be empty"));
         }
+        let conversation_id = conversation_id_of(&object, &fail)?;
         Ok(MessageRequest {
             data: data.clone(),
             request_id,
+            conversation_id,
         })
     }
 }
@@ -265,6 +345,8 @@ mod tests {
                 input_tokens: 12,
                 output_tokens: 9,
             }),
+            conversation_id: None,
+            stop_reason: None,
         };
         assert_eq!(
             serde_json::to_value(&done).unwrap(),
@@ -273,6 +355,8 @@ mod tests {
         let done_without_usage = ServerFrame::Done {
             request_id: "r".into(),
             usage: None,
+            conversation_id: None,
+            stop_reason: None,
         };
         assert_eq!(
             done_without_usage.to_json(),
@@ -296,7 +380,15 @@ mod tests {
     fn unknown_action_lists_the_contract_actions() {
         let v = serde_json::to_value(ServerFrame::Error(ErrorFrame::unknown_action("no"))).unwrap();
         assert_eq!(v["code"], "unknown_action");
-        assert_eq!(v["actions"], json!([Route::Message.key()]));
+        assert_eq!(
+            v["actions"],
+            json!([
+                Route::Message.key(),
+                Route::History.key(),
+                Route::Conversations.key(),
+                Route::Cancel.key()
+            ])
+        );
     }
 
     #[test]
@@ -320,7 +412,8 @@ mod tests {
             parse(r#"{"action":"message","data":"hi","requestId":"c-1"}"#).unwrap(),
             MessageRequest {
                 data: "hi".into(),
-                request_id: Some("c-1".into())
+                request_id: Some("c-1".into()),
+                conversation_id: None,
             }
         );
         assert_eq!(

@@ -8,6 +8,7 @@
 //! a file.
 
 pub mod coalesce;
+pub mod conversation;
 pub mod event;
 pub mod handlers;
 pub mod memory;
@@ -17,6 +18,7 @@ pub mod quota;
 pub mod retry;
 pub mod settings;
 
+pub use conversation::{ConversationSettings, ConversationStore};
 pub use handlers::ChatApp;
 pub use ports::{
     ApiKey, ClientPush, ConnectionStore, LlmError, LlmEvent, LlmProvider, LlmRequest, LlmStream,

@@ -48,6 +48,14 @@ impl Outbox<'_> {
         self.post(&ServerFrame::Error(frame).to_json()).await
     }
 
+    /// Posts an error frame; a client that cannot take it is dealt with as [`Self::failed`]
+    /// says.
+    pub(crate) async fn post_or_fail(&self, frame: ErrorFrame) {
+        if let Err(e) = self.post_error(frame).await {
+            self.failed(e).await;
+        }
+    }
+
     /// One post, counted (and a `410 Gone` counted as such).
     async fn post_once(&self, data: &str) -> Result<(), PushError> {
         let result = self.push.post(self.target, data).await;

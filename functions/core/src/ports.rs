@@ -143,15 +143,69 @@ impl fmt::Debug for ApiKey {
     }
 }
 
+/// Who said a message of the conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The user.
+    User,
+    /// The model.
+    Assistant,
+}
+
+impl Role {
+    /// The role's name in the OpenAI, Anthropic and Bedrock APIs.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
+/// One message of the conversation sent to the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    /// Who said it.
+    pub role: Role,
+    /// What was said (never empty).
+    pub text: String,
+}
+
 /// What the model is asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LlmRequest {
     /// Instructions, if any.
     pub system: Option<String>,
-    /// The user's input.
-    pub input: String,
+    /// The conversation: earlier turns, oldest first, then the user's new message. It starts
+    /// with a user message and alternates, as every provider requires.
+    pub messages: Vec<ChatMessage>,
     /// The most tokens to generate.
     pub max_tokens: u32,
+}
+
+impl LlmRequest {
+    /// A request of one user message.
+    pub fn ask(system: Option<String>, input: impl Into<String>, max_tokens: u32) -> LlmRequest {
+        LlmRequest {
+            system,
+            messages: vec![ChatMessage {
+                role: Role::User,
+                text: input.into(),
+            }],
+            max_tokens,
+        }
+    }
+
+    /// The user's new message (the last one).
+    pub fn input(&self) -> &str {
+        self.messages.last().map_or("", |m| m.text.as_str())
+    }
+
+    /// Bytes of text sent: the system prompt and every message.
+    pub fn prompt_bytes(&self) -> usize {
+        self.system.as_ref().map_or(0, String::len)
+            + self.messages.iter().map(|m| m.text.len()).sum::<usize>()
+    }
 }
 
 /// One event of an answer stream.

@@ -96,9 +96,10 @@ pub fn now() -> u64 {
         .unwrap_or(0)
 }
 
-/// The tokens reserved before an answer to `input` of at most `max_tokens`.
-pub fn reservation(input: &str, max_tokens: u32) -> u64 {
-    input.len().div_ceil(4) as u64 + u64::from(max_tokens)
+/// The tokens reserved before an answer to a prompt of `input_bytes` (the system prompt,
+/// the replayed history and the message) of at most `max_tokens`.
+pub fn reservation(input_bytes: usize, max_tokens: u32) -> u64 {
+    input_bytes.div_ceil(4) as u64 + u64::from(max_tokens)
 }
 
 /// How an answer ended, for its settlement.
@@ -110,6 +111,8 @@ pub enum Spent {
     Failed,
     /// The client went away mid-answer: the reservation stands.
     Unknown,
+    /// The model was never asked (the conversation was busy or not the caller's).
+    Nothing,
 }
 
 /// An answer's hold on its user's quotas, released by [`end_answer`].
@@ -128,14 +131,14 @@ pub async fn begin_answer(
     settings: &QuotaSettings,
     user: &str,
     request_id: &str,
-    input: &str,
+    input_bytes: usize,
     max_tokens: u32,
     now: u64,
 ) -> Result<AnswerLease, QuotaError> {
     let places = q::answers_key(user);
     let expires = now + ANSWER_PLACE_SECONDS;
     let reserved = if settings.daily_token_budget > 0 {
-        reservation(input, max_tokens)
+        reservation(input_bytes, max_tokens)
     } else {
         0
     };
@@ -164,7 +167,7 @@ pub async fn begin_answer(
             user: user.to_owned(),
             request_id: request_id.to_owned(),
             reserved,
-            input_estimate: input.len().div_ceil(4) as u64,
+            input_estimate: input_bytes.div_ceil(4) as u64,
             started: now,
         });
     }
@@ -199,6 +202,7 @@ pub async fn end_answer(store: &dyn QuotaStore, lease: AnswerLease, spent: Spent
         Spent::Reported(u) => u.input_tokens + u.output_tokens,
         Spent::Failed => lease.input_estimate,
         Spent::Unknown => lease.reserved,
+        Spent::Nothing => 0,
     };
     let delta = actual as i64 - lease.reserved as i64;
     let tokens = q::tokens_key(&lease.user, lease.started);
@@ -281,7 +285,7 @@ mod tests {
         let places = q::answers_key("u");
         // Over budget (reserves 8 + 1 > 100 - 95): the place is given back.
         store.spend(&tokens, 95, 100, 0).await.unwrap();
-        let e = begin_answer(&store, &settings, "u", "r1", "abc", 8, now)
+        let e = begin_answer(&store, &settings, "u", "r1", 3, 8, now)
             .await
             .unwrap_err();
         assert!(matches!(e, QuotaError::Exceeded(ref x) if x.retry_after_seconds == 86_400));
@@ -289,10 +293,10 @@ mod tests {
         assert_eq!(store.counter(&tokens), 95);
         // Room in the budget but the one place held: the tokens are given back.
         store.adjust(&tokens, -95, 0).await.unwrap();
-        let lease = begin_answer(&store, &settings, "u", "r2", "abc", 8, now)
+        let lease = begin_answer(&store, &settings, "u", "r2", 3, 8, now)
             .await
             .unwrap();
-        let e = begin_answer(&store, &settings, "u", "r3", "abc", 8, now)
+        let e = begin_answer(&store, &settings, "u", "r3", 3, 8, now)
             .await
             .unwrap_err();
         assert!(matches!(e, QuotaError::Exceeded(ref x) if x.retry_after_seconds == 5));

@@ -6,6 +6,7 @@ use std::time::Duration;
 use streamgate_contract::config::DEFAULT_CONNECTION_TTL_SECONDS;
 
 use crate::coalesce::CoalesceSettings;
+use crate::conversation::ConversationSettings;
 use crate::quota::QuotaSettings;
 use crate::retry::RetryPolicy;
 
@@ -29,6 +30,8 @@ pub struct ChatSettings {
     pub post_attempts: u32,
     /// Per-user limits (users the authorizer named).
     pub quotas: QuotaSettings,
+    /// How conversations are kept and replayed.
+    pub conversations: ConversationSettings,
 }
 
 impl Default for ChatSettings {
@@ -41,6 +44,7 @@ impl Default for ChatSettings {
             max_tokens: 1024,
             post_attempts: DEFAULT_POST_ATTEMPTS,
             quotas: QuotaSettings::default(),
+            conversations: ConversationSettings::default(),
         }
     }
 }
@@ -106,6 +110,15 @@ impl ChatSettings {
             s.system_prompt = Some(prompt);
         }
         s.quotas = QuotaSettings::from_lookup(get)?;
+        if let Some(tokens) = number_setting(get, env::HISTORY_TOKENS, 0, 1_000_000)? {
+            s.conversations.history_tokens = tokens;
+        }
+        if let Some(days) = number_setting(get, env::CONVERSATION_TTL_DAYS, 1, 3650)? {
+            s.conversations.ttl = Duration::from_secs(days * 24 * 60 * 60);
+        }
+        if let Some(ms) = number_setting(get, env::CANCEL_CHECK_MS, 20, 10_000)? {
+            s.conversations.cancel_check = Duration::from_millis(ms);
+        }
         Ok(s)
     }
 }

@@ -8,11 +8,13 @@ use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use streamgate_aws::{ApiGatewayPush, DynamoStore, EndpointMode};
+use streamgate_aws::{ApiGatewayPush, DynamoConversations, DynamoStore, EndpointMode};
 use streamgate_contract::ConnectionRecord;
 use streamgate_contract::config::{self as env, LlmProviderKind};
 use streamgate_contract::{Function, Permission};
-use streamgate_core::{ApiKey, ClientPush, ConnectionStore, LlmProvider, NotGranted, StoreError};
+use streamgate_core::{
+    ApiKey, ClientPush, ConnectionStore, ConversationStore, LlmProvider, NotGranted, StoreError,
+};
 use streamgate_llm::ProviderConfig;
 
 use crate::{StartError, env_var};
@@ -28,6 +30,22 @@ pub trait Grants {
 
     /// Whether the function only deletes connection records (no writes, no reads).
     const DELETES_ONLY: bool;
+
+    /// Whether the function reads or writes conversations.
+    const CONVERSES: bool;
+
+    /// The conversations table, for functions that use it (the others link none of its
+    /// code).
+    fn conversations(
+        dynamodb: aws_sdk_dynamodb::Client,
+    ) -> Result<Arc<dyn ConversationStore>, StartError> {
+        if !Self::CONVERSES {
+            return Ok(Arc::new(NotGranted));
+        }
+        let table = env_var(env::CONVERSATIONS_TABLE_NAME)
+            .ok_or(StartError::Missing(env::CONVERSATIONS_TABLE_NAME))?;
+        Ok(Arc::new(DynamoConversations::new(dynamodb, table)))
+    }
 
     /// The connection store: the whole table adapter, or for functions that only delete, one
     /// that holds no write or read calls (so the binary links none of their code).
@@ -51,6 +69,7 @@ pub trait Grants {
     fn fit(function: Function) -> bool {
         function.may(Permission::PostToConnection) == Self::POSTS
             && function.spec().uses_llm == Self::USES_LLM
+            && function.may(Permission::ReadConversations) == Self::CONVERSES
             && !(Self::DELETES_ONLY
                 && (function.may(Permission::PutConnection)
                     || function.may(Permission::GetConnection)))
@@ -62,6 +81,9 @@ pub struct StoreOnly;
 
 /// The store and posts to clients (`default`).
 pub struct Posting;
+
+/// The store, posts and conversations (`conversations`).
+pub struct Conversing;
 
 /// The store, posts and the model provider (`message`).
 pub struct Answering;
@@ -102,6 +124,7 @@ impl ConnectionStore for DeleteOnly {
 
 impl Grants for StoreOnly {
     const DELETES_ONLY: bool = false;
+    const CONVERSES: bool = false;
     const POSTS: bool = false;
     const USES_LLM: bool = false;
     const NAME: &'static str = "store only";
@@ -117,6 +140,7 @@ impl Grants for StoreOnly {
 
 impl Grants for Posting {
     const DELETES_ONLY: bool = true;
+    const CONVERSES: bool = false;
     const POSTS: bool = true;
     const USES_LLM: bool = false;
     const NAME: &'static str = "store and posts";
@@ -130,8 +154,25 @@ impl Grants for Posting {
     }
 }
 
+impl Grants for Conversing {
+    const DELETES_ONLY: bool = true;
+    const CONVERSES: bool = true;
+    const POSTS: bool = true;
+    const USES_LLM: bool = false;
+    const NAME: &'static str = "store, posts and conversations";
+
+    fn push(sdk: &aws_config::SdkConfig) -> Arc<dyn ClientPush> {
+        api_gateway_push(sdk)
+    }
+
+    async fn llm(_: &aws_config::SdkConfig) -> Result<Arc<dyn LlmProvider>, StartError> {
+        Ok(Arc::new(NotGranted))
+    }
+}
+
 impl Grants for Answering {
     const DELETES_ONLY: bool = true;
+    const CONVERSES: bool = true;
     const POSTS: bool = true;
     const USES_LLM: bool = true;
     const NAME: &'static str = "store, posts and the model";
@@ -174,11 +215,17 @@ mod tests {
     #[test]
     fn each_function_fits_exactly_one_kind_of_grants() {
         for f in Function::ALL.iter().copied().filter(|f| !f.is_authorizer()) {
-            let fits = [StoreOnly::fit(f), Posting::fit(f), Answering::fit(f)];
+            let fits = [
+                StoreOnly::fit(f),
+                Posting::fit(f),
+                Conversing::fit(f),
+                Answering::fit(f),
+            ];
             assert_eq!(fits.iter().filter(|x| **x).count(), 1, "{f:?}: {fits:?}");
         }
         assert!(StoreOnly::fit(Function::Connect) && StoreOnly::fit(Function::Disconnect));
         assert!(Posting::fit(Function::Default));
+        assert!(Conversing::fit(Function::Conversations));
         assert!(Answering::fit(Function::Message));
     }
 }

@@ -21,7 +21,7 @@ pub mod grants;
 #[cfg(panic = "abort")]
 compile_error!("the Lambda functions need panic = \"unwind\" (see [profile.lambda-release])");
 
-pub use grants::{Answering, Grants, Posting, StoreOnly};
+pub use grants::{Answering, Conversing, Grants, Posting, StoreOnly};
 
 /// Why a function cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -110,16 +110,18 @@ async fn app<G: Grants>(function: Function) -> Result<ChatApp, StartError> {
     let quotas: Arc<dyn QuotaStore> = if function.may(Permission::UpdateQuota) {
         let table =
             env_var(env::QUOTA_TABLE_NAME).ok_or(StartError::Missing(env::QUOTA_TABLE_NAME))?;
-        Arc::new(DynamoQuotas::new(dynamodb, table))
+        Arc::new(DynamoQuotas::new(dynamodb.clone(), table))
     } else {
         Arc::new(NotGranted)
     };
+    let conversations = G::conversations(dynamodb)?;
     let settings = ChatSettings::from_lookup(&env_var)?;
     Ok(ChatApp {
         store,
         push: G::push(&sdk),
         llm: G::llm(&sdk).await?,
         quotas,
+        conversations,
         settings,
     })
 }

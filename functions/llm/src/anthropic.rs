@@ -47,7 +47,11 @@ impl AnthropicProvider {
         let mut body = json!({
             "model": self.model,
             "max_tokens": request.max_tokens,
-            "messages": [{"role": "user", "content": request.input}],
+            "messages": request
+                .messages
+                .iter()
+                .map(|m| json!({"role": m.role.as_str(), "content": m.text}))
+                .collect::<Vec<_>>(),
             "stream": true,
         });
         if let Some(system) = &request.system {

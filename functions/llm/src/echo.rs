@@ -1,5 +1,7 @@
 //! The built-in echo provider: streams the input back word by word, with no network and no
-//! key. It is the default, so everything runs on a fresh machine.
+//! key. It is the default, so everything runs on a fresh machine. In a conversation it shows
+//! what it was given: the echo of the new message ends with the previous one
+//! (` (before, you said: "...")`), so a client can see the history reached the model.
 
 use std::time::Duration;
 
@@ -7,7 +9,11 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream;
 use streamgate_contract::Usage;
+use streamgate_core::ports::Role;
 use streamgate_core::{LlmError, LlmEvent, LlmProvider, LlmRequest, LlmStream};
+
+/// Characters of the previous message the echo repeats.
+const PREVIOUS_SHOWN_CHARS: usize = 60;
 
 /// Echoes the input.
 #[derive(Debug, Clone)]
@@ -56,8 +62,26 @@ impl LlmProvider for EchoProvider {
     }
 
     async fn stream(&self, request: &LlmRequest) -> Result<LlmStream, LlmError> {
-        let pieces = words(&request.input);
+        let mut text = request.input().to_owned();
+        let previous = request
+            .messages
+            .iter()
+            .rev()
+            .filter(|m| m.role == Role::User)
+            .nth(1);
+        if let Some(previous) = previous {
+            let shown: String = previous.text.chars().take(PREVIOUS_SHOWN_CHARS).collect();
+            text.push_str(&format!(" (before, you said: {shown:?})"));
+        }
+        let prompt_words = request.system.iter().map(|s| words(s).len()).sum::<usize>()
+            + request
+                .messages
+                .iter()
+                .map(|m| words(&m.text).len())
+                .sum::<usize>();
+        let pieces = words(&text);
         let count = pieces.len() as u64;
+        let input_tokens = prompt_words as u64;
         let delay = self.delay;
         let deltas = stream::iter(pieces).then(move |w| async move {
             if !delay.is_zero() {
@@ -67,7 +91,7 @@ impl LlmProvider for EchoProvider {
         });
         let usage = stream::once(async move {
             Ok(LlmEvent::Usage(Usage {
-                input_tokens: count,
+                input_tokens,
                 output_tokens: count,
             }))
         });
@@ -98,11 +122,7 @@ mod tests {
     async fn echoes_the_input_with_usage() {
         let p = EchoProvider::new(Duration::ZERO);
         let events: Vec<_> = p
-            .stream(&LlmRequest {
-                system: None,
-                input: "what is on the menu".into(),
-                max_tokens: 10,
-            })
+            .stream(&LlmRequest::ask(None, "what is on the menu", 10))
             .await
             .unwrap()
             .collect()
@@ -122,5 +142,37 @@ mod tests {
                 output_tokens: 5
             })))
         );
+    }
+
+    #[tokio::test]
+    async fn in_a_conversation_the_echo_shows_the_previous_message() {
+        use streamgate_core::ports::ChatMessage;
+        let p = EchoProvider::new(Duration::ZERO);
+        let said = |role, text: &str| ChatMessage {
+            role,
+            text: text.into(),
+        };
+        let request = LlmRequest {
+            system: Some("be brief".into()),
+            messages: vec![
+                said(Role::User, "first question"),
+                said(Role::Assistant, "first answer"),
+                said(Role::User, "second"),
+            ],
+            max_tokens: 10,
+        };
+        let events: Vec<_> = p.stream(&request).await.unwrap().collect().await;
+        let text: String = events
+            .iter()
+            .filter_map(|e| match e {
+                Ok(LlmEvent::Delta(d)) => Some(d.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(text, r#"second (before, you said: "first question")"#);
+        let Some(Ok(LlmEvent::Usage(u))) = events.last() else {
+            panic!("no usage")
+        };
+        assert_eq!(u.input_tokens, 7, "every word of the prompt counts");
     }
 }

@@ -48,7 +48,9 @@ impl OpenAiProvider {
         if let Some(system) = &request.system {
             messages.push(json!({"role": "system", "content": system}));
         }
-        messages.push(json!({"role": "user", "content": request.input}));
+        for m in &request.messages {
+            messages.push(json!({"role": m.role.as_str(), "content": m.text}));
+        }
         json!({
             "model": self.model,
             "messages": messages,

@@ -57,7 +57,7 @@ struct SseSpecification {
     sse_type: &'static str,
 }
 
-/// `AWS::DynamoDB::Table`: a hash-key table, on demand, with TTL, point-in-time recovery and
+/// `AWS::DynamoDB::Table`: a hash-key (or hash and sort key) table, on demand, with TTL, point-in-time recovery and
 /// KMS encryption.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -97,6 +97,19 @@ impl Table {
                 sse_type: "KMS",
             },
         }
+    }
+
+    /// This table with a sort key too.
+    pub fn sorted_by(mut self, sort_key: &str, key_type: KeyType) -> Table {
+        self.attribute_definitions.push(AttributeDefinition {
+            attribute_name: sort_key.to_owned(),
+            attribute_type: key_type,
+        });
+        self.key_schema.push(KeySchemaElement {
+            attribute_name: sort_key.to_owned(),
+            key_type: "RANGE",
+        });
+        self
     }
 }
 

@@ -29,6 +29,9 @@ pub enum Action {
     /// Update an item (conditionally, for counters and places).
     #[serde(rename = "dynamodb:UpdateItem")]
     UpdateItem,
+    /// Read the items of one partition.
+    #[serde(rename = "dynamodb:Query")]
+    Query,
     /// Use the `@connections` API.
     #[serde(rename = "execute-api:ManageConnections")]
     ManageConnections,

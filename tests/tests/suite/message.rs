@@ -84,6 +84,7 @@ async fn a_long_answer_arrives_whole_in_order_in_few_posts() {
         &store,
         &provider(&server),
         &streamgate_core::memory::MemoryQuotas::new(),
+        &streamgate_core::conversation::memory::MemoryConversations::new(),
         &settings(),
     )
     .await;
@@ -97,7 +98,9 @@ async fn a_long_answer_arrives_whole_in_order_in_few_posts() {
     );
     assert_eq!(terminal_frames(&frames), 1, "exactly one terminal frame");
     match frames.last().unwrap() {
-        ServerFrame::Done { request_id, usage } => {
+        ServerFrame::Done {
+            request_id, usage, ..
+        } => {
             assert_eq!(request_id, "c-1");
             assert_eq!(usage.map(|u| u.output_tokens), Some(1000));
         }
@@ -137,6 +140,7 @@ async fn gone_mid_answer_cancels_the_upstream_request_and_deletes_the_record() {
         &store,
         &provider(&server),
         &streamgate_core::memory::MemoryQuotas::new(),
+        &streamgate_core::conversation::memory::MemoryConversations::new(),
         &settings(),
     )
     .await;
@@ -170,6 +174,7 @@ async fn retries_before_the_first_delta_then_answers() {
         &store_with_sender().await,
         &provider(&server),
         &streamgate_core::memory::MemoryQuotas::new(),
+        &streamgate_core::conversation::memory::MemoryConversations::new(),
         &settings(),
     )
     .await;
@@ -201,6 +206,7 @@ async fn no_retry_once_text_reached_the_client() {
         &store_with_sender().await,
         &provider(&server),
         &streamgate_core::memory::MemoryQuotas::new(),
+        &streamgate_core::conversation::memory::MemoryConversations::new(),
         &settings(),
     )
     .await;
@@ -253,6 +259,7 @@ async fn provider_failures_become_stable_error_codes_without_secrets() {
             &store_with_sender().await,
             &p,
             &streamgate_core::memory::MemoryQuotas::new(),
+            &streamgate_core::conversation::memory::MemoryConversations::new(),
             &s,
         )
         .await;
@@ -286,6 +293,7 @@ async fn throttled_posts_are_retried_in_order() {
         &store_with_sender().await,
         &provider(&server),
         &streamgate_core::memory::MemoryQuotas::new(),
+        &streamgate_core::conversation::memory::MemoryConversations::new(),
         &settings(),
     )
     .await;
@@ -313,6 +321,7 @@ async fn too_slow(throttle: usize) -> std::sync::Arc<RecordingPush> {
         &store_with_sender().await,
         &provider(&server),
         &streamgate_core::memory::MemoryQuotas::new(),
+        &streamgate_core::conversation::memory::MemoryConversations::new(),
         &settings(),
     )
     .await;

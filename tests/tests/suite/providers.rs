@@ -12,11 +12,7 @@ use streamgate_tests::sse::{OPENAI_DONE, OPENAI_STOP, anthropic_event, openai_ch
 const KEY: &str = "sk-test-0123456789abcdef";
 
 fn request() -> LlmRequest {
-    LlmRequest {
-        system: Some("You are a waiter.".into()),
-        input: "What is on the menu?".into(),
-        max_tokens: 64,
-    }
+    LlmRequest::ask(Some("You are a waiter.".into()), "What is on the menu?", 64)
 }
 
 fn timeouts() -> Timeouts {

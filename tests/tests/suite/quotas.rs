@@ -87,9 +87,18 @@ async fn fifty_answers_at_once_on_a_budget_for_ten_never_overspend_and_others_ar
     let events: Vec<_> = (0..50)
         .map(|i| message_from("alice", "R1kmxc2VNjMCFIA=", &format!("a-{i}")))
         .collect();
-    let runs = events
-        .iter()
-        .map(|e| handlers::message(e, push.as_ref(), &store, &llm, &quotas, &settings));
+    let conversations = streamgate_core::conversation::memory::MemoryConversations::new();
+    let runs = events.iter().map(|e| {
+        handlers::message(
+            e,
+            push.as_ref(),
+            &store,
+            &llm,
+            &quotas,
+            &conversations,
+            &settings,
+        )
+    });
     for response in futures::future::join_all(runs).await {
         assert_eq!(response.status_code, 200);
     }
@@ -135,6 +144,7 @@ async fn fifty_answers_at_once_on_a_budget_for_ten_never_overspend_and_others_ar
         &store,
         &llm,
         &quotas,
+        &streamgate_core::conversation::memory::MemoryConversations::new(),
         &settings,
     )
     .await;
@@ -162,9 +172,18 @@ async fn answers_at_once_are_capped_per_user() {
     let events: Vec<_> = (0..3)
         .map(|i| message_from("carol", "C4r0lxxxxxxxxA=", &format!("c-{i}")))
         .collect();
-    let runs = events
-        .iter()
-        .map(|e| handlers::message(e, push.as_ref(), &store, &llm, &quotas, &settings));
+    let conversations = streamgate_core::conversation::memory::MemoryConversations::new();
+    let runs = events.iter().map(|e| {
+        handlers::message(
+            e,
+            push.as_ref(),
+            &store,
+            &llm,
+            &quotas,
+            &conversations,
+            &settings,
+        )
+    });
     futures::future::join_all(runs).await;
     let frames = push.frames();
     let refused: Vec<_> = frames
@@ -188,6 +207,7 @@ async fn answers_at_once_are_capped_per_user() {
         &store,
         &EchoProvider::new(Duration::ZERO),
         &quotas,
+        &streamgate_core::conversation::memory::MemoryConversations::new(),
         &settings,
     )
     .await;

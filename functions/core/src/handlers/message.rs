@@ -1,23 +1,34 @@
-//! `message`: the model's answer streams to the client as coalesced `chunk` frames, one post
-//! in flight at a time, then exactly one `done` or `error` (`client_too_slow` when the client
-//! does not read fast enough; its connection is closed when not even that gets through). A
-//! user the authorizer named gets `quota_exceeded` before the model is asked when an answer
-//! would go past their quotas (`crate::quota`).
+//! `message`: the model's answer streams to the client as coalesced `chunk` frames
+//! ([`super::stream`]), then exactly one `done` or `error` (`client_too_slow` when the client
+//! does not read fast enough; its connection is closed when not even that gets through).
+//!
+//! Before the model is asked: a user the authorizer named gets `quota_exceeded` when an
+//! answer would go past their quotas (`crate::quota`); the answer claims its conversation
+//! (`not_found` when it is not the caller's, `conversation_busy` when another answer holds
+//! it; an event delivered again is answered once); the conversation's earlier turns are read
+//! and trimmed to the history budget (`crate::conversation::prompt`). After: the turn (the
+//! message and the answer as delivered, marked when cut short) is stored and the claim given
+//! back in one write, before the terminal frame, so the client's next message finds the
+//! conversation free.
 
-use futures::StreamExt;
-use futures::future::BoxFuture;
+use streamgate_contract::conversation::{
+    HISTORY_READ_TURNS, Owner, STORED_ANSWER_MAX_BYTES, StopReason, Turn, cut_to, title_of,
+};
 use streamgate_contract::metrics::Metric;
-use streamgate_contract::{ErrorCode, ErrorFrame, MessageRequest, Route, ServerFrame, Usage};
+use streamgate_contract::{ErrorCode, ErrorFrame, Function, MessageRequest, Route, ServerFrame};
 use streamgate_telemetry::{add, count, time};
 use tokio::time::Instant;
-use tracing::{Instrument, debug, info, warn};
+use tracing::{Instrument, info, warn};
 
 use super::span;
-use crate::coalesce::Coalescer;
+use super::stream::{End, StopWatch, stream_answer};
+use crate::conversation::{
+    Claim, Claimed, ConversationStore, new_conversation_id, now_ms, owner_of, prompt,
+};
 use crate::event::{self, WsEvent, WsResponse};
 use crate::outbox::Outbox;
 use crate::ports::{
-    ClientPush, ConnectionStore, LlmError, LlmEvent, LlmProvider, LlmRequest, PushError, QuotaStore,
+    ClientPush, ConnectionStore, LlmError, LlmProvider, LlmRequest, PushError, QuotaStore,
 };
 use crate::quota::{self, QuotaError, Spent};
 use crate::settings::ChatSettings;
@@ -50,15 +61,9 @@ pub fn llm_error_frame(e: &LlmError) -> ErrorFrame {
     ErrorFrame::new(code, sentence)
 }
 
-/// How an answer ended.
-enum End {
-    /// The provider finished.
-    Done(Option<Usage>),
-    /// The provider failed.
-    Failed(LlmError),
-    /// The client is gone, or cannot be posted to: stop everything.
-    ClientLost(PushError),
-}
+/// How long a claim on a conversation holds when its answer never gives it back (a crashed
+/// process): the `message` function's timeout and a minute.
+const CLAIM_MS: i64 = (Function::Message.spec().timeout_seconds as i64 + 60) * 1000;
 
 /// `message`: streams the model's answer as `chunk` frames, then one `done` or `error`.
 pub async fn message(
@@ -67,10 +72,11 @@ pub async fn message(
     store: &dyn ConnectionStore,
     llm: &dyn LlmProvider,
     quotas: &dyn QuotaStore,
+    conversations: &dyn ConversationStore,
     settings: &ChatSettings,
 ) -> WsResponse {
     async {
-        let Some(target) = event::message_target(event) else {
+        let (Some(target), Some(owner)) = (event::message_target(event), owner_of(event)) else {
             return event::status(400);
         };
         let out = Outbox {
@@ -89,18 +95,16 @@ pub async fn message(
                     None => frame.for_request(fallback_id),
                 };
                 info!(code = frame.code.as_str(), "bad message");
-                if let Err(e) = out.post_error(frame).await {
-                    out.failed(e).await;
-                }
+                out.post_or_fail(frame).await;
                 return event::status(200);
             }
         };
         let request_id = request.request_id.clone().unwrap_or(fallback_id);
-        let llm_request = LlmRequest {
-            system: settings.system_prompt.clone(),
-            input: request.data,
-            max_tokens: settings.max_tokens,
-        };
+        // Reserved before the history is read: the most the prompt can be.
+        let prompt_bytes_at_most = request.data.len()
+            + settings.system_prompt.as_ref().map_or(0, String::len)
+            + (settings.conversations.history_tokens as usize)
+                .saturating_mul(streamgate_contract::conversation::BYTES_PER_TOKEN);
         let lease = match event::user_id(event) {
             None => None,
             Some(user) => {
@@ -109,8 +113,8 @@ pub async fn message(
                     &settings.quotas,
                     user,
                     &request_id,
-                    &llm_request.input,
-                    llm_request.max_tokens,
+                    prompt_bytes_at_most,
+                    settings.max_tokens,
                     quota::now(),
                 )
                 .await;
@@ -131,176 +135,240 @@ pub async fn message(
                                 )
                             }
                         };
-                        if let Err(e) = out.post_error(frame.for_request(request_id.clone())).await
-                        {
-                            out.failed(e).await;
-                        }
+                        out.post_or_fail(frame.for_request(request_id.clone()))
+                            .await;
                         return event::status(200);
                     }
                 }
             }
         };
-        let started = Instant::now();
-        let end = stream_answer(&out, &request_id, llm, &llm_request, settings, started).await;
-        let provider = llm.name();
-        if let End::Done(Some(usage)) = &end {
-            add(Metric::TokensIn, usage.input_tokens, &[provider]);
-            add(Metric::TokensOut, usage.output_tokens, &[provider]);
-        }
+        let ended = answer(
+            event,
+            &out,
+            &owner,
+            &request,
+            &request_id,
+            llm,
+            conversations,
+            settings,
+        )
+        .await;
         if let Some(lease) = lease {
-            let spent = match &end {
-                End::Done(Some(usage)) => Spent::Reported(*usage),
-                End::Done(None) | End::ClientLost(_) => Spent::Unknown,
-                End::Failed(_) => Spent::Failed,
+            let spent = match &ended {
+                Answered::Refused => Spent::Nothing,
+                Answered::Ended(End::Done(Some(usage)) | End::Cancelled(Some(usage))) => {
+                    Spent::Reported(*usage)
+                }
+                Answered::Ended(End::Failed(_)) => Spent::Failed,
+                Answered::Ended(_) => Spent::Unknown,
             };
             quota::end_answer(quotas, lease, spent).await;
         }
-        let posted = match end {
-            End::Done(usage) => {
-                let done = ServerFrame::Done {
-                    request_id: request_id.clone(),
-                    usage,
-                };
-                out.post(&done.to_json()).await.map(|()| "done")
-            }
-            End::Failed(e) => {
-                warn!(provider, error = %e, "the model provider failed");
-                let frame = llm_error_frame(&e).for_request(request_id.clone());
-                out.post_error(frame).await.map(|()| "error")
-            }
-            End::ClientLost(e) => Err(e),
-        };
-        let outcome = match posted {
-            Ok(outcome) => {
-                info!(
-                    elapsed_ms = started.elapsed().as_millis() as u64,
-                    ok = outcome == "done",
-                    "answer finished"
-                );
-                outcome
-            }
-            Err(PushError::Throttled) => {
-                out.too_slow(&request_id).await;
-                "abandoned"
-            }
-            Err(e) => {
-                out.failed(e).await;
-                "abandoned"
-            }
-        };
-        count(Metric::Answers, &[outcome]);
-        time(Metric::AnswerDuration, started.elapsed(), &[provider]);
         event::status(200)
     }
     .instrument(span("message", event))
     .await
 }
 
-/// Streams the answer as chunk frames (at most one post in flight, so frames stay in
-/// order), retrying the provider only while nothing has reached the coalescer.
-async fn stream_answer(
+/// Whether the model was asked.
+enum Answered {
+    /// No: the conversation was refused (the client was told), or the event was seen.
+    Refused,
+    /// Yes, and this is how it ended.
+    Ended(End),
+}
+
+/// Claims the conversation, asks the model with its history, streams the answer, stores
+/// the turn and posts the terminal frame.
+#[allow(clippy::too_many_arguments)]
+async fn answer(
+    event: &WsEvent,
     out: &Outbox<'_>,
+    owner: &Owner,
+    request: &MessageRequest,
     request_id: &str,
     llm: &dyn LlmProvider,
-    request: &LlmRequest,
+    conversations: &dyn ConversationStore,
     settings: &ChatSettings,
-    started: Instant,
-) -> End {
-    let mut coalescer = Coalescer::new(settings.coalesce);
-    let mut in_flight: Option<BoxFuture<'_, Result<(), PushError>>> = None;
-    let mut usage = None;
-    let mut received_any = false;
-    let mut attempt = 1;
-    let chunk = |content: String| {
-        ServerFrame::Chunk {
-            request_id: request_id.to_owned(),
-            content,
-        }
-        .to_json()
+) -> Answered {
+    let connection_id = out.target.connection_id.as_str();
+    let delivery = event::request_id(event).unwrap_or(request_id);
+    let now = now_ms();
+    let event_time = match event.request_context.request_time_epoch {
+        t if t > 0 => t,
+        _ => now,
     };
-
-    let outcome: Result<(), LlmError> = 'attempts: loop {
-        let mut stream = match llm.stream(request).await {
-            Ok(s) => s,
-            Err(e) => match settings.retry.next_delay(attempt, &e) {
-                Some(delay) => {
-                    debug!(attempt, error = %e, ?delay, "retrying the model provider");
-                    count(Metric::Retries, &["model"]);
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                    continue 'attempts;
-                }
-                None => break Err(e),
-            },
-        };
-        loop {
-            let now = Instant::now();
-            if in_flight.is_none() && coalescer.is_due(now) {
-                // Due now: post without a trip through the timer.
-                if let Some(content) = coalescer.take(now) {
-                    let frame = chunk(content);
-                    in_flight = Some(Box::pin(async move { out.post(&frame).await }));
-                }
-            }
-            let due = coalescer.due_at(now);
-            tokio::select! {
-                biased;
-                result = async { in_flight.as_mut().expect("guarded").await }, if in_flight.is_some() => {
-                    in_flight = None;
-                    if let Err(e) = result {
-                        // Dropping the stream here closes the upstream request at once.
-                        drop(stream);
-                        return End::ClientLost(e);
-                    }
-                }
-                _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if in_flight.is_none() && due.is_some() => {
-                    if let Some(content) = coalescer.take(Instant::now()) {
-                        let frame = chunk(content);
-                        in_flight = Some(Box::pin(async move { out.post(&frame).await }));
-                    }
-                }
-                next = stream.next(), if !coalescer.is_full() => match next {
-                    Some(Ok(LlmEvent::Delta(text))) => {
-                        if !text.is_empty() {
-                            if !received_any {
-                                time(Metric::FirstToken, started.elapsed(), &[llm.name()]);
-                            }
-                            received_any = true;
-                            coalescer.push(&text);
-                        }
-                    }
-                    Some(Ok(LlmEvent::Usage(u))) => usage = Some(u),
-                    Some(Err(e)) => {
-                        if !received_any
-                            && let Some(delay) = settings.retry.next_delay(attempt, &e) {
-                                debug!(attempt, error = %e, ?delay, "retrying the model provider");
-                    count(Metric::Retries, &["model"]);
-                                drop(stream);
-                                tokio::time::sleep(delay).await;
-                                attempt += 1;
-                                continue 'attempts;
-                            }
-                        break 'attempts Err(e);
-                    }
-                    None => break 'attempts Ok(()),
-                },
-            }
+    let (conversation_id, title) = match &request.conversation_id {
+        Some(id) => (id.clone(), None),
+        // Named after the event, so the same event delivered twice names the same one.
+        None => (
+            new_conversation_id(event_time, connection_id, delivery),
+            Some(title_of(&request.data)),
+        ),
+    };
+    let ttl = (now / 1000) + settings.conversations.ttl.as_secs() as i64;
+    let claim = Claim {
+        owner,
+        conversation_id: &conversation_id,
+        delivery,
+        new_title: title.as_deref(),
+        now_ms: now,
+        until_ms: now + CLAIM_MS,
+        ttl,
+    };
+    let refuse = |code, sentence: &str| {
+        ErrorFrame::new(code, sentence)
+            .for_request(request_id.to_owned())
+            .in_conversation(conversation_id.clone())
+    };
+    let turn = match conversations.claim(&claim).await {
+        Ok(Claimed::Held { turn }) => turn,
+        Ok(Claimed::Duplicate) => {
+            info!("this event was delivered before: it is answered once");
+            return Answered::Refused;
+        }
+        Ok(refused) => {
+            let frame = match refused {
+                Claimed::NotFound => ErrorFrame::new(ErrorCode::NotFound, "no such conversation")
+                    .for_request(request_id.to_owned()),
+                _ => refuse(
+                    ErrorCode::ConversationBusy,
+                    "an answer in this conversation is still streaming; wait for its done frame or cancel it",
+                ),
+            };
+            out.post_or_fail(frame).await;
+            return Answered::Refused;
+        }
+        Err(e) => {
+            warn!(error = %e, "cannot claim the conversation");
+            out.post_or_fail(
+                ErrorFrame::new(ErrorCode::Internal, "the conversation could not be opened")
+                    .for_request(request_id.to_owned()),
+            )
+            .await;
+            return Answered::Refused;
         }
     };
-
-    // Flush what is left, in order, before the terminal frame.
-    if let Some(f) = in_flight.take()
-        && let Err(e) = f.await
+    let history = if turn == 1 {
+        Ok(Vec::new())
+    } else {
+        conversations
+            .turns(&conversation_id, Some(turn), HISTORY_READ_TURNS)
+            .await
+    };
+    let history = match history {
+        Ok(h) => h,
+        Err(e) => {
+            warn!(error = %e, "cannot read the conversation");
+            if let Err(e) = conversations
+                .release(owner, &conversation_id, delivery)
+                .await
+            {
+                warn!(error = %e, "cannot give the conversation back");
+            }
+            out.post_or_fail(refuse(
+                ErrorCode::Internal,
+                "the conversation could not be read",
+            ))
+            .await;
+            return Answered::Refused;
+        }
+    };
+    let (messages, replayed) = prompt::messages(
+        &history,
+        settings.conversations.history_tokens,
+        &request.data,
+    );
+    let llm_request = LlmRequest {
+        system: settings.system_prompt.clone(),
+        messages,
+        max_tokens: settings.max_tokens,
+    };
+    info!(turn, replayed, "answering");
+    let started = Instant::now();
+    // Only a request the client named can be stopped: `cancel` names it.
+    let stop = request.request_id.as_deref().map(|id| StopWatch {
+        store: conversations,
+        connection_id,
+        request_id: id,
+        every: settings.conversations.cancel_check,
+    });
+    let mut delivered = String::new();
+    let end = stream_answer(
+        out,
+        request_id,
+        llm,
+        &llm_request,
+        settings,
+        stop.as_ref(),
+        &mut delivered,
+    )
+    .await;
+    let provider = llm.name();
+    if let End::Done(Some(usage)) | End::Cancelled(Some(usage)) = &end {
+        add(Metric::TokensIn, usage.input_tokens, &[provider]);
+        add(Metric::TokensOut, usage.output_tokens, &[provider]);
+    }
+    let stop_reason = match &end {
+        End::Done(_) => None,
+        End::Cancelled(_) => Some(StopReason::Cancelled),
+        End::Failed(_) | End::ClientLost(PushError::Throttled) => Some(StopReason::Error),
+        End::ClientLost(_) => Some(StopReason::ClientGone),
+    };
+    let stored = Turn {
+        turn,
+        user: request.data.clone(),
+        answer: cut_to(&delivered, STORED_ANSWER_MAX_BYTES).to_owned(),
+        stop_reason,
+        at: now_ms(),
+        request_id: request_id.to_owned(),
+    };
+    if let Err(e) = conversations
+        .store_turn(owner, &conversation_id, delivery, &stored, ttl)
+        .await
     {
-        return End::ClientLost(e);
+        warn!(error = %e, "cannot store the turn");
     }
-    while let Some(content) = coalescer.take(Instant::now()) {
-        if let Err(e) = out.post(&chunk(content)).await {
-            return End::ClientLost(e);
+    let posted = match &end {
+        End::Done(usage) | End::Cancelled(usage) => {
+            let done = ServerFrame::Done {
+                request_id: request_id.to_owned(),
+                usage: *usage,
+                conversation_id: Some(conversation_id.clone()),
+                stop_reason,
+            };
+            out.post(&done.to_json()).await.map(|()| match end {
+                End::Cancelled(_) => "cancelled",
+                _ => "done",
+            })
         }
-    }
-    match outcome {
-        Ok(()) => End::Done(usage),
-        Err(e) => End::Failed(e),
-    }
+        End::Failed(e) => {
+            warn!(provider, error = %e, "the model provider failed");
+            let frame = llm_error_frame(e)
+                .for_request(request_id.to_owned())
+                .in_conversation(conversation_id.clone());
+            out.post_error(frame).await.map(|()| "error")
+        }
+        End::ClientLost(e) => Err(e.clone()),
+    };
+    let outcome = match posted {
+        Ok(outcome) => {
+            info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                outcome, "answer finished"
+            );
+            outcome
+        }
+        Err(PushError::Throttled) => {
+            out.too_slow(request_id).await;
+            "abandoned"
+        }
+        Err(e) => {
+            out.failed(e).await;
+            "abandoned"
+        }
+    };
+    count(Metric::Answers, &[outcome]);
+    time(Metric::AnswerDuration, started.elapsed(), &[provider]);
+    Answered::Ended(end)
 }

@@ -2,18 +2,22 @@
 //! function to its handler (used by Lambda, the local server and the tests alike).
 
 mod connection;
+mod conversations;
 mod default;
 mod message;
+mod stream;
 
 use std::sync::Arc;
 
-use streamgate_contract::Function;
+use streamgate_contract::{Function, Route};
 
+use crate::conversation::ConversationStore;
 use crate::event::{self, WsEvent, WsResponse};
 use crate::ports::{ClientPush, ConnectionStore, LlmProvider, QuotaStore};
 use crate::settings::ChatSettings;
 
 pub use connection::{connect, connection_record, disconnect};
+pub use conversations::conversation_action;
 pub use default::{default, unknown_action_frame};
 pub use message::{llm_error_frame, message};
 
@@ -28,6 +32,8 @@ pub struct ChatApp {
     pub llm: Arc<dyn LlmProvider>,
     /// Per-user quotas.
     pub quotas: Arc<dyn QuotaStore>,
+    /// Conversations and their turns.
+    pub conversations: Arc<dyn ConversationStore>,
     /// Settings.
     pub settings: ChatSettings,
 }
@@ -55,7 +61,28 @@ impl ChatApp {
                     self.store.as_ref(),
                     self.llm.as_ref(),
                     self.quotas.as_ref(),
+                    self.conversations.as_ref(),
                     &self.settings,
+                )
+                .await
+            }
+            Function::Conversations => {
+                let route = event
+                    .request_context
+                    .route_key
+                    .as_deref()
+                    .and_then(Route::from_key)
+                    .filter(|r| r.function() == Function::Conversations);
+                let Some(route) = route else {
+                    tracing::error!("the conversations function got another route's event");
+                    return event::status(500);
+                };
+                conversation_action(
+                    route,
+                    event,
+                    self.push.as_ref(),
+                    self.store.as_ref(),
+                    self.conversations.as_ref(),
                 )
                 .await
             }

@@ -28,6 +28,7 @@ pub(super) fn role_for(
         vec![logs.att(LogGroupAttr::Arn)],
     ))];
     let mut table_actions = Vec::new();
+    let mut conversation_actions = Vec::new();
     for grant in f.spec().permissions {
         match grant {
             Permission::PutConnection => table_actions.push(Action::PutItem),
@@ -51,7 +52,24 @@ pub(super) fn role_for(
                 &[Action::UpdateItem],
                 vec![parts.quotas.att(TableAttr::Arn)],
             ))),
+            Permission::ReadConversations => {
+                conversation_actions.extend([Action::GetItem, Action::Query]);
+            }
+            // `TransactWriteItems` is authorised by the actions of the writes it holds.
+            Permission::WriteConversations => {
+                conversation_actions.extend([Action::PutItem, Action::UpdateItem]);
+            }
+            Permission::CancelAnswers => conversation_actions.push(Action::PutItem),
         }
+    }
+    if !conversation_actions.is_empty() {
+        conversation_actions.sort();
+        conversation_actions.dedup();
+        statements.push(Cond::Always(Statement::allow(
+            "ConversationsTable",
+            &conversation_actions,
+            vec![parts.conversations.att(TableAttr::Arn)],
+        )));
     }
     if !table_actions.is_empty() {
         table_actions.sort();
@@ -107,6 +125,26 @@ pub(super) fn function_environment(f: Function, parts: &Parts) -> Environment {
         variables.insert(env::LLM_BASE_URL.to_owned(), p.base_url.r#ref());
         variables.insert(env::LLM_API_KEY_SECRET_ARN.to_owned(), p.secret_arn.r#ref());
         variables.insert(env::SYSTEM_PROMPT.to_owned(), p.system_prompt.r#ref());
+    }
+    if [
+        Permission::ReadConversations,
+        Permission::WriteConversations,
+        Permission::CancelAnswers,
+    ]
+    .into_iter()
+    .any(|g| f.may(g))
+    {
+        variables.insert(
+            env::CONVERSATIONS_TABLE_NAME.to_owned(),
+            parts.conversations.r#ref(),
+        );
+    }
+    if f.may(Permission::WriteConversations) {
+        variables.insert(
+            env::CONVERSATION_TTL_DAYS.to_owned(),
+            p.conversation_ttl_days.r#ref(),
+        );
+        variables.insert(env::HISTORY_TOKENS.to_owned(), p.history_tokens.r#ref());
     }
     if f.may(Permission::UpdateQuota) {
         variables.insert(env::QUOTA_TABLE_NAME.to_owned(), parts.quotas.r#ref());

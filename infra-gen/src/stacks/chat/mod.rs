@@ -20,7 +20,7 @@ use streamgate_contract::invocation::{self, Invocation};
 use streamgate_contract::limits::INTEGRATION_TIMEOUT;
 use streamgate_contract::record::attr;
 use streamgate_contract::routes::api;
-use streamgate_contract::{Function, Route, RouteKind, quota};
+use streamgate_contract::{Function, Route, RouteKind, conversation, quota};
 
 use crate::expr::{Expr, Pseudo, Sub};
 use crate::resources::apigateway::{
@@ -102,6 +102,7 @@ struct Parts<'a> {
     p: &'a parameters::Params,
     table: &'a Handle<Table>,
     quotas: &'a Handle<Table>,
+    conversations: &'a Handle<Table>,
     api: &'a Handle<WebSocketApi>,
     sign_in: &'a access::SignIn,
 }
@@ -177,11 +178,21 @@ pub fn build_with(access: Access) -> Template {
             "Items hold only counters and ids; encrypted with the AWS-managed DynamoDB key.",
         ),
     );
+    let conversations = t.add_with(
+        "ConversationsTable",
+        Table::on_demand(conversation::attr::PK, KeyType::S, conversation::attr::TTL)
+            .sorted_by(conversation::attr::SK, KeyType::S),
+        Options::new().data_policy(DataPolicy::Delete).skip_checkov(
+            "CKV_AWS_119",
+            "Encrypted with the AWS-managed DynamoDB key; a customer-managed key is the operator's choice.",
+        ),
+    );
     let sign_in = sign_in(&mut t, &p);
     let parts = Parts {
         p: &p,
         table: &table,
         quotas: &quotas,
+        conversations: &conversations,
         api: &chat_api,
         sign_in: &sign_in,
     };
@@ -313,6 +324,7 @@ pub fn build_with(access: Access) -> Template {
             api: &chat_api,
             connections: &table,
             quotas: &quotas,
+            conversations: &conversations,
         },
     );
 
@@ -348,6 +360,11 @@ pub fn build_with(access: Access) -> Template {
         "QuotasTableName",
         "The per-user quotas table",
         quotas.r#ref(),
+    );
+    t.output(
+        "ConversationsTableName",
+        "The conversations table (turns and stop requests)",
+        conversations.r#ref(),
     );
     t
 }

@@ -3,7 +3,7 @@
 //! pool the stack creates), the per-user quotas, the functions' log level and tracing.
 
 use streamgate_contract::config::{self as env, LlmProviderKind};
-use streamgate_contract::quota;
+use streamgate_contract::{conversation, quota};
 
 use crate::expr::{CondExpr, Expr};
 use crate::template::{ConditionRef, ParamRef, Parameter, Template};
@@ -23,6 +23,8 @@ pub(super) struct Params {
     pub(super) self_sign_up: ConditionRef,
     pub(super) create_user_pool: ConditionRef,
     pub(super) daily_token_budget: ParamRef,
+    pub(super) conversation_ttl_days: ParamRef,
+    pub(super) history_tokens: ParamRef,
     pub(super) max_connections: ParamRef,
     pub(super) max_answers: ParamRef,
     pub(super) log_level: ParamRef,
@@ -127,6 +129,24 @@ pub(super) fn parameters(t: &mut Template) -> Params {
         )
         .default(quota::DEFAULT_DAILY_TOKEN_BUDGET.to_string()),
     );
+    let conversation_ttl_days = t.parameter(
+        "ConversationTtlDays",
+        Parameter::number(
+            "Days a conversation is kept after its last turn (DynamoDB's TTL then deletes it).",
+            1,
+            3650,
+        )
+        .default(conversation::DEFAULT_TTL_DAYS.to_string()),
+    );
+    let history_tokens = t.parameter(
+        "HistoryTokens",
+        Parameter::number(
+            "Estimated tokens (bytes / 4) of earlier turns replayed to the model with each message; the oldest turns are left out first (0: none).",
+            0,
+            1_000_000,
+        )
+        .default(conversation::DEFAULT_HISTORY_TOKENS.to_string()),
+    );
     let max_connections = t.parameter(
         "MaxConnectionsPerUser",
         Parameter::number("Live connections each user may hold.", 1, 1_000)
@@ -178,6 +198,8 @@ pub(super) fn parameters(t: &mut Template) -> Params {
         self_sign_up,
         create_user_pool,
         daily_token_budget,
+        conversation_ttl_days,
+        history_tokens,
         max_connections,
         max_answers,
         log_level,

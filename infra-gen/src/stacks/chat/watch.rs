@@ -24,6 +24,7 @@ pub(super) struct Watched<'a> {
     pub(super) api: &'a Handle<WebSocketApi>,
     pub(super) connections: &'a Handle<Table>,
     pub(super) quotas: &'a Handle<Table>,
+    pub(super) conversations: &'a Handle<Table>,
 }
 
 /// The DynamoDB operations the contract grants, per table: `(table logical id, operation)`.
@@ -31,15 +32,25 @@ fn table_operations(w: &Watched) -> Vec<(&'static str, &'static str)> {
     let mut ops: Vec<(&'static str, &'static str)> = Vec::new();
     for (f, _) in w.functions {
         for grant in f.spec().permissions {
-            let op = match grant {
-                Permission::PutConnection => ("Connections", "PutItem"),
-                Permission::GetConnection => ("Connections", "GetItem"),
-                Permission::DeleteConnection => ("Connections", "DeleteItem"),
-                Permission::UpdateQuota => ("Quotas", "UpdateItem"),
+            let granted: &[(&'static str, &'static str)] = match grant {
+                Permission::PutConnection => &[("Connections", "PutItem")],
+                Permission::GetConnection => &[("Connections", "GetItem")],
+                Permission::DeleteConnection => &[("Connections", "DeleteItem")],
+                Permission::UpdateQuota => &[("Quotas", "UpdateItem")],
+                Permission::ReadConversations => {
+                    &[("Conversations", "GetItem"), ("Conversations", "Query")]
+                }
+                Permission::WriteConversations => &[
+                    ("Conversations", "UpdateItem"),
+                    ("Conversations", "TransactWriteItems"),
+                ],
+                Permission::CancelAnswers => &[("Conversations", "PutItem")],
                 Permission::PostToConnection | Permission::ReadLlmApiKey => continue,
             };
-            if !ops.contains(&op) {
-                ops.push(op);
+            for op in granted {
+                if !ops.contains(op) {
+                    ops.push(*op);
+                }
             }
         }
     }
@@ -148,10 +159,10 @@ pub(super) fn watch(t: &mut Template, p: &Params, w: &Watched) {
         ),
     );
     for (table, op) in table_operations(w) {
-        let handle = if table == "Connections" {
-            w.connections
-        } else {
-            w.quotas
+        let handle = match table {
+            "Connections" => w.connections,
+            "Quotas" => w.quotas,
+            _ => w.conversations,
         };
         t.add(
             &format!("{table}Table{op}ThrottlesAlarm"),

@@ -5,10 +5,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use streamgate_aws::DynamoStore;
+use streamgate_aws::{DynamoConversations, DynamoStore};
 use streamgate_contract::config as env;
+use streamgate_core::conversation::memory::MemoryConversations;
 use streamgate_core::memory::{MemoryQuotas, MemoryStore};
-use streamgate_core::{ApiKey, ChatApp, ChatSettings, ClientPush, ConnectionStore};
+use streamgate_core::{
+    ApiKey, ChatApp, ChatSettings, ClientPush, ConnectionStore, ConversationStore,
+};
 use streamgate_emulator::process::{StopSignal, serve_until_stopped};
 use streamgate_emulator::{Gateway, GatewayConfig, Registry};
 use streamgate_llm::{ProviderConfig, Timeouts};
@@ -21,19 +24,24 @@ use crate::{
     metrics, metrics_line, shown_host, shutting_down, still_open,
 };
 
-async fn store(cli: &Cli) -> Arc<dyn ConnectionStore> {
+/// The connection records and conversations of `--store`.
+async fn stores(cli: &Cli) -> (Arc<dyn ConnectionStore>, Arc<dyn ConversationStore>) {
     match cli.store {
-        StoreKind::Memory => Arc::new(MemoryStore::new()),
+        StoreKind::Memory => (
+            Arc::new(MemoryStore::new()),
+            Arc::new(MemoryConversations::new()),
+        ),
         StoreKind::Dynamodb => {
             let sdk = aws_config::load_from_env().await;
             let mut conf = aws_sdk_dynamodb::config::Builder::from(&sdk);
             if let Some(endpoint) = &cli.dynamodb_endpoint {
                 conf = conf.endpoint_url(endpoint);
             }
-            Arc::new(DynamoStore::new(
-                aws_sdk_dynamodb::Client::from_conf(conf.build()),
-                &cli.table,
-            ))
+            let client = aws_sdk_dynamodb::Client::from_conf(conf.build());
+            (
+                Arc::new(DynamoStore::new(client.clone(), &cli.table)),
+                Arc::new(DynamoConversations::new(client, &cli.conversations_table)),
+            )
         }
     }
 }
@@ -70,6 +78,8 @@ pub(super) async fn run(cli: Cli) -> Result<(), String> {
             .or_else(|| std::env::var(name).ok())
     };
     let mut settings = ChatSettings::from_lookup(&lookup).map_err(|e| e.to_string())?;
+    settings.conversations.cancel_check =
+        Duration::from_millis(cli.cancel_check_ms.clamp(10, 10_000));
     if let Some(budget) = cli.daily_token_budget {
         settings.quotas.daily_token_budget = budget;
     }
@@ -92,8 +102,10 @@ pub(super) async fn run(cli: Cli) -> Result<(), String> {
     let registry = Arc::new(Registry::new(cli.management_rate_limit));
     // One set of quotas for both doors: answers' tokens and voice seconds, per user.
     let quotas = Arc::new(MemoryQuotas::new());
+    let (store, conversations) = stores(&cli).await;
     let app = ChatApp {
-        store: store(&cli).await,
+        store,
+        conversations,
         push: push(&cli, &registry),
         llm,
         quotas: quotas.clone(),

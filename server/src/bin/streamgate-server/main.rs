@@ -27,9 +27,10 @@ mod template;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum StoreKind {
-    /// Records in memory (lost on exit).
+    /// Records and conversations in memory (lost on exit).
     Memory,
-    /// The DynamoDB table named by --table (DynamoDB Local with --dynamodb-endpoint).
+    /// The DynamoDB tables named by --table and --conversations-table (DynamoDB Local with
+    /// --dynamodb-endpoint).
     Dynamodb,
 }
 
@@ -65,7 +66,7 @@ struct Cli {
     /// Stage name (ws://host:port/STAGE; ws://host:port/ works too).
     #[arg(long, default_value = "dev", env = "STREAMGATE_STAGE")]
     stage: String,
-    /// Where connection records live.
+    /// Where connection records and conversations live.
     #[arg(long, value_enum, default_value = "memory", env = "STREAMGATE_STORE")]
     store: StoreKind,
     /// DynamoDB endpoint (e.g. DynamoDB Local at http://localhost:8000); default: AWS.
@@ -78,6 +79,16 @@ struct Cli {
         env = "STREAMGATE_TABLE"
     )]
     table: String,
+    /// DynamoDB conversations table for --store dynamodb (key `pk`, sort key `sk`, strings).
+    #[arg(
+        long,
+        default_value = "streamgate-conversations",
+        env = "STREAMGATE_CONVERSATIONS_TABLE"
+    )]
+    conversations_table: String,
+    /// Milliseconds between two looks for a `cancel` while an answer streams.
+    #[arg(long, default_value_t = 50)]
+    cancel_check_ms: u64,
     /// How handlers reach clients.
     #[arg(
         long,

@@ -191,6 +191,9 @@ fn roles_grant_exactly_the_contract_permissions() {
                 Permission::PostToConnection => &["execute-api:ManageConnections"],
                 Permission::ReadLlmApiKey => &["secretsmanager:GetSecretValue"],
                 Permission::UpdateQuota => &["dynamodb:UpdateItem"],
+                Permission::ReadConversations => &["dynamodb:GetItem", "dynamodb:Query"],
+                Permission::WriteConversations => &["dynamodb:PutItem", "dynamodb:UpdateItem"],
+                Permission::CancelAnswers => &["dynamodb:PutItem"],
             };
             expected.extend(granted.iter().map(|a| a.to_string()));
         }
@@ -225,7 +228,7 @@ fn roles_grant_exactly_the_contract_permissions() {
 fn connections_table_expires_rows_and_is_recoverable() {
     let t = committed_template();
     let tables = resources_of_type(&t, "AWS::DynamoDB::Table");
-    assert_eq!(tables.len(), 2, "connections and quotas");
+    assert_eq!(tables.len(), 3, "connections, quotas and conversations");
     let quotas = &t["Resources"]["QuotasTable"]["Properties"];
     assert_eq!(
         quotas["KeySchema"][0]["AttributeName"],

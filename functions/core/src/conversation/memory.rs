@@ -1,0 +1,228 @@
+//! Conversations in memory: the local server's default, and the tests'. The same rules as
+//! the DynamoDB adapter, each change made under one lock.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use streamgate_contract::conversation::{ConversationSummary, Owner, Turn};
+
+use super::{Claim, Claimed, ConversationStore};
+use crate::ports::StoreError;
+
+#[derive(Debug, Clone)]
+struct Head {
+    created_at: i64,
+    title: String,
+    turns: u64,
+    busy: Option<(String, i64)>,
+    last_delivery: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// (owner key, conversation id) → the conversation.
+    heads: HashMap<(String, String), Head>,
+    /// conversation id → its turns by number.
+    turns: HashMap<String, BTreeMap<u64, Turn>>,
+    /// (connection, request id) → epoch seconds the request lapses.
+    stops: HashMap<(String, String), i64>,
+}
+
+/// Conversations in maps.
+#[derive(Debug, Default)]
+pub struct MemoryConversations {
+    state: Mutex<State>,
+}
+
+impl MemoryConversations {
+    /// An empty store.
+    pub fn new() -> MemoryConversations {
+        MemoryConversations::default()
+    }
+
+    /// How many turns are stored in all.
+    pub fn turn_count(&self) -> usize {
+        self.lock().turns.values().map(BTreeMap::len).sum()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every change is made whole under the lock: recover it after a panic elsewhere.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn summary(id: &str, head: &Head) -> ConversationSummary {
+    ConversationSummary {
+        conversation_id: id.to_owned(),
+        title: head.title.clone(),
+        created_at: head.created_at,
+        turns: head.turns,
+    }
+}
+
+fn seen(head: &Head, delivery: &str) -> bool {
+    head.busy.as_ref().is_some_and(|(d, _)| d == delivery)
+        || head.last_delivery.as_deref() == Some(delivery)
+}
+
+#[async_trait]
+impl ConversationStore for MemoryConversations {
+    async fn claim(&self, claim: &Claim<'_>) -> Result<Claimed, StoreError> {
+        let mut state = self.lock();
+        let key = (claim.owner.key(), claim.conversation_id.to_owned());
+        let busy = Some((claim.delivery.to_owned(), claim.until_ms));
+        match (state.heads.get_mut(&key), claim.new_title) {
+            (Some(head), _) if seen(head, claim.delivery) => Ok(Claimed::Duplicate),
+            (Some(_), Some(_)) => Ok(Claimed::Busy),
+            (Some(head), None) => match &head.busy {
+                Some((_, until)) if *until > claim.now_ms => Ok(Claimed::Busy),
+                _ => {
+                    head.busy = busy;
+                    Ok(Claimed::Held {
+                        turn: head.turns + 1,
+                    })
+                }
+            },
+            (None, None) => Ok(Claimed::NotFound),
+            (None, Some(title)) => {
+                state.heads.insert(
+                    key,
+                    Head {
+                        created_at: claim.now_ms,
+                        title: title.to_owned(),
+                        turns: 0,
+                        busy,
+                        last_delivery: None,
+                    },
+                );
+                Ok(Claimed::Held { turn: 1 })
+            }
+        }
+    }
+
+    async fn release(
+        &self,
+        owner: &Owner,
+        conversation_id: &str,
+        delivery: &str,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        if let Some(head) = state
+            .heads
+            .get_mut(&(owner.key(), conversation_id.to_owned()))
+            && head.busy.as_ref().is_some_and(|(d, _)| d == delivery)
+        {
+            head.busy = None;
+        }
+        Ok(())
+    }
+
+    async fn store_turn(
+        &self,
+        owner: &Owner,
+        conversation_id: &str,
+        delivery: &str,
+        turn: &Turn,
+        _ttl: i64,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let key = (owner.key(), conversation_id.to_owned());
+        let Some(head) = state.heads.get_mut(&key) else {
+            return Err(lapsed());
+        };
+        if !head.busy.as_ref().is_some_and(|(d, _)| d == delivery) {
+            return Err(lapsed());
+        }
+        head.busy = None;
+        head.last_delivery = Some(delivery.to_owned());
+        head.turns = head.turns.max(turn.turn);
+        state
+            .turns
+            .entry(conversation_id.to_owned())
+            .or_default()
+            .entry(turn.turn)
+            .or_insert_with(|| turn.clone());
+        Ok(())
+    }
+
+    async fn conversation(
+        &self,
+        owner: &Owner,
+        conversation_id: &str,
+    ) -> Result<Option<ConversationSummary>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .heads
+            .get(&(owner.key(), conversation_id.to_owned()))
+            .map(|head| summary(conversation_id, head)))
+    }
+
+    async fn turns(
+        &self,
+        conversation_id: &str,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<Turn>, StoreError> {
+        let state = self.lock();
+        let Some(turns) = state.turns.get(conversation_id) else {
+            return Ok(Vec::new());
+        };
+        Ok(turns
+            .range(..before.unwrap_or(u64::MAX))
+            .rev()
+            .take(limit as usize)
+            .map(|(_, t)| t.clone())
+            .collect())
+    }
+
+    async fn conversations(
+        &self,
+        owner: &Owner,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<ConversationSummary>, StoreError> {
+        let state = self.lock();
+        let owner = owner.key();
+        let mut mine: Vec<_> = state
+            .heads
+            .iter()
+            .filter(|((o, id), _)| *o == owner && after.is_none_or(|a| id.as_str() < a))
+            .map(|((_, id), head)| summary(id, head))
+            .collect();
+        mine.sort_by(|a, b| b.conversation_id.cmp(&a.conversation_id));
+        mine.truncate(limit as usize);
+        Ok(mine)
+    }
+
+    async fn request_stop(
+        &self,
+        connection_id: &str,
+        request_id: &str,
+        ttl: i64,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let now = crate::quota::now() as i64;
+        // Lapsed requests go as new ones come: the map holds only live ones.
+        state.stops.retain(|_, until| *until > now);
+        state
+            .stops
+            .insert((connection_id.to_owned(), request_id.to_owned()), ttl);
+        Ok(())
+    }
+
+    async fn stop_requested(
+        &self,
+        connection_id: &str,
+        request_id: &str,
+    ) -> Result<bool, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .stops
+            .contains_key(&(connection_id.to_owned(), request_id.to_owned())))
+    }
+}
+
+fn lapsed() -> StoreError {
+    StoreError::Unavailable("the answer's claim on its conversation lapsed".into())
+}

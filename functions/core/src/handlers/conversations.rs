@@ -1,0 +1,221 @@
+//! The conversation actions: `history` (a page of one of the caller's conversations),
+//! `conversations` (a page of the caller's conversations) and `cancel` (a request to stop one
+//! of the connection's answers, which the streaming answer finds within
+//! `ConversationSettings::cancel_check`).
+//!
+//! Another owner's conversation is `not_found`, exactly as one that does not exist. A stop
+//! request is keyed by the connection, so one connection cannot stop another's answer; it is
+//! answered by the stopped answer's `done` frame (`stopReason: "cancelled"`), and by nothing
+//! when no such answer is streaming.
+
+use streamgate_contract::conversation::{
+    CANCEL_MARK_TTL_SECONDS, PAGE_TEXT_MAX_BYTES, Turn, cut_to,
+};
+use streamgate_contract::metrics::Metric;
+use streamgate_contract::requests::{CancelRequest, ConversationsRequest, HistoryRequest};
+use streamgate_contract::{ErrorCode, ErrorFrame, Route, ServerFrame};
+use tracing::{Instrument, info, warn};
+
+use super::span;
+use crate::conversation::{ConversationStore, owner_of};
+use crate::event::{self, WsEvent, WsResponse};
+use crate::outbox::Outbox;
+use crate::ports::{ClientPush, ConnectionStore};
+use crate::settings::DEFAULT_POST_ATTEMPTS;
+
+/// Serves `route` (`history`, `conversations` or `cancel`).
+pub async fn conversation_action(
+    route: Route,
+    event: &WsEvent,
+    push: &dyn ClientPush,
+    store: &dyn ConnectionStore,
+    conversations: &dyn ConversationStore,
+) -> WsResponse {
+    async {
+        let (Some(target), Some(owner)) = (event::message_target(event), owner_of(event)) else {
+            return event::status(400);
+        };
+        let out = Outbox {
+            push,
+            store,
+            target: &target,
+            attempts: DEFAULT_POST_ATTEMPTS,
+        };
+        streamgate_telemetry::count(Metric::Messages, &[route.key()]);
+        let body = event::body(event);
+        let fallback_id = event::request_id(event).unwrap_or("-").to_owned();
+        let with_id = |frame: ErrorFrame| match frame.request_id {
+            Some(_) => frame,
+            None => frame.for_request(fallback_id.clone()),
+        };
+        let reply = match route {
+            Route::History => match HistoryRequest::parse(body.as_deref()) {
+                Err(frame) => Err(with_id(frame)),
+                Ok(r) => {
+                    let request_id = r.request_id.clone().unwrap_or(fallback_id.clone());
+                    history(&r, request_id, &owner, conversations).await
+                }
+            },
+            Route::Conversations => match ConversationsRequest::parse(body.as_deref()) {
+                Err(frame) => Err(with_id(frame)),
+                Ok(r) => {
+                    let request_id = r.request_id.clone().unwrap_or(fallback_id.clone());
+                    list(&r, request_id, &owner, conversations).await
+                }
+            },
+            Route::Cancel => match CancelRequest::parse(body.as_deref()) {
+                Err(frame) => Err(with_id(frame)),
+                Ok(r) => {
+                    let ttl = crate::quota::now() + CANCEL_MARK_TTL_SECONDS;
+                    match conversations
+                        .request_stop(&target.connection_id, &r.request_id, ttl as i64)
+                        .await
+                    {
+                        Ok(()) => {
+                            info!(request = %r.request_id, "stop requested");
+                            return event::status(200);
+                        }
+                        Err(e) => {
+                            warn!(error = %e, "cannot record the stop request");
+                            Err(ErrorFrame::new(
+                                ErrorCode::Internal,
+                                "the answer could not be stopped",
+                            )
+                            .for_request(r.request_id))
+                        }
+                    }
+                }
+            },
+            _ => {
+                tracing::error!("not a conversation action");
+                return event::status(500);
+            }
+        };
+        let posted = match reply {
+            Ok(frame) => out.post(&frame.to_json()).await,
+            Err(frame) => out.post_error(frame).await,
+        };
+        if let Err(e) = posted {
+            out.failed(e).await;
+        }
+        event::status(200)
+    }
+    .instrument(span(route.key(), event))
+    .await
+}
+
+/// A page of the owner's conversation `r.conversation_id`, oldest turn first.
+async fn history(
+    r: &HistoryRequest,
+    request_id: String,
+    owner: &streamgate_contract::conversation::Owner,
+    conversations: &dyn ConversationStore,
+) -> Result<ServerFrame, ErrorFrame> {
+    let unreadable = |e: crate::ports::StoreError| {
+        warn!(error = %e, "cannot read the conversation");
+        ErrorFrame::new(ErrorCode::Internal, "the conversation could not be read")
+            .for_request(request_id.clone())
+    };
+    match conversations.conversation(owner, &r.conversation_id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return Err(ErrorFrame::new(ErrorCode::NotFound, "no such conversation")
+                .for_request(request_id.clone()));
+        }
+        Err(e) => return Err(unreadable(e)),
+    }
+    let newest_first = conversations
+        .turns(&r.conversation_id, r.before, r.limit)
+        .await
+        .map_err(unreadable)?;
+    let mut turns = fit_page(newest_first);
+    turns.reverse();
+    let next_cursor = turns
+        .first()
+        .filter(|t| t.turn > 1)
+        .map(|t| t.turn.to_string());
+    Ok(ServerFrame::History {
+        request_id,
+        conversation_id: r.conversation_id.clone(),
+        turns,
+        next_cursor,
+    })
+}
+
+/// The newest turns whose text fits one frame; a first turn too big alone is cut to fit.
+fn fit_page(newest_first: Vec<Turn>) -> Vec<Turn> {
+    let mut page = Vec::new();
+    let mut bytes = 0;
+    for mut turn in newest_first {
+        let size = turn.user.len() + turn.answer.len();
+        if bytes + size > PAGE_TEXT_MAX_BYTES {
+            if page.is_empty() {
+                let half = PAGE_TEXT_MAX_BYTES / 2;
+                turn.user = cut_to(&turn.user, half).to_owned();
+                turn.answer = cut_to(&turn.answer, half).to_owned();
+                page.push(turn);
+            }
+            break;
+        }
+        bytes += size;
+        page.push(turn);
+    }
+    page
+}
+
+/// A page of the owner's conversations, newest first.
+async fn list(
+    r: &ConversationsRequest,
+    request_id: String,
+    owner: &streamgate_contract::conversation::Owner,
+    conversations: &dyn ConversationStore,
+) -> Result<ServerFrame, ErrorFrame> {
+    // One more than asked: whether there is a next page is then known.
+    let mut page = match conversations
+        .conversations(owner, r.after.as_deref(), r.limit + 1)
+        .await
+    {
+        Ok(page) => page,
+        Err(e) => {
+            warn!(error = %e, "cannot list the conversations");
+            return Err(ErrorFrame::new(
+                ErrorCode::Internal,
+                "the conversations could not be listed",
+            )
+            .for_request(request_id));
+        }
+    };
+    let more = page.len() > r.limit as usize;
+    page.truncate(r.limit as usize);
+    let next_cursor = more
+        .then(|| page.last().map(|c| c.conversation_id.clone()))
+        .flatten();
+    Ok(ServerFrame::Conversations {
+        request_id,
+        conversations: page,
+        next_cursor,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_holds_what_fits_one_frame() {
+        let turn = |n: u64, size: usize| Turn {
+            turn: n,
+            user: "u".repeat(size),
+            answer: "a".repeat(size),
+            stop_reason: None,
+            at: 0,
+            request_id: "r".into(),
+        };
+        let page = fit_page(vec![turn(3, 30_000), turn(2, 30_000), turn(1, 30_000)]);
+        assert_eq!(page.len(), 1, "two turns of 60 KB do not fit 96 KB");
+        let page = fit_page(vec![turn(2, 200_000), turn(1, 10)]);
+        assert_eq!(page.len(), 1);
+        assert!(page[0].user.len() + page[0].answer.len() <= PAGE_TEXT_MAX_BYTES);
+        assert_eq!(fit_page(vec![turn(2, 10), turn(1, 10)]).len(), 2);
+    }
+}
