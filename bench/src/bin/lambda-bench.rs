@@ -168,6 +168,7 @@ fn lambda_env(
     cmd.env("PATH", std::env::var("PATH").unwrap_or_default())
         .env(env::TABLE_NAME, "connections")
         .env(env::QUOTA_TABLE_NAME, "quotas")
+        .env(env::CONVERSATIONS_TABLE_NAME, "conversations")
         .env(env::LLM_PROVIDER, "echo")
         // The authorizer's issuer: read at start-up, fetched only by the first check.
         .env(env::AUTH_ISSUER, "https://issuer.example")
@@ -207,8 +208,12 @@ async fn init_once(target: &Target, bootstrap: &Path, function: Function) -> Dur
     }
 }
 
-/// Warm `message` invocations of a 100-token echo answer (the first, cold one discarded).
+/// Warm `message` invocations of a 100-token echo answer (the first, cold one discarded),
+/// each a new conversation in DynamoDB Local (its claim and its stored turn).
 async fn warm_message(target: &Target, bootstrap: &Path, runs: usize) -> Duration {
+    let db = streamgate_tests::dynamodb_local::DynamoDbLocal::start();
+    streamgate_tests::dynamodb_local::create_conversations_table(&db.client(), "conversations")
+        .await;
     let connections = MockServer::start(vec![]).await;
     connections.otherwise(Reply::status(200));
     let mut api = runtime_api().await;
@@ -223,6 +228,7 @@ async fn warm_message(target: &Target, bootstrap: &Path, runs: usize) -> Duratio
                 format!("{}/prod", connections.url()),
             ),
             (env::ECHO_DELAY_MS, "0".into()),
+            ("AWS_ENDPOINT_URL_DYNAMODB", db.endpoint()),
         ],
     );
     let _child = cmd.spawn().expect("the bootstrap starts");
@@ -282,7 +288,10 @@ async fn warm_runs(
 ) -> Duration {
     let mut samples = Vec::new();
     for run in 0..=runs {
-        api.events.send(event.clone()).await.unwrap();
+        // Each a new delivery (a repeated one would be recognised and answered once).
+        let mut event = event.clone();
+        event["requestContext"]["requestId"] = format!("bench-{run}").into();
+        api.events.send(event).await.unwrap();
         let done = loop {
             match tokio::time::timeout(Duration::from_secs(30), api.seen.recv()).await {
                 Ok(Some(Seen::Response(at))) => break at,

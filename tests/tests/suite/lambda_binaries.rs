@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use streamgate_contract::{Function, config as env};
-use streamgate_tests::dynamodb_local::{DynamoDbLocal, connection_item, create_connections_table};
+use streamgate_tests::dynamodb_local::{
+    DynamoDbLocal, connection_item, create_connections_table, create_conversations_table,
+};
 use streamgate_tests::fixture_json;
 use streamgate_tests::mock_http::{MockServer, Part, Reply};
 
@@ -141,9 +143,11 @@ async fn connect_and_message_binaries_serve_real_events() {
     let db = DynamoDbLocal::start();
     let client = db.client();
     create_connections_table(&client, "connections").await;
+    create_conversations_table(&client, "conversations").await;
     let table = vec![
         (env::TABLE_NAME, "connections".to_owned()),
         (env::QUOTA_TABLE_NAME, "quotas".to_owned()),
+        (env::CONVERSATIONS_TABLE_NAME, "conversations".to_owned()),
         ("AWS_ENDPOINT_URL_DYNAMODB", db.endpoint()),
     ];
 
@@ -240,6 +244,7 @@ async fn with_metrics_off_a_function_writes_no_emf_line() {
     let vars = vec![
         (env::TABLE_NAME, "connections".to_owned()),
         (env::QUOTA_TABLE_NAME, "quotas".to_owned()),
+        (env::CONVERSATIONS_TABLE_NAME, "conversations".to_owned()),
         ("AWS_ENDPOINT_URL_DYNAMODB", db.endpoint()),
         (env::METRICS, "off".to_owned()),
     ];
@@ -259,6 +264,7 @@ async fn lambdas_log_level_hides_info_and_keeps_errors() {
     let vars = vec![
         (env::TABLE_NAME, "no-such-table".to_owned()),
         (env::QUOTA_TABLE_NAME, "quotas".to_owned()),
+        (env::CONVERSATIONS_TABLE_NAME, "conversations".to_owned()),
         ("AWS_ENDPOINT_URL_DYNAMODB", db.endpoint()),
         ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()),
         ("AWS_LAMBDA_LOG_LEVEL", "WARN".to_owned()),
@@ -323,6 +329,7 @@ async fn the_api_key_never_reaches_logs_or_frames() {
     const KEY: &str = "sk-live-do-not-print-0123456789";
     let db = DynamoDbLocal::start();
     create_connections_table(&db.client(), "connections").await;
+    create_conversations_table(&db.client(), "conversations").await;
     // The provider refuses the key and quotes it back, as OpenAI does (partly masked).
     let provider = MockServer::start(vec![]).await;
     provider.otherwise(Reply::json(
@@ -336,6 +343,7 @@ async fn the_api_key_never_reaches_logs_or_frames() {
     let vars = vec![
         (env::TABLE_NAME, "connections".to_owned()),
         (env::QUOTA_TABLE_NAME, "quotas".to_owned()),
+        (env::CONVERSATIONS_TABLE_NAME, "conversations".to_owned()),
         ("AWS_ENDPOINT_URL_DYNAMODB", db.endpoint()),
         (
             env::MANAGEMENT_ENDPOINT,

@@ -7,6 +7,7 @@ mod authorizer;
 mod binaries;
 mod browser;
 mod contract;
+mod conversations;
 mod deploy_relay;
 mod dynamodb;
 mod handlers;

@@ -27,6 +27,8 @@ fn message_from(
         .to_string()
         .into();
     e["requestContext"]["connectionId"] = json!(connection);
+    // Each frame is its own delivery, as API Gateway numbers them.
+    e["requestContext"]["requestId"] = json!(format!("apigw-{request_id}"));
     e["requestContext"]["authorizer"] = json!({"principalId": user, "userId": user});
     serde_json::from_value(e).unwrap()
 }

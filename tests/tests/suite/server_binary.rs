@@ -8,7 +8,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde_json::json;
 use streamgate_contract::Route;
-use streamgate_tests::dynamodb_local::{DynamoDbLocal, create_connections_table};
+use streamgate_tests::dynamodb_local::{
+    DynamoDbLocal, create_connections_table, create_conversations_table,
+};
 use streamgate_tests::local::{answer, closed, connect, send};
 use streamgate_tests::server_process::ServerProcess;
 use tokio::io::AsyncBufReadExt;
@@ -33,6 +35,7 @@ async fn dynamodb_store_and_sigterm_shutdown() {
     let db = DynamoDbLocal::start();
     let client = db.client();
     create_connections_table(&client, "connections").await;
+    create_conversations_table(&client, "conversations").await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -46,6 +49,8 @@ async fn dynamodb_store_and_sigterm_shutdown() {
             "dynamodb",
             "--table",
             "connections",
+            "--conversations-table",
+            "conversations",
             "--echo-delay-ms",
             "0",
         ])

@@ -131,7 +131,7 @@ impl ConversationStore for MemoryConversations {
         let Some(head) = state.heads.get_mut(&key) else {
             return Err(lapsed());
         };
-        if !head.busy.as_ref().is_some_and(|(d, _)| d == delivery) {
+        if head.busy.as_ref().is_none_or(|(d, _)| d != delivery) {
             return Err(lapsed());
         }
         head.busy = None;

@@ -32,8 +32,8 @@ pub struct ConversationSettings {
 }
 
 /// Default pause between two looks for a stop request: a stop takes effect within about
-/// this long, and a streaming answer reads the table at most five times a second.
-pub const DEFAULT_CANCEL_CHECK: Duration = Duration::from_millis(200);
+/// this long, and a streaming answer reads the table at most ten times a second.
+pub const DEFAULT_CANCEL_CHECK: Duration = Duration::from_millis(100);
 
 impl Default for ConversationSettings {
     fn default() -> Self {

@@ -100,97 +100,80 @@ pub async fn message(
             }
         };
         let request_id = request.request_id.clone().unwrap_or(fallback_id);
-        // Reserved before the history is read: the most the prompt can be.
-        let prompt_bytes_at_most = request.data.len()
-            + settings.system_prompt.as_ref().map_or(0, String::len)
-            + (settings.conversations.history_tokens as usize)
-                .saturating_mul(streamgate_contract::conversation::BYTES_PER_TOKEN);
-        let lease = match event::user_id(event) {
-            None => None,
-            Some(user) => {
-                let begun = quota::begin_answer(
-                    quotas,
-                    &settings.quotas,
-                    user,
-                    &request_id,
-                    prompt_bytes_at_most,
-                    settings.max_tokens,
-                    quota::now(),
-                )
-                .await;
-                match begun {
-                    Ok(lease) => Some(lease),
-                    Err(refused) => {
-                        let frame = match refused {
-                            QuotaError::Exceeded(e) => {
-                                count(Metric::QuotaRefusals, &[e.quota]);
-                                info!("refused: {}", e.sentence);
-                                e.frame()
-                            }
-                            QuotaError::Store(e) => {
-                                warn!(error = %e, "cannot check the user's quotas");
-                                ErrorFrame::new(
-                                    ErrorCode::Internal,
-                                    "the request could not be metered",
-                                )
-                            }
-                        };
-                        out.post_or_fail(frame.for_request(request_id.clone()))
-                            .await;
-                        return event::status(200);
-                    }
-                }
-            }
-        };
-        let ended = answer(
+        let parts = Parts {
             event,
-            &out,
-            &owner,
-            &request,
-            &request_id,
-            llm,
-            conversations,
+            out: &out,
+            owner: &owner,
+            request: &request,
+            request_id: &request_id,
             settings,
-        )
-        .await;
-        if let Some(lease) = lease {
-            let spent = match &ended {
-                Answered::Refused => Spent::Nothing,
-                Answered::Ended(End::Done(Some(usage)) | End::Cancelled(Some(usage))) => {
-                    Spent::Reported(*usage)
-                }
-                Answered::Ended(End::Failed(_)) => Spent::Failed,
-                Answered::Ended(_) => Spent::Unknown,
-            };
-            quota::end_answer(quotas, lease, spent).await;
-        }
+        };
+        answer(&parts, llm, quotas, conversations).await;
         event::status(200)
     }
     .instrument(span("message", event))
     .await
 }
 
-/// Whether the model was asked.
-enum Answered {
-    /// No: the conversation was refused (the client was told), or the event was seen.
-    Refused,
-    /// Yes, and this is how it ended.
-    Ended(End),
+/// What one answer works with.
+struct Parts<'a> {
+    event: &'a WsEvent,
+    out: &'a Outbox<'a>,
+    owner: &'a Owner,
+    request: &'a MessageRequest,
+    request_id: &'a str,
+    settings: &'a ChatSettings,
 }
 
-/// Claims the conversation, asks the model with its history, streams the answer, stores
-/// the turn and posts the terminal frame.
-#[allow(clippy::too_many_arguments)]
+/// Takes the user's quota for an answer to a prompt of `prompt_bytes`; `Err` when refused
+/// (the client was told). Callers without a user (a `Public` API) have no quota.
+async fn meter(
+    p: &Parts<'_>,
+    quotas: &dyn QuotaStore,
+    prompt_bytes: usize,
+) -> Result<Option<quota::AnswerLease>, ()> {
+    let Some(user) = event::user_id(p.event) else {
+        return Ok(None);
+    };
+    let begun = quota::begin_answer(
+        quotas,
+        &p.settings.quotas,
+        user,
+        p.request_id,
+        prompt_bytes,
+        p.settings.max_tokens,
+        quota::now(),
+    )
+    .await;
+    let frame = match begun {
+        Ok(lease) => return Ok(Some(lease)),
+        Err(QuotaError::Exceeded(e)) => {
+            count(Metric::QuotaRefusals, &[e.quota]);
+            info!("refused: {}", e.sentence);
+            e.frame()
+        }
+        Err(QuotaError::Store(e)) => {
+            warn!(error = %e, "cannot check the user's quotas");
+            ErrorFrame::new(ErrorCode::Internal, "the request could not be metered")
+        }
+    };
+    p.out
+        .post_or_fail(frame.for_request(p.request_id.to_owned()))
+        .await;
+    Err(())
+}
+
+/// Claims the conversation (a new one only once the quota allows the answer, so a refusal
+/// leaves no empty conversation), asks the model with its history, streams the answer,
+/// stores the turn and posts the terminal frame.
 async fn answer(
-    event: &WsEvent,
-    out: &Outbox<'_>,
-    owner: &Owner,
-    request: &MessageRequest,
-    request_id: &str,
+    p: &Parts<'_>,
     llm: &dyn LlmProvider,
+    quotas: &dyn QuotaStore,
     conversations: &dyn ConversationStore,
-    settings: &ChatSettings,
-) -> Answered {
+) {
+    let (event, out, owner, request, request_id, settings) =
+        (p.event, p.out, p.owner, p.request, p.request_id, p.settings);
     let connection_id = out.target.connection_id.as_str();
     let delivery = event::request_id(event).unwrap_or(request_id);
     let now = now_ms();
@@ -216,40 +199,47 @@ async fn answer(
         until_ms: now + CLAIM_MS,
         ttl,
     };
-    let refuse = |code, sentence: &str| {
-        ErrorFrame::new(code, sentence)
-            .for_request(request_id.to_owned())
-            .in_conversation(conversation_id.clone())
-    };
-    let turn = match conversations.claim(&claim).await {
-        Ok(Claimed::Held { turn }) => turn,
-        Ok(Claimed::Duplicate) => {
-            info!("this event was delivered before: it is answered once");
-            return Answered::Refused;
-        }
-        Ok(refused) => {
-            let frame = match refused {
-                Claimed::NotFound => ErrorFrame::new(ErrorCode::NotFound, "no such conversation")
-                    .for_request(request_id.to_owned()),
-                _ => refuse(
-                    ErrorCode::ConversationBusy,
-                    "an answer in this conversation is still streaming; wait for its done frame or cancel it",
-                ),
-            };
-            out.post_or_fail(frame).await;
-            return Answered::Refused;
-        }
-        Err(e) => {
-            warn!(error = %e, "cannot claim the conversation");
-            out.post_or_fail(
-                ErrorFrame::new(ErrorCode::Internal, "the conversation could not be opened")
-                    .for_request(request_id.to_owned()),
+    let claimed = async || -> Option<u64> {
+        let frame = match conversations.claim(&claim).await {
+            Ok(Claimed::Held { turn }) => return Some(turn),
+            Ok(Claimed::Duplicate) => {
+                info!("this event was delivered before: it is answered once");
+                return None;
+            }
+            Ok(Claimed::NotFound) => {
+                ErrorFrame::new(ErrorCode::NotFound, "no such conversation")
+            }
+            Ok(Claimed::Busy) => ErrorFrame::new(
+                ErrorCode::ConversationBusy,
+                "an answer in this conversation is still streaming; wait for its done frame or cancel it",
             )
+            .in_conversation(conversation_id.clone()),
+            Err(e) => {
+                warn!(error = %e, "cannot claim the conversation");
+                ErrorFrame::new(ErrorCode::Internal, "the conversation could not be opened")
+            }
+        };
+        out.post_or_fail(frame.for_request(request_id.to_owned()))
             .await;
-            return Answered::Refused;
+        None
+    };
+    let release = async || {
+        if let Err(e) = conversations
+            .release(owner, &conversation_id, delivery)
+            .await
+        {
+            warn!(error = %e, "cannot give the conversation back");
         }
     };
-    let history = if turn == 1 {
+    let new = title.is_some();
+    let mut turn = 1;
+    if !new {
+        match claimed().await {
+            Some(t) => turn = t,
+            None => return,
+        }
+    }
+    let history = if new {
         Ok(Vec::new())
     } else {
         conversations
@@ -260,18 +250,14 @@ async fn answer(
         Ok(h) => h,
         Err(e) => {
             warn!(error = %e, "cannot read the conversation");
-            if let Err(e) = conversations
-                .release(owner, &conversation_id, delivery)
-                .await
-            {
-                warn!(error = %e, "cannot give the conversation back");
-            }
-            out.post_or_fail(refuse(
-                ErrorCode::Internal,
-                "the conversation could not be read",
-            ))
+            release().await;
+            out.post_or_fail(
+                ErrorFrame::new(ErrorCode::Internal, "the conversation could not be read")
+                    .for_request(request_id.to_owned())
+                    .in_conversation(conversation_id.clone()),
+            )
             .await;
-            return Answered::Refused;
+            return;
         }
     };
     let (messages, replayed) = prompt::messages(
@@ -284,6 +270,18 @@ async fn answer(
         messages,
         max_tokens: settings.max_tokens,
     };
+    let Ok(lease) = meter(p, quotas, llm_request.prompt_bytes()).await else {
+        if !new {
+            release().await;
+        }
+        return;
+    };
+    if new && claimed().await.is_none() {
+        if let Some(lease) = lease {
+            quota::end_answer(quotas, lease, Spent::Nothing).await;
+        }
+        return;
+    }
     info!(turn, replayed, "answering");
     let started = Instant::now();
     // Only a request the client named can be stopped: `cancel` names it.
@@ -370,5 +368,12 @@ async fn answer(
     };
     count(Metric::Answers, &[outcome]);
     time(Metric::AnswerDuration, started.elapsed(), &[provider]);
-    Answered::Ended(end)
+    if let Some(lease) = lease {
+        let spent = match &end {
+            End::Done(Some(usage)) | End::Cancelled(Some(usage)) => Spent::Reported(*usage),
+            End::Failed(_) => Spent::Failed,
+            _ => Spent::Unknown,
+        };
+        quota::end_answer(quotas, lease, spent).await;
+    }
 }

@@ -216,9 +216,15 @@ pub(super) async fn the_root_url_and_the_stage_url_both_serve_the_api(host: Host
         .json()
         .await
         .unwrap();
-    assert_eq!(
-        config["actions"],
-        json!(Route::actions().collect::<Vec<_>>())
-    );
+    let mut actions: Vec<_> = config["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    actions.sort();
+    let mut expected: Vec<_> = Route::actions().map(str::to_owned).collect();
+    expected.sort();
+    assert_eq!(actions, expected);
     server.stop().await;
 }
