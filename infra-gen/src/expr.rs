@@ -275,6 +275,8 @@ pub enum CondExpr {
     Equals(Expr, Expr),
     /// `{"Fn::Not": [c]}`
     Not(Box<CondExpr>),
+    /// `{"Fn::And": [a, b, ...]}` (2 to 10 conditions)
+    And(Vec<CondExpr>),
 }
 
 impl Serialize for CondExpr {
@@ -282,6 +284,7 @@ impl Serialize for CondExpr {
         match self {
             CondExpr::Equals(a, b) => single(s, "Fn::Equals", &(a, b)),
             CondExpr::Not(c) => single(s, "Fn::Not", &[c.as_ref()]),
+            CondExpr::And(all) => single(s, "Fn::And", all),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! upstreams). A tool that is missing is an error that names the setup step: tests never
 //! skip silently.
 
+pub mod bedrock;
 pub mod doubles;
 pub mod dynamodb_local;
 pub mod emf;

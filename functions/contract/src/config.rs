@@ -10,11 +10,12 @@ pub const TABLE_NAME: &str = "STREAMGATE_TABLE";
 pub const CONNECTION_TTL_SECONDS: &str = "STREAMGATE_CONNECTION_TTL_SECONDS";
 /// The management endpoint (`https://{domain}/{stage}`), when it is not derived from the event.
 pub const MANAGEMENT_ENDPOINT: &str = "STREAMGATE_MANAGEMENT_ENDPOINT";
-/// LLM provider: `echo`, `openai` or `anthropic`.
+/// LLM provider: `echo`, `openai`, `anthropic` or `bedrock`.
 pub const LLM_PROVIDER: &str = "STREAMGATE_LLM_PROVIDER";
-/// Model name passed to the provider.
+/// Model name passed to the provider (for Bedrock: a model id or an inference profile).
 pub const LLM_MODEL: &str = "STREAMGATE_LLM_MODEL";
-/// Base URL of the provider (empty: the provider's public endpoint).
+/// Base URL of the provider (empty: the provider's public endpoint; for Bedrock, the
+/// region's `bedrock-runtime` endpoint).
 pub const LLM_BASE_URL: &str = "STREAMGATE_LLM_BASE_URL";
 /// ARN of the Secrets Manager secret holding the provider's API key (Lambda).
 pub const LLM_API_KEY_SECRET_ARN: &str = "STREAMGATE_LLM_API_KEY_SECRET_ARN";
@@ -82,6 +83,8 @@ pub enum LlmProviderKind {
     OpenAi,
     /// Anthropic Messages.
     Anthropic,
+    /// Amazon Bedrock `ConverseStream`, signed with the function's own AWS credentials.
+    Bedrock,
 }
 
 impl LlmProviderKind {
@@ -90,6 +93,7 @@ impl LlmProviderKind {
         LlmProviderKind::Echo,
         LlmProviderKind::OpenAi,
         LlmProviderKind::Anthropic,
+        LlmProviderKind::Bedrock,
     ];
 
     /// The configured name.
@@ -98,6 +102,7 @@ impl LlmProviderKind {
             LlmProviderKind::Echo => "echo",
             LlmProviderKind::OpenAi => "openai",
             LlmProviderKind::Anthropic => "anthropic",
+            LlmProviderKind::Bedrock => "bedrock",
         }
     }
 

@@ -118,6 +118,9 @@ pub enum Permission {
     WriteConversations,
     /// Leave a stop request for an answer (`PutItem`).
     CancelAnswers,
+    /// Stream answers of the configured Bedrock model (`bedrock:InvokeModelWithResponseStream`
+    /// on exactly its ARNs; granted only when the stack's provider is Bedrock).
+    InvokeBedrockModel,
 }
 
 /// How a function is built and deployed.
@@ -203,6 +206,7 @@ impl Function {
                     UpdateQuota,
                     ReadConversations,
                     WriteConversations,
+                    InvokeBedrockModel,
                 ],
                 uses_llm: true,
             },

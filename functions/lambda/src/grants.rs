@@ -184,6 +184,10 @@ impl Grants for Answering {
     async fn llm(sdk: &aws_config::SdkConfig) -> Result<Arc<dyn LlmProvider>, StartError> {
         let mut config = ProviderConfig::from_lookup(&env_var)?;
         config.api_key = api_key(config.kind, sdk).await?;
+        if config.kind == LlmProviderKind::Bedrock {
+            // The function's own role signs the calls: no key to store.
+            config.aws = Some(sdk.clone());
+        }
         Ok(streamgate_llm::build(&config)?)
     }
 }
@@ -194,7 +198,7 @@ async fn api_key(
     kind: LlmProviderKind,
     sdk: &aws_config::SdkConfig,
 ) -> Result<Option<ApiKey>, StartError> {
-    if kind == LlmProviderKind::Echo {
+    if matches!(kind, LlmProviderKind::Echo | LlmProviderKind::Bedrock) {
         return Ok(None);
     }
     if let Some(arn) = env_var(env::LLM_API_KEY_SECRET_ARN).filter(|a| !a.trim().is_empty()) {

@@ -1,11 +1,13 @@
 //! LLM providers behind [`streamgate_core::LlmProvider`]: OpenAI-compatible Chat
-//! Completions, Anthropic Messages, and the built-in echo.
+//! Completions, Anthropic Messages, Amazon Bedrock `ConverseStream` (through the AWS SDK,
+//! signed with the caller's credentials), and the built-in echo.
 //!
 //! Each provider makes one attempt per call; retrying (only before anything reached the
 //! client) is the handler's decision. Providers take a base URL and do not know whether it
 //! is the public service, a self-hosted server or a test's mock.
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod echo;
 pub mod http;
 pub mod openai;
@@ -18,6 +20,7 @@ use streamgate_contract::config::LlmProviderKind;
 use streamgate_core::{ApiKey, LlmProvider};
 
 pub use anthropic::AnthropicProvider;
+pub use bedrock::BedrockProvider;
 pub use echo::EchoProvider;
 pub use http::Timeouts;
 pub use openai::OpenAiProvider;
@@ -37,6 +40,8 @@ pub struct ProviderConfig {
     pub timeouts: Timeouts,
     /// Delay between echoed words.
     pub echo_delay: Duration,
+    /// The AWS configuration (credentials, region) Bedrock is called with.
+    pub aws: Option<aws_config::SdkConfig>,
 }
 
 impl ProviderConfig {
@@ -49,6 +54,7 @@ impl ProviderConfig {
             api_key: None,
             timeouts: Timeouts::default(),
             echo_delay: Duration::from_millis(20),
+            aws: None,
         }
     }
 }
@@ -65,6 +71,9 @@ pub enum ConfigError {
     /// The HTTP client cannot be built.
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
+    /// Bedrock needs AWS credentials and a region.
+    #[error("the bedrock provider needs an AWS configuration (credentials and a region)")]
+    MissingAws,
 }
 
 /// What the HTTP providers are built from, checked.
@@ -116,6 +125,24 @@ pub fn build(config: &ProviderConfig) -> Result<Arc<dyn LlmProvider>, ConfigErro
                 key,
                 config.timeouts,
             ))
+        }
+        LlmProviderKind::Bedrock => {
+            let model = config
+                .model
+                .as_deref()
+                .filter(|m| !m.trim().is_empty())
+                .ok_or(ConfigError::MissingModel(
+                    "bedrock",
+                    streamgate_contract::config::LLM_MODEL,
+                ))?;
+            let endpoint = config.base_url.as_deref().filter(|b| !b.trim().is_empty());
+            if let Some(url) = endpoint
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                return Err(ConfigError::BadBaseUrl(url.to_owned()));
+            }
+            let aws = config.aws.as_ref().ok_or(ConfigError::MissingAws)?;
+            Arc::new(BedrockProvider::new(aws, endpoint, model, config.timeouts))
         }
         LlmProviderKind::Anthropic => {
             let p = http_parts(config, anthropic::DEFAULT_BASE_URL, "anthropic")?;
@@ -223,7 +250,7 @@ pub fn api_key_variable(
     get(streamgate_contract::config::LLM_API_KEY_ENV)
         .filter(|v| !v.trim().is_empty())
         .or_else(|| match kind {
-            LlmProviderKind::Echo => None,
+            LlmProviderKind::Echo | LlmProviderKind::Bedrock => None,
             LlmProviderKind::OpenAi => Some("OPENAI_API_KEY".to_owned()),
             LlmProviderKind::Anthropic => Some("ANTHROPIC_API_KEY".to_owned()),
         })

@@ -259,6 +259,25 @@ fn allowed_resource(resource: &Value) -> bool {
     }
 }
 
+/// A Bedrock foundation model in any region (where an inference profile routes), granted
+/// only through that profile: the statement names the profile in a `StringEquals` on
+/// `bedrock:InferenceProfileArn`.
+fn model_through_its_profile(statement: &Value, resource: &Value) -> bool {
+    let any_region_model = resource
+        .get("Fn::Sub")
+        .and_then(Value::as_str)
+        .is_some_and(|s| {
+            s.starts_with("arn:${AWS::Partition}:bedrock:*::foundation-model/")
+                && s.matches('*').count() == 1
+        });
+    let tied = statement
+        .pointer("/Condition/StringEquals/bedrock:InferenceProfileArn")
+        .and_then(|v| v.get("Fn::Sub"))
+        .and_then(Value::as_str)
+        .is_some_and(|s| s.contains(":inference-profile/") && !s.contains('*'));
+    any_region_model && tied
+}
+
 /// No IAM statement has a `*` action or a `*` resource beyond `@connections/*`, log streams
 /// and the registry login (which has no other resource).
 pub fn check_iam(t: &Value) -> Vec<Problem> {
@@ -317,7 +336,7 @@ pub fn check_iam(t: &Value) -> Vec<Problem> {
                 if login_only && r.as_str() == Some("*") {
                     continue;
                 }
-                if !allowed_resource(r) {
+                if !allowed_resource(r) && !model_through_its_profile(s, r) {
                     problems.push(problem(format!("{id}/{sid}: wildcard resource {r}")));
                 }
             }

@@ -32,6 +32,9 @@ pub enum Action {
     /// Read the items of one partition.
     #[serde(rename = "dynamodb:Query")]
     Query,
+    /// Stream a model's answer (Bedrock's `ConverseStream` and `InvokeModelWithResponseStream`).
+    #[serde(rename = "bedrock:InvokeModelWithResponseStream")]
+    InvokeModelWithResponseStream,
     /// Use the `@connections` API.
     #[serde(rename = "execute-api:ManageConnections")]
     ManageConnections,
@@ -86,6 +89,17 @@ pub struct Statement {
     /// On which resources (permission policies only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub resource: Vec<Expr>,
+    /// Only when the request's condition key equals the value (`StringEquals`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition: Option<StringEquals>,
+}
+
+/// `{"StringEquals": {key: value}}`.
+#[derive(Serialize)]
+pub struct StringEquals {
+    /// The condition key and the value it must equal.
+    #[serde(rename = "StringEquals")]
+    pub equals: std::collections::BTreeMap<&'static str, Expr>,
 }
 
 impl Statement {
@@ -97,7 +111,16 @@ impl Statement {
             principal: None,
             action: actions.to_vec(),
             resource: resources,
+            condition: None,
         }
+    }
+
+    /// This statement, applying only when the request's `key` equals `value`.
+    pub fn only_when(mut self, key: &'static str, value: Expr) -> Statement {
+        self.condition = Some(StringEquals {
+            equals: [(key, value)].into(),
+        });
+        self
     }
 }
 
@@ -154,6 +177,7 @@ impl Role {
                 }),
                 action: vec![Action::AssumeRole],
                 resource: Vec::new(),
+                condition: None,
             })]),
             managed_policy_arns: Vec::new(),
             policies,

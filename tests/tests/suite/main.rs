@@ -4,6 +4,7 @@
 
 mod abuse;
 mod authorizer;
+mod bedrock;
 mod binaries;
 mod browser;
 mod contract;

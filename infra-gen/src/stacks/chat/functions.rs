@@ -6,12 +6,15 @@ use streamgate_contract::{Function, Permission};
 use streamgate_contract::config as env;
 
 use super::{Parts, execute_api_arn};
-use crate::expr::{Expr, Pseudo};
+use crate::expr::{Expr, Pseudo, Sub};
 use crate::resources::dynamodb::TableAttr;
 use crate::resources::iam::{Action, Policy, PolicyDocument, Role, Statement};
 use crate::resources::lambda::Environment;
 use crate::resources::logs::{LogGroup, LogGroupAttr};
-use crate::template::{Cond, Handle, Options, Template};
+use crate::template::{Cond, Handle, Options, ParamRef, Template};
+
+/// The condition key that ties a foundation model's grant to one inference profile.
+pub(crate) const BEDROCK_PROFILE_CONDITION_KEY: &str = "bedrock:InferenceProfileArn";
 
 /// A function's role: exactly its contract grants, plus writing its own log group.
 pub(super) fn role_for(
@@ -60,6 +63,59 @@ pub(super) fn role_for(
                 conversation_actions.extend([Action::PutItem, Action::UpdateItem]);
             }
             Permission::CancelAnswers => conversation_actions.push(Action::PutItem),
+            // Exactly the configured model: a foundation model in this region, or an
+            // inference profile and the foundation model it routes to (in any region it
+            // routes to). Nothing when the provider is not Bedrock.
+            Permission::InvokeBedrockModel => {
+                let arn = |region: Option<&str>, account: bool, kind: &str, id: &ParamRef| {
+                    let mut sub = Sub::new()
+                        .text("arn:")
+                        .pseudo(Pseudo::Partition)
+                        .text(":bedrock:");
+                    sub = match region {
+                        Some(r) => sub.text(r),
+                        None => sub.pseudo(Pseudo::Region),
+                    };
+                    sub = sub.text(":");
+                    if account {
+                        sub = sub.pseudo(Pseudo::AccountId);
+                    }
+                    sub.text(":").text(kind).text("/").expr(&id.r#ref()).build()
+                };
+                statements.push(Cond::When(
+                    p.bedrock_model.clone(),
+                    Statement::allow(
+                        "InvokeBedrockModel",
+                        &[Action::InvokeModelWithResponseStream],
+                        vec![arn(None, false, "foundation-model", &p.model)],
+                    ),
+                ));
+                let profile = arn(None, true, "inference-profile", &p.model);
+                statements.push(Cond::When(
+                    p.bedrock_profile.clone(),
+                    Statement::allow(
+                        "InvokeBedrockInferenceProfile",
+                        &[Action::InvokeModelWithResponseStream],
+                        vec![profile.clone()],
+                    ),
+                ));
+                // The model in whichever region the profile sends the request to, and only
+                // through that profile.
+                statements.push(Cond::When(
+                    p.bedrock_profile.clone(),
+                    Statement::allow(
+                        "InvokeBedrockProfileModel",
+                        &[Action::InvokeModelWithResponseStream],
+                        vec![arn(
+                            Some("*"),
+                            false,
+                            "foundation-model",
+                            &p.model_routes_to,
+                        )],
+                    )
+                    .only_when(BEDROCK_PROFILE_CONDITION_KEY, profile),
+                ));
+            }
         }
     }
     if !conversation_actions.is_empty() {

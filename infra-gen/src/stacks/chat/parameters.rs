@@ -18,6 +18,9 @@ pub(super) struct Params {
     pub(super) secret_arn: ParamRef,
     pub(super) ttl: ParamRef,
     pub(super) has_secret: ConditionRef,
+    pub(super) model_routes_to: ParamRef,
+    pub(super) bedrock_model: ConditionRef,
+    pub(super) bedrock_profile: ConditionRef,
     pub(super) auth_issuer: ParamRef,
     pub(super) auth_audience: ParamRef,
     pub(super) self_sign_up: ConditionRef,
@@ -96,6 +99,29 @@ pub(super) fn parameters(t: &mut Template) -> Params {
             secret_arn.r#ref(),
             Expr::lit(""),
         ))),
+    );
+    let model_routes_to = t.parameter(
+        "LlmModelRoutesTo",
+        Parameter::string(
+            "With LlmProvider=bedrock and an inference profile as LlmModel: the foundation model id the profile routes to (the profile id without its region prefix, e.g. anthropic.claude-3-5-haiku-20241022-v1:0); the message function may invoke it in the regions the profile routes to. Empty when LlmModel is a foundation model id.",
+        )
+        .default("")
+        .pattern("^[A-Za-z0-9._:-]{0,256}$", "a Bedrock model id, or empty"),
+    );
+    let bedrock = || {
+        CondExpr::Equals(
+            provider.r#ref(),
+            Expr::lit(LlmProviderKind::Bedrock.as_str()),
+        )
+    };
+    let no_profile = || CondExpr::Equals(model_routes_to.r#ref(), Expr::lit(""));
+    let bedrock_model = t.condition(
+        "UsesBedrockFoundationModel",
+        CondExpr::And(vec![bedrock(), no_profile()]),
+    );
+    let bedrock_profile = t.condition(
+        "UsesBedrockInferenceProfile",
+        CondExpr::And(vec![bedrock(), CondExpr::Not(Box::new(no_profile()))]),
     );
     let auth_issuer = t.parameter(
         "AuthIssuer",
@@ -214,5 +240,8 @@ pub(super) fn parameters(t: &mut Template) -> Params {
         secret_arn,
         ttl,
         has_secret,
+        model_routes_to,
+        bedrock_model,
+        bedrock_profile,
     }
 }

@@ -45,7 +45,9 @@ fn table_operations(w: &Watched) -> Vec<(&'static str, &'static str)> {
                     ("Conversations", "TransactWriteItems"),
                 ],
                 Permission::CancelAnswers => &[("Conversations", "PutItem")],
-                Permission::PostToConnection | Permission::ReadLlmApiKey => continue,
+                Permission::PostToConnection
+                | Permission::ReadLlmApiKey
+                | Permission::InvokeBedrockModel => continue,
             };
             for op in granted {
                 if !ops.contains(op) {

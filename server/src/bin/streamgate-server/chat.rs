@@ -86,6 +86,11 @@ pub(super) async fn run(cli: Cli) -> Result<(), String> {
     let mut provider = ProviderConfig::from_lookup(&lookup).map_err(|e| e.to_string())?;
     provider.echo_delay = Duration::from_millis(cli.echo_delay_ms);
     provider.timeouts = Timeouts::default();
+    if provider.kind == streamgate_contract::config::LlmProviderKind::Bedrock {
+        // The credentials and region of this environment (variables, profile), as the AWS
+        // CLI would use them; AWS_ENDPOINT_URL_BEDROCK_RUNTIME or --base-url redirect it.
+        provider.aws = Some(aws_config::load_from_env().await);
+    }
     let key_var = streamgate_llm::api_key_variable(provider.kind, &lookup);
     provider.api_key = key_var
         .as_deref()

@@ -75,6 +75,30 @@ async fn a_hand_written_chat_stack_runs_unmodified() {
     running.stop().await;
 }
 
+/// Sends `message` and reads its answer: (the text, the terminal frame).
+async fn read_answer(
+    ws: &mut streamgate_tests::local::Client,
+    message: &serde_json::Value,
+) -> (String, serde_json::Value) {
+    send(ws, &message.to_string()).await;
+    read_rest(ws).await
+}
+
+/// Reads chunks up to the terminal frame: (their text, that frame).
+async fn read_rest(ws: &mut streamgate_tests::local::Client) -> (String, serde_json::Value) {
+    let mut text = String::new();
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(60), next_json(ws))
+            .await
+            .expect("the answer arrives (an arm64 cold start under qemu takes a moment)");
+        match frame["type"].as_str() {
+            Some("chunk") => text.push_str(frame["content"].as_str().unwrap()),
+            Some("done") => return (text, frame),
+            other => panic!("unexpected frame {other:?}: {frame}"),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_generated_chat_stack_runs_its_packaged_bootstraps() {
     for f in Function::ALL {
@@ -112,19 +136,56 @@ async fn the_generated_chat_stack_runs_its_packaged_bootstraps() {
     let mut ws = connect(&format!("{}?token={token}", running.url())).await;
     wait_for_items(&db, &table, 1).await;
     let question = json!({"action": Route::Message.key(), "data": "streamed through real processes", "requestId": "r1"});
-    send(&mut ws, &question.to_string()).await;
-    let mut text = String::new();
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(60), next_json(&mut ws))
-            .await
-            .expect("the answer arrives (an arm64 cold start under qemu takes a moment)");
-        match frame["type"].as_str() {
-            Some("chunk") => text.push_str(frame["content"].as_str().unwrap()),
-            Some("done") => break,
-            other => panic!("unexpected frame {other:?}: {frame}"),
-        }
-    }
+    let (text, done) = read_answer(&mut ws, &question).await;
     assert_eq!(text, "streamed through real processes");
+    // The conversation goes on: the second answer saw the first message (the message
+    // function read its turns back from the stack's conversations table).
+    let id = done["conversationId"]
+        .as_str()
+        .expect("done names the conversation")
+        .to_owned();
+    let follow_up = json!({"action": Route::Message.key(), "data": "and then?", "conversationId": id, "requestId": "r2"});
+    let (text, _) = read_answer(&mut ws, &follow_up).await;
+    assert_eq!(
+        text,
+        r#"and then? (before, you said: "streamed through real processes")"#
+    );
+    // The conversations function pages it.
+    send(
+        &mut ws,
+        &json!({"action": Route::History.key(), "conversationId": id, "requestId": "h"})
+            .to_string(),
+    )
+    .await;
+    let history = tokio::time::timeout(Duration::from_secs(60), next_json(&mut ws))
+        .await
+        .expect("the history arrives");
+    assert_eq!(history["type"], "history", "{history}");
+    assert_eq!(
+        history["turns"].as_array().map(Vec::len),
+        Some(2),
+        "{history}"
+    );
+    // cancel: the message function finds the stop request between posts (150 words, 20 ms
+    // apart: three seconds if nothing stops it).
+    let long = vec!["word"; 150].join(" ");
+    send(
+        &mut ws,
+        &json!({"action": Route::Message.key(), "data": long, "requestId": "r3"}).to_string(),
+    )
+    .await;
+    let first = tokio::time::timeout(Duration::from_secs(60), next_json(&mut ws))
+        .await
+        .expect("the long answer starts");
+    assert_eq!(first["type"], "chunk", "{first}");
+    send(
+        &mut ws,
+        &json!({"action": Route::Cancel.key(), "requestId": "r3"}).to_string(),
+    )
+    .await;
+    let (rest, done) = read_rest(&mut ws).await;
+    assert_eq!(done["stopReason"], "cancelled", "{done}");
+    assert!(rest.len() + first["content"].as_str().unwrap().len() < long.len());
     // The $default route answers through @connections too.
     send(&mut ws, "not json").await;
     let frame = tokio::time::timeout(Duration::from_secs(30), next_json(&mut ws))
@@ -166,8 +227,11 @@ async fn the_generated_chat_stack_runs_its_packaged_bootstraps() {
     assert!(reports >= 1, "a platform.report line: {message_logs:?}");
     let text = metrics.prometheus();
     for sample in [
-        r#"streamgate_answers_total{outcome="done"} 1"#,
-        r#"streamgate_messages_total{route="message"} 1"#,
+        r#"streamgate_answers_total{outcome="done"} 2"#,
+        r#"streamgate_answers_total{outcome="cancelled"} 1"#,
+        r#"streamgate_messages_total{route="message"} 3"#,
+        r#"streamgate_messages_total{route="history"} 1"#,
+        r#"streamgate_messages_total{route="cancel"} 1"#,
         "streamgate_connections_opened_total 1",
         "streamgate_sign_ins_total 1",
         r#"streamgate_sign_in_refusals_total{reason="missing"} 1"#,

@@ -194,6 +194,7 @@ fn roles_grant_exactly_the_contract_permissions() {
                 Permission::ReadConversations => &["dynamodb:GetItem", "dynamodb:Query"],
                 Permission::WriteConversations => &["dynamodb:PutItem", "dynamodb:UpdateItem"],
                 Permission::CancelAnswers => &["dynamodb:PutItem"],
+                Permission::InvokeBedrockModel => &["bedrock:InvokeModelWithResponseStream"],
             };
             expected.extend(granted.iter().map(|a| a.to_string()));
         }
