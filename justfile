@@ -195,6 +195,11 @@ bench:
     cost=$(target/release/streamgate-bench --server target/release/streamgate-server --metrics-cost 5)
     printf '\n%s\n' "$cost" >> BENCH.md
     echo "$cost"
+    # Conversations (DynamoDB Local beside memory), cancel -> done, Bedrock beside OpenAI.
+    cargo build --release --quiet -p streamgate-bench --bin conversation-bench
+    conversations=$(target/release/conversation-bench 200)
+    printf '\n%s\n' "$conversations" >> BENCH.md
+    echo "$conversations"
 
 # Format and lint the Rust code.
 check:

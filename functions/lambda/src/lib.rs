@@ -14,6 +14,7 @@ use streamgate_core::{ChatApp, ChatSettings, NotGranted, QuotaStore, SettingErro
 
 pub mod authorizer;
 pub mod grants;
+pub mod sdk;
 
 // lambda_runtime turns a panicking handler into an invocation error (API Gateway's
 // `Internal server error`) and keeps the process warm only if panics unwind, as they do in
@@ -103,7 +104,7 @@ async fn app<G: Grants>(function: Function) -> Result<ChatApp, StartError> {
             grants: G::NAME,
         });
     }
-    let sdk = aws_config::load_from_env().await;
+    let sdk = sdk::lambda_sdk_config();
     let table = env_var(env::TABLE_NAME).ok_or(StartError::Missing(env::TABLE_NAME))?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let store = G::store(DynamoStore::new(dynamodb.clone(), table));

@@ -112,7 +112,8 @@ async fn an_answer_streams_with_its_usage_from_a_signed_request() {
 
 #[tokio::test]
 async fn failures_before_the_stream_map_to_the_stable_errors() {
-    let cases: Vec<(Reply, fn(&LlmError) -> bool)> = vec![
+    type Expected = fn(&LlmError) -> bool;
+    let cases: Vec<(Reply, Expected)> = vec![
         (
             error(
                 403,
@@ -211,7 +212,7 @@ async fn the_message_handler_streams_bedrock_and_ends_an_in_stream_failure_with_
     let settings = ChatSettings::default();
     for (n, data) in ["what is the soup?", "and the dessert?"].iter().enumerate() {
         let mut e = message_event_with(
-            json!({"action": "message", "data": data, "requestId": format!("b{n}")}).to_string(),
+            json!({"action": streamgate_contract::Route::Message.key(), "data": data, "requestId": format!("b{n}")}).to_string(),
         );
         e.request_context.request_id = Some(format!("apigw-b{n}"));
         handlers::message(

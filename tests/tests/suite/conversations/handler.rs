@@ -204,3 +204,65 @@ async fn someone_elses_conversation_is_not_found() {
     }
     assert_eq!(chat.llm.requests.lock().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_cancelled_answer_closes_its_upstream_request_and_returns() {
+    use streamgate_core::ConversationStore;
+    use streamgate_tests::mock_http::{MockServer, Reply, pause, text};
+    use streamgate_tests::sse::openai_chunk;
+    // An upstream that would stream for ten seconds.
+    let mut parts = Vec::new();
+    for i in 0..500 {
+        parts.push(text(&openai_chunk(&format!(" t{i}"))));
+        parts.push(pause(20));
+    }
+    let server = MockServer::start(vec![Reply::sse(parts)]).await;
+    let openai = streamgate_llm::OpenAiProvider::new(
+        reqwest::Client::new(),
+        &server.url(),
+        "m",
+        None,
+        streamgate_llm::Timeouts::default(),
+    );
+    let chat = Chat::new(1000);
+    let e = event("long", "talk for a while", None);
+    let answering = handlers::message(
+        &e,
+        chat.push.as_ref(),
+        &chat.store,
+        &openai,
+        &chat.quotas,
+        &chat.conversations,
+        &chat.settings,
+    );
+    let stopping = async {
+        while chat.push.first_post_at().is_none() {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let connection = e.request_context.connection_id.clone().unwrap();
+        chat.conversations
+            .request_stop(&connection, "long", i64::MAX)
+            .await
+            .unwrap();
+    };
+    // The handler itself returns (nothing of the answer is left running)...
+    let (response, ()) = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        tokio::join!(answering, stopping)
+    })
+    .await
+    .expect("the answer stops long before the upstream would end");
+    assert_eq!(response.status_code, 200);
+    // ...and the upstream saw its response closed early.
+    server
+        .wait_closed_early(std::time::Duration::from_secs(2))
+        .await;
+    match chat.push.frames().last() {
+        Some(ServerFrame::Done { stop_reason, .. }) => {
+            assert_eq!(
+                *stop_reason,
+                Some(streamgate_contract::conversation::StopReason::Cancelled)
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -2,6 +2,7 @@
 //! step with the route contract. `access.rs`: the login on `$connect`.
 
 mod access;
+mod grants;
 
 use std::collections::{BTreeMap, BTreeSet};
 
