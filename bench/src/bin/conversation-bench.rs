@@ -89,6 +89,7 @@ async fn cancel_to_done(
     conversations: &dyn ConversationStore,
     check: Duration,
     runs: usize,
+    label: &str,
 ) -> (Duration, Duration) {
     let (store, quotas) = (MemoryStore::new(), MemoryQuotas::new());
     let llm = EchoProvider::new(Duration::from_millis(20));
@@ -98,16 +99,17 @@ async fn cancel_to_done(
     let mut samples = Vec::new();
     for run in 0..runs {
         let push = RecordingPush::new(PushBehaviour::Accept);
-        let request_id = format!("c{run}");
+        // Every delivery its own (a repeated one would be recognised and not answered).
+        let request_id = format!("{label}-{}-{run}", check.as_millis());
         let ask = event(
             Route::Message,
             json!({"action": Route::Message.key(), "data": words, "requestId": request_id}),
-            &format!("ask{run}"),
+            &format!("ask-{request_id}"),
         );
         let stop = event(
             Route::Cancel,
             json!({"action": Route::Cancel.key(), "requestId": request_id}),
-            &format!("stop{run}"),
+            &format!("stop-{request_id}"),
         );
         let answering = handlers::message(
             &ask,
@@ -122,8 +124,9 @@ async fn cancel_to_done(
             while push.first_post_at().is_none() {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
-            // Part-way through, as a person would.
-            tokio::time::sleep(Duration::from_millis(137)).await;
+            // Part-way through, as a person would, at no fixed phase of the looks.
+            let after = 100 + (run as u64 * 37) % 100;
+            tokio::time::sleep(Duration::from_millis(after)).await;
             let asked = Instant::now();
             conversation_action(Route::Cancel, &stop, push.as_ref(), &store, conversations).await;
             loop {
@@ -161,7 +164,7 @@ async fn first_token(
         let e = event(
             Route::Message,
             json!({"action": Route::Message.key(), "data": "hi", "requestId": "f"}),
-            &format!("f{run}"),
+            &format!("f-{}-{run}", provider.name()),
         );
         handlers::message(
             &e,
@@ -221,7 +224,7 @@ async fn main() {
         ("DynamoDB Local", &dynamo),
     ] {
         for check in [Duration::from_millis(50), Duration::from_millis(100)] {
-            let (p50, max) = cancel_to_done(store, check, stops).await;
+            let (p50, max) = cancel_to_done(store, check, stops, name).await;
             println!(
                 "| {name} | {} ms | {} | {} |",
                 check.as_millis(),

@@ -57,6 +57,15 @@ pub struct Inputs {
     pub newest_source: Option<(PathBuf, SystemTime)>,
 }
 
+/// The model a Bedrock system-defined inference profile routes to: the id after its
+/// geography prefix (`us.`, `eu.`, `apac.`, `us-gov.`, `global.`, ...), or `None` for a
+/// model id (`anthropic.claude-...`, `amazon.nova-...`).
+pub fn inference_profile_model(model: &str) -> Option<&str> {
+    let (prefix, rest) = model.split_once('.')?;
+    let geography = ["us", "eu", "apac", "us-gov", "ca", "jp", "au", "global"];
+    (geography.contains(&prefix) && rest.contains('.')).then_some(rest)
+}
+
 /// Every reason not to deploy; empty when everything is in order.
 pub fn check(inputs: &Inputs) -> Vec<Refusal> {
     let mut refusals = Vec::new();
@@ -75,7 +84,22 @@ pub fn check(inputs: &Inputs) -> Vec<Refusal> {
     };
     let provider = effective("LlmProvider", &values, &inputs.parameters).unwrap_or_default();
     let secret = effective("LlmApiKeySecretArn", &values, &inputs.parameters).unwrap_or_default();
-    if !provider.is_empty() && provider != "echo" && secret.trim().is_empty() {
+    if provider == "bedrock" {
+        // No key: the function's role is granted the model.
+        let model = effective("LlmModel", &values, &inputs.parameters).unwrap_or_default();
+        let routes_to =
+            effective("LlmModelRoutesTo", &values, &inputs.parameters).unwrap_or_default();
+        if model.trim().is_empty() {
+            refusals.push(Refusal::NoBedrockModel);
+        } else if let Some(base) = inference_profile_model(&model)
+            && routes_to.trim().is_empty()
+        {
+            refusals.push(Refusal::ProfileWithoutModel {
+                profile: model.clone(),
+                model: base.to_owned(),
+            });
+        }
+    } else if !provider.is_empty() && provider != "echo" && secret.trim().is_empty() {
         refusals.push(Refusal::NoSecret { provider });
     }
     let arch = architecture(&values, &inputs.parameters);
@@ -197,6 +221,35 @@ mod tests {
         missing.found = None;
         let r = check(&inputs(LIST_SET, &[], vec![missing]));
         assert!(r[0].to_string().contains("just package arm64"), "{r:?}");
+
+        // Bedrock needs no secret, but a model, and a profile's model.
+        assert!(matches!(
+            &check(&inputs(LIST_SET, &["LlmProvider=bedrock"], vec![]))[..],
+            [Refusal::NoBedrockModel]
+        ));
+        let model = "LlmModel=anthropic.claude-3-5-haiku-20241022-v1:0";
+        assert!(check(&inputs(LIST_SET, &["LlmProvider=bedrock", model], vec![])).is_empty());
+        let profile = "LlmModel=us.anthropic.claude-3-5-haiku-20241022-v1:0";
+        let r = check(&inputs(LIST_SET, &["LlmProvider=bedrock", profile], vec![]));
+        assert!(
+            matches!(&r[..], [Refusal::ProfileWithoutModel { .. }]),
+            "{r:?}"
+        );
+        assert!(
+            r[0].to_string()
+                .contains("LlmModelRoutesTo=anthropic.claude-3-5-haiku-20241022-v1:0"),
+            "{}",
+            r[0]
+        );
+        let routed = "LlmModelRoutesTo=anthropic.claude-3-5-haiku-20241022-v1:0";
+        assert!(
+            check(&inputs(
+                LIST_SET,
+                &["LlmProvider=bedrock", profile, routed],
+                vec![]
+            ))
+            .is_empty()
+        );
 
         let r = check(&inputs(LIST_SET, &["LlmProvider=openai"], vec![]));
         assert!(matches!(&r[..], [Refusal::NoSecret { .. }]), "{r:?}");

@@ -119,6 +119,22 @@ pub enum Refusal {
         /// The provider.
         provider: String,
     },
+    /// Bedrock without a model.
+    #[error(
+        "LlmProvider=bedrock needs LlmModel: a model id (anthropic.claude-3-5-haiku-20241022-v1:0) or an inference profile"
+    )]
+    NoBedrockModel,
+    /// A Bedrock inference profile without the model it routes to (its role would be
+    /// granted the profile but not the model, and every answer refused).
+    #[error(
+        "LlmModel={profile} is an inference profile: pass LlmModelRoutesTo={model} (the model it routes to), so the function may invoke it"
+    )]
+    ProfileWithoutModel {
+        /// The profile.
+        profile: String,
+        /// The model it presumably routes to.
+        model: String,
+    },
     /// An artifact is missing.
     #[error("{binary} is not packaged ({path}): run `just package {arch}`")]
     Missing {
@@ -260,7 +276,9 @@ secret_key     ****************abcd              env
     pub(crate) fn params() -> BTreeMap<String, Parameter> {
         let t = serde_json::json!({"Parameters": {
             "Architecture": {"Type": "String", "Default": "arm64", "AllowedValues": ["arm64", "x86_64"]},
-            "LlmProvider": {"Type": "String", "Default": "echo", "AllowedValues": ["echo", "openai", "anthropic"]},
+            "LlmProvider": {"Type": "String", "Default": "echo", "AllowedValues": ["echo", "openai", "anthropic", "bedrock"]},
+            "LlmModel": {"Type": "String", "Default": ""},
+            "LlmModelRoutesTo": {"Type": "String", "Default": ""},
             "LlmApiKeySecretArn": {"Type": "String", "Default": ""},
             "ConnectionTtlSeconds": {"Type": "Number", "Default": 10800},
         }});

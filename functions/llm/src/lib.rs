@@ -255,3 +255,54 @@ pub fn api_key_variable(
             LlmProviderKind::Anthropic => Some("ANTHROPIC_API_KEY".to_owned()),
         })
 }
+
+#[cfg(test)]
+mod conversation_bodies {
+    use serde_json::json;
+    use streamgate_core::LlmRequest;
+    use streamgate_core::ports::{ChatMessage, Role};
+
+    use crate::{AnthropicProvider, OpenAiProvider, Timeouts};
+
+    fn conversation() -> LlmRequest {
+        let said = |role, text: &str| ChatMessage {
+            role,
+            text: text.into(),
+        };
+        LlmRequest {
+            system: Some("Be brief.".into()),
+            messages: vec![
+                said(Role::User, "soup?"),
+                said(Role::Assistant, "tomato"),
+                said(Role::User, "and dessert?"),
+            ],
+            max_tokens: 32,
+        }
+    }
+
+    #[test]
+    fn the_history_goes_to_each_provider_in_its_own_shape() {
+        let http = reqwest::Client::new();
+        let openai = OpenAiProvider::new(http.clone(), "http://x", "m", None, Timeouts::default());
+        assert_eq!(
+            openai.body(&conversation())["messages"],
+            json!([
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "soup?"},
+                {"role": "assistant", "content": "tomato"},
+                {"role": "user", "content": "and dessert?"}
+            ])
+        );
+        let anthropic = AnthropicProvider::new(http, "http://x", "m", None, Timeouts::default());
+        let body = anthropic.body(&conversation());
+        assert_eq!(body["system"], "Be brief.");
+        assert_eq!(
+            body["messages"],
+            json!([
+                {"role": "user", "content": "soup?"},
+                {"role": "assistant", "content": "tomato"},
+                {"role": "user", "content": "and dessert?"}
+            ])
+        );
+    }
+}

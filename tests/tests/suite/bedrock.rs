@@ -245,3 +245,63 @@ async fn the_message_handler_streams_bedrock_and_ends_an_in_stream_failure_with_
     }
     assert_eq!(push.answer(), "Tomato soupPar");
 }
+
+/// `streamgate-server --provider bedrock`: the environment's credentials and region, the
+/// endpoint from `AWS_ENDPOINT_URL_BEDROCK_RUNTIME` as any SDK reads it; a conversation's
+/// second message reaches Bedrock with the first turn.
+#[tokio::test]
+async fn the_local_server_streams_bedrock_with_the_environments_credentials() {
+    use streamgate_contract::Route;
+    use streamgate_tests::local::{connect, next_json, send};
+    use streamgate_tests::server_process::ServerProcess;
+    let server = MockServer::start(vec![
+        stream(answer(&["Tomato", " soup"], 9, 2)),
+        stream(answer(&["Sorbet"], 15, 1)),
+    ])
+    .await;
+    let (mut cmd, port) = ServerProcess::command();
+    cmd.args(["--auth", "none", "--provider", "bedrock", "--model", MODEL])
+        .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", server.url())
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDLOCALSERVER")
+        .env("AWS_SECRET_ACCESS_KEY", "local-server-secret")
+        .env_remove("AWS_PROFILE");
+    let mut process = ServerProcess::start(cmd, port);
+    process.until("provider: bedrock").await;
+    let mut ws = connect(&format!("ws://127.0.0.1:{port}/dev")).await;
+    let mut conversation: Option<String> = None;
+    for (n, question) in ["soup?", "dessert?"].iter().enumerate() {
+        let mut m =
+            json!({"action": Route::Message.key(), "data": question, "requestId": format!("q{n}")});
+        if let Some(id) = &conversation {
+            m["conversationId"] = serde_json::Value::String(id.clone());
+        }
+        send(&mut ws, &m.to_string()).await;
+        loop {
+            let f = next_json(&mut ws).await;
+            match f["type"].as_str() {
+                Some("chunk") => continue,
+                Some("done") => {
+                    conversation = f["conversationId"].as_str().map(str::to_owned);
+                    break;
+                }
+                _ => panic!("{f}"),
+            }
+        }
+    }
+    let received = server.received();
+    assert_eq!(received.len(), 2);
+    let auth = received[1].header("authorization").unwrap_or_default();
+    assert!(auth.contains("Credential=AKIDLOCALSERVER/"), "{auth}");
+    assert_eq!(
+        received[1].json()["messages"],
+        json!([
+            {"role": "user", "content": [{"text": "soup?"}]},
+            {"role": "assistant", "content": [{"text": "Tomato soup"}]},
+            {"role": "user", "content": [{"text": "dessert?"}]}
+        ])
+    );
+    let stderr = process.terminate().await;
+    assert!(!stderr.contains("local-server-secret"));
+    assert!(!process.output.join("\n").contains("local-server-secret"));
+}
