@@ -107,6 +107,39 @@ impl DynamoConversations {
         HashMap::from([(attr::PK.to_owned(), s(pk)), (attr::SK.to_owned(), s(sk))])
     }
 
+    /// Up to `limit` items of partition `pk` whose sort key starts with `prefix` (and sorts
+    /// below `below`, when given), highest sort key first: one strongly consistent `Query`.
+    async fn newest(
+        &self,
+        pk: String,
+        prefix: &str,
+        below: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<Item>, StoreError> {
+        // Every sort key in a partition has the partition's one prefix, so "below" alone
+        // stays within it.
+        let (condition, bound) = match below {
+            Some(b) => ("#pk = :pk AND #sk < :bound", b),
+            None => ("#pk = :pk AND begins_with(#sk, :bound)", prefix.to_owned()),
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression(condition)
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#sk", attr::SK)
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":bound", s(bound))
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(out.items.unwrap_or_default())
+    }
+
     async fn create(&self, claim: &Claim<'_>, title: &str) -> Result<Claimed, StoreError> {
         let mut item = Self::key(claim.owner.key(), conversation_key(claim.conversation_id));
         item.insert(attr::CREATED_AT.into(), n(claim.now_ms));
@@ -310,26 +343,11 @@ impl ConversationStore for DynamoConversations {
         before: Option<u64>,
         limit: u32,
     ) -> Result<Vec<Turn>, StoreError> {
-        let (condition, bound) = match before {
-            Some(b) => ("#pk = :pk AND #sk < :bound", turn_key(b)),
-            None => ("#pk = :pk AND begins_with(#sk, :bound)", "t#".to_owned()),
-        };
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression(condition)
-            .expression_attribute_names("#pk", attr::PK)
-            .expression_attribute_names("#sk", attr::SK)
-            .expression_attribute_values(":pk", s(conversation_key(conversation_id)))
-            .expression_attribute_values(":bound", s(bound))
-            .scan_index_forward(false)
-            .limit(limit as i32)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.error(e))?;
-        out.items().iter().map(turn_of).collect()
+        let below = before.map(turn_key);
+        let items = self
+            .newest(conversation_key(conversation_id), "t#", below, limit)
+            .await?;
+        items.iter().map(turn_of).collect()
     }
 
     async fn conversations(
@@ -338,35 +356,20 @@ impl ConversationStore for DynamoConversations {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<ConversationSummary>, StoreError> {
-        let (condition, bound) = match after {
-            Some(a) => ("#pk = :pk AND #sk < :bound", conversation_key(a)),
-            None => ("#pk = :pk AND begins_with(#sk, :bound)", "c#".to_owned()),
-        };
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression(condition)
-            .expression_attribute_names("#pk", attr::PK)
-            .expression_attribute_names("#sk", attr::SK)
-            .expression_attribute_values(":pk", s(owner.key()))
-            .expression_attribute_values(":bound", s(bound))
-            .scan_index_forward(false)
-            .limit(limit as i32)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.error(e))?;
-        out.items().iter().map(summary).collect()
+        let below = after.map(conversation_key);
+        let items = self.newest(owner.key(), "c#", below, limit).await?;
+        items.iter().map(summary).collect()
     }
 
     async fn request_stop(
         &self,
         connection_id: &str,
         request_id: &str,
+        at_ms: i64,
         ttl: i64,
     ) -> Result<(), StoreError> {
         let mut item = Self::key(cancel_partition(connection_id), cancel_key(request_id));
+        item.insert(attr::AT.into(), n(at_ms));
         item.insert(attr::TTL.into(), n(ttl));
         self.client
             .put_item()
@@ -382,6 +385,7 @@ impl ConversationStore for DynamoConversations {
         &self,
         connection_id: &str,
         request_id: &str,
+        since_ms: i64,
     ) -> Result<bool, StoreError> {
         let out = self
             .client
@@ -392,11 +396,14 @@ impl ConversationStore for DynamoConversations {
                 cancel_key(request_id),
             )))
             .consistent_read(true)
-            .projection_expression("#pk")
-            .expression_attribute_names("#pk", attr::PK)
+            .projection_expression("#at")
+            .expression_attribute_names("#at", attr::AT)
             .send()
             .await
             .map_err(|e| self.error(e))?;
-        Ok(out.item().is_some())
+        Ok(out
+            .item()
+            .and_then(|i| number(i, attr::AT))
+            .is_some_and(|at| at >= since_ms))
     }
 }

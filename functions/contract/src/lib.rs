@@ -6,9 +6,10 @@
 //! * [`routes`]: every route key, the function that serves it, and that function's settings
 //!   (binary, memory, timeout, what it may touch). A route key is written here and nowhere else.
 //! * [`invocation`]: how API Gateway invokes each route, and the asynchronous event.
-//! * [`wire`]: the JSON frames clients send and receive, with the stable error codes.
+//! * [`wire`]: the JSON frames the server sends, with the stable error codes.
 //! * [`conversation`]: conversations, their turns, and the conversations table's items.
-//! * [`requests`]: the requests of the `history`, `conversations` and `cancel` actions.
+//! * [`requests`]: what clients send, validated (`message`, `history`, `conversations`,
+//!   `cancel`).
 //! * [`record`]: the connection record and its DynamoDB attribute names.
 //! * [`limits`]: API Gateway's WebSocket limits.
 //! * [`config`]: the names of the environment variables that carry deployment settings.
@@ -35,5 +36,6 @@ pub mod wire;
 pub use access::Access;
 pub use invocation::Invocation;
 pub use record::{ApiKind, ConnectionRecord};
+pub use requests::MessageRequest;
 pub use routes::{Function, FunctionSpec, Permission, Route, RouteKind};
-pub use wire::{ErrorCode, ErrorFrame, MessageRequest, ServerFrame, Usage};
+pub use wire::{ErrorCode, ErrorFrame, ServerFrame, Usage};

@@ -1,6 +1,9 @@
-//! The requests of the conversation actions: `history`, `conversations` and `cancel`.
+//! What clients send, validated: `message`, and the conversation actions `history`,
+//! `conversations` and `cancel`. A body that is not valid gets a `bad_request` (or
+//! `payload_too_large`) frame carrying the client's `requestId` when it could be read.
 //!
 //! ```json
+//! {"action": "message", "data": "...", "conversationId": "...", "requestId": "c-17"}
 //! {"action": "history", "conversationId": "...", "limit": 20, "cursor": "...", "requestId": "h-1"}
 //! {"action": "conversations", "limit": 20, "cursor": "...", "requestId": "l-1"}
 //! {"action": "cancel", "requestId": "c-17"}
@@ -9,7 +12,101 @@
 use serde_json::{Map, Value};
 
 use crate::conversation::{PAGE_DEFAULT, PAGE_MAX, valid_conversation_id};
-use crate::wire::{ErrorCode, ErrorFrame, conversation_id_of, object_of, request_id_of};
+use crate::limits::MESSAGE_PAYLOAD_MAX_BYTES;
+use crate::wire::{ErrorCode, ErrorFrame, REQUEST_ID_MAX_CHARS};
+
+/// A request body as a JSON object, or the `payload_too_large`/`bad_request` frame.
+fn object_of(body: Option<&str>) -> Result<serde_json::Map<String, serde_json::Value>, ErrorFrame> {
+    let body = body.unwrap_or("");
+    if body.len() > MESSAGE_PAYLOAD_MAX_BYTES {
+        return Err(ErrorFrame::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the message is larger than {MESSAGE_PAYLOAD_MAX_BYTES} bytes"),
+        ));
+    }
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(object)) => Ok(object),
+        _ => Err(ErrorFrame::new(
+            ErrorCode::BadRequest,
+            "the message is not a JSON object",
+        )),
+    }
+}
+
+/// The optional `requestId` of a request object.
+fn request_id_of(
+    object: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Option<String>, ErrorFrame> {
+    match object.get("requestId") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s))
+            if !s.is_empty() && s.chars().count() <= REQUEST_ID_MAX_CHARS =>
+        {
+            Ok(Some(s.clone()))
+        }
+        Some(_) => Err(ErrorFrame::new(
+            ErrorCode::BadRequest,
+            format!(
+                "requestId must be a non-empty string of at most {REQUEST_ID_MAX_CHARS} characters"
+            ),
+        )),
+    }
+}
+
+/// The optional `conversationId` of a request object (`fail` makes the error frame).
+fn conversation_id_of(
+    object: &serde_json::Map<String, serde_json::Value>,
+    fail: &dyn Fn(&str) -> ErrorFrame,
+) -> Result<Option<String>, ErrorFrame> {
+    match object.get("conversationId") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) if valid_conversation_id(s) => Ok(Some(s.clone())),
+        Some(_) => Err(fail(
+            "conversationId must be 1 to 64 letters, digits, '-' or '_'",
+        )),
+    }
+}
+
+/// A validated `message` request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageRequest {
+    /// The user's input (non-empty).
+    pub data: String,
+    /// The client's id for this request, if it sent one.
+    pub request_id: Option<String>,
+    /// The conversation to continue; none starts a new one.
+    pub conversation_id: Option<String>,
+}
+
+impl MessageRequest {
+    /// Validates a `message` body. The error frame carries the client's `requestId` when it
+    /// could be read.
+    pub fn parse(body: Option<&str>) -> Result<MessageRequest, ErrorFrame> {
+        let object = object_of(body)?;
+        let request_id = request_id_of(&object)?;
+        let fail = |error: &str| {
+            let frame = ErrorFrame::new(ErrorCode::BadRequest, error);
+            match &request_id {
+                Some(id) => frame.for_request(id.clone()),
+                None => frame,
+            }
+        };
+        let data = match object.get("data") {
+            None | Some(serde_json::Value::Null) => return Err(fail("data is required")),
+            Some(serde_json::Value::String(s)) => s,
+            Some(_) => return Err(fail("data must be a string")),
+        };
+        if data.trim().is_empty() {
+            return Err(fail("data must not be empty"));
+        }
+        let conversation_id = conversation_id_of(&object, &fail)?;
+        Ok(MessageRequest {
+            data: data.clone(),
+            request_id,
+            conversation_id,
+        })
+    }
+}
 
 /// A validated `history` request: a page of a conversation's turns, newest page first.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -140,6 +237,80 @@ mod tests {
     use crate::conversation::{StopReason, Turn};
     use crate::wire::ServerFrame;
     use serde_json::json;
+
+    fn parse(body: &str) -> Result<MessageRequest, ErrorFrame> {
+        MessageRequest::parse(Some(body))
+    }
+
+    #[test]
+    fn message_requests_are_validated() {
+        assert_eq!(
+            parse(r#"{"action":"message","data":"hi","requestId":"c-1"}"#).unwrap(),
+            MessageRequest {
+                data: "hi".into(),
+                request_id: Some("c-1".into()),
+                conversation_id: None,
+            }
+        );
+        assert_eq!(
+            parse(r#"{"data":"hi"}"#).unwrap().request_id,
+            None,
+            "requestId is optional"
+        );
+        let cases = [
+            ("", ErrorCode::BadRequest, "not a JSON object"),
+            ("[1]", ErrorCode::BadRequest, "not a JSON object"),
+            (
+                r#"{"action":"message"}"#,
+                ErrorCode::BadRequest,
+                "data is required",
+            ),
+            (
+                r#"{"data":null}"#,
+                ErrorCode::BadRequest,
+                "data is required",
+            ),
+            (r#"{"data":""}"#, ErrorCode::BadRequest, "must not be empty"),
+            (
+                r#"{"data":"  \n"}"#,
+                ErrorCode::BadRequest,
+                "must not be empty",
+            ),
+            (r#"{"data":42}"#, ErrorCode::BadRequest, "must be a string"),
+            (
+                r#"{"data":"x","requestId":7}"#,
+                ErrorCode::BadRequest,
+                "requestId",
+            ),
+        ];
+        for (body, code, needle) in cases {
+            let err = parse(body).unwrap_err();
+            assert_eq!(err.code, code, "{body}");
+            assert!(err.error.contains(needle), "{body}: {}", err.error);
+        }
+        assert_eq!(
+            MessageRequest::parse(None).unwrap_err().code,
+            ErrorCode::BadRequest
+        );
+        let err = parse(r#"{"data":3,"requestId":"c-9"}"#).unwrap_err();
+        assert_eq!(
+            err.request_id.as_deref(),
+            Some("c-9"),
+            "the client's id is echoed"
+        );
+    }
+
+    #[test]
+    fn oversize_messages_are_refused() {
+        let big = format!(r#"{{"data":"{}"}}"#, "a".repeat(MESSAGE_PAYLOAD_MAX_BYTES));
+        assert_eq!(parse(&big).unwrap_err().code, ErrorCode::PayloadTooLarge);
+        let fits = format!(
+            r#"{{"data":"{}"}}"#,
+            "a".repeat(MESSAGE_PAYLOAD_MAX_BYTES - 11)
+        );
+        assert_eq!(fits.len(), MESSAGE_PAYLOAD_MAX_BYTES);
+        assert!(parse(&fits).is_ok());
+    }
 
     #[test]
     fn history_requests_are_validated() {

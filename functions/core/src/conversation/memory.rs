@@ -25,8 +25,8 @@ struct State {
     heads: HashMap<(String, String), Head>,
     /// conversation id → its turns by number.
     turns: HashMap<String, BTreeMap<u64, Turn>>,
-    /// (connection, request id) → epoch seconds the request lapses.
-    stops: HashMap<(String, String), i64>,
+    /// (connection, request id) → (epoch milliseconds it was made, epoch seconds it lapses).
+    stops: HashMap<(String, String), (i64, i64)>,
 }
 
 /// Conversations in maps.
@@ -199,15 +199,17 @@ impl ConversationStore for MemoryConversations {
         &self,
         connection_id: &str,
         request_id: &str,
+        at_ms: i64,
         ttl: i64,
     ) -> Result<(), StoreError> {
         let mut state = self.lock();
         let now = crate::quota::now() as i64;
         // Lapsed requests go as new ones come: the map holds only live ones.
-        state.stops.retain(|_, until| *until > now);
-        state
-            .stops
-            .insert((connection_id.to_owned(), request_id.to_owned()), ttl);
+        state.stops.retain(|_, (_, until)| *until > now);
+        state.stops.insert(
+            (connection_id.to_owned(), request_id.to_owned()),
+            (at_ms, ttl),
+        );
         Ok(())
     }
 
@@ -215,11 +217,13 @@ impl ConversationStore for MemoryConversations {
         &self,
         connection_id: &str,
         request_id: &str,
+        since_ms: i64,
     ) -> Result<bool, StoreError> {
         let state = self.lock();
         Ok(state
             .stops
-            .contains_key(&(connection_id.to_owned(), request_id.to_owned())))
+            .get(&(connection_id.to_owned(), request_id.to_owned()))
+            .is_some_and(|(at, _)| *at >= since_ms))
     }
 }
 

@@ -131,19 +131,24 @@ pub trait ConversationStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<ConversationSummary>, StoreError>;
 
-    /// Leaves a request to stop the answer `request_id` of a connection, until `ttl`.
+    /// Leaves a request, made at `at_ms`, to stop the answer `request_id` of a connection,
+    /// kept until `ttl`.
     async fn request_stop(
         &self,
         connection_id: &str,
         request_id: &str,
+        at_ms: i64,
         ttl: i64,
     ) -> Result<(), StoreError>;
 
-    /// Whether a stop was requested for the answer `request_id` of a connection.
+    /// Whether a stop was requested, at `since_ms` or later, for the answer `request_id` of a
+    /// connection (a client that reuses its request ids does not stop a later answer with
+    /// an old request).
     async fn stop_requested(
         &self,
         connection_id: &str,
         request_id: &str,
+        since_ms: i64,
     ) -> Result<bool, StoreError>;
 }
 
@@ -190,11 +195,11 @@ impl ConversationStore for NotGranted {
         Err(not_granted())
     }
 
-    async fn request_stop(&self, _: &str, _: &str, _: i64) -> Result<(), StoreError> {
+    async fn request_stop(&self, _: &str, _: &str, _: i64, _: i64) -> Result<(), StoreError> {
         Err(not_granted())
     }
 
-    async fn stop_requested(&self, _: &str, _: &str) -> Result<bool, StoreError> {
+    async fn stop_requested(&self, _: &str, _: &str, _: i64) -> Result<bool, StoreError> {
         Err(not_granted())
     }
 }

@@ -67,8 +67,9 @@ pub async fn conversation_action(
                 Err(frame) => Err(with_id(frame)),
                 Ok(r) => {
                     let ttl = crate::quota::now() + CANCEL_MARK_TTL_SECONDS;
+                    let at = crate::conversation::now_ms();
                     match conversations
-                        .request_stop(&target.connection_id, &r.request_id, ttl as i64)
+                        .request_stop(&target.connection_id, &r.request_id, at, ttl as i64)
                         .await
                     {
                         Ok(()) => {

@@ -65,6 +65,9 @@ pub fn llm_error_frame(e: &LlmError) -> ErrorFrame {
 /// process): the `message` function's timeout and a minute.
 const CLAIM_MS: i64 = (Function::Message.spec().timeout_seconds as i64 + 60) * 1000;
 
+/// How much earlier than the message a stop request may seem to be made and still count.
+const STOP_CLOCK_SKEW_MS: i64 = 1_000;
+
 /// `message`: streams the model's answer as `chunk` frames, then one `done` or `error`.
 pub async fn message(
     event: &WsEvent,
@@ -289,6 +292,8 @@ async fn answer(
         store: conversations,
         connection_id,
         request_id: id,
+        // API Gateway's clock and the cancel function's may differ by a little.
+        since_ms: event_time - STOP_CLOCK_SKEW_MS,
         every: settings.conversations.cancel_check,
     });
     let mut delivered = String::new();

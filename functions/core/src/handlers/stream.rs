@@ -37,6 +37,8 @@ pub(super) struct StopWatch<'a> {
     pub(super) store: &'a dyn ConversationStore,
     pub(super) connection_id: &'a str,
     pub(super) request_id: &'a str,
+    /// Only requests made since then count (when the client sent the message).
+    pub(super) since_ms: i64,
     pub(super) every: Duration,
 }
 
@@ -44,7 +46,7 @@ impl StopWatch<'_> {
     async fn requested(&self) -> bool {
         match self
             .store
-            .stop_requested(self.connection_id, self.request_id)
+            .stop_requested(self.connection_id, self.request_id, self.since_ms)
             .await
         {
             Ok(stop) => stop,

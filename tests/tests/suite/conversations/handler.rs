@@ -241,7 +241,12 @@ async fn a_cancelled_answer_closes_its_upstream_request_and_returns() {
         }
         let connection = e.request_context.connection_id.clone().unwrap();
         chat.conversations
-            .request_stop(&connection, "long", i64::MAX)
+            .request_stop(
+                &connection,
+                "long",
+                streamgate_core::conversation::now_ms(),
+                i64::MAX,
+            )
             .await
             .unwrap();
     };

@@ -194,11 +194,22 @@ async fn rules(store: &dyn ConversationStore) {
     );
 
     // Stop requests are per connection and request.
-    assert!(!store.stop_requested("c1", "r1").await.unwrap());
-    store.request_stop("c1", "r1", 1_900_000_000).await.unwrap();
-    assert!(store.stop_requested("c1", "r1").await.unwrap());
-    assert!(!store.stop_requested("c2", "r1").await.unwrap());
-    assert!(!store.stop_requested("c1", "r2").await.unwrap());
+    let sent = now + 5_000;
+    assert!(!store.stop_requested("c1", "r1", sent).await.unwrap());
+    store
+        .request_stop("c1", "r1", sent + 200, 1_900_000_000)
+        .await
+        .unwrap();
+    assert!(store.stop_requested("c1", "r1", sent).await.unwrap());
+    assert!(!store.stop_requested("c2", "r1", sent).await.unwrap());
+    assert!(!store.stop_requested("c1", "r2", sent).await.unwrap());
+    // A later message that reuses the request id is not stopped by the old request.
+    assert!(
+        !store
+            .stop_requested("c1", "r1", sent + 60_000)
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test]
