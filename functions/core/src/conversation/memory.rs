@@ -1,5 +1,8 @@
 //! Conversations in memory: the local server's default, and the tests'. The same rules as
-//! the DynamoDB adapter, each change made under one lock.
+//! the DynamoDB adapter, each change made under one lock. It keeps at most
+//! [`MAX_CONVERSATIONS`]: a new one past that pushes out the oldest that is not answering
+//! (where DynamoDB would let the oldest expire), so a long-running server's memory stays
+//! bounded.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -9,6 +12,9 @@ use streamgate_contract::conversation::{ConversationSummary, Owner, Turn};
 
 use super::{Claim, Claimed, ConversationStore};
 use crate::ports::StoreError;
+
+/// The most conversations kept (with their turns).
+pub const MAX_CONVERSATIONS: usize = 10_000;
 
 #[derive(Debug, Clone)]
 struct Head {
@@ -86,6 +92,9 @@ impl ConversationStore for MemoryConversations {
             },
             (None, None) => Ok(Claimed::NotFound),
             (None, Some(title)) => {
+                if state.heads.len() >= MAX_CONVERSATIONS {
+                    evict_oldest(&mut state, claim.now_ms);
+                }
                 state.heads.insert(
                     key,
                     Head {
@@ -227,6 +236,70 @@ impl ConversationStore for MemoryConversations {
     }
 }
 
+/// Drops the oldest conversation (ids sort by creation) that no answer holds, with its turns.
+fn evict_oldest(state: &mut State, now_ms: i64) {
+    let oldest = state
+        .heads
+        .iter()
+        .filter(|(_, head)| head.busy.as_ref().is_none_or(|(_, until)| *until <= now_ms))
+        .map(|(key, _)| key)
+        .min_by(|a, b| a.1.cmp(&b.1))
+        .cloned();
+    if let Some(key) = oldest {
+        state.heads.remove(&key);
+        state.turns.remove(&key.1);
+    }
+}
+
 fn lapsed() -> StoreError {
     StoreError::Unavailable("the answer's claim on its conversation lapsed".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Starts conversation `n` (id `n` in 12 digits: ids sort by age), given back at once
+    /// unless `held`.
+    async fn start(store: &MemoryConversations, owner: &Owner, n: usize, held: bool) {
+        let (id, delivery) = (format!("{n:012}"), format!("d{n}"));
+        let claim = Claim {
+            owner,
+            conversation_id: &id,
+            delivery: &delivery,
+            new_title: Some("t"),
+            now_ms: 1_000,
+            until_ms: 2_000,
+            ttl: 0,
+        };
+        assert_eq!(
+            store.claim(&claim).await.unwrap(),
+            Claimed::Held { turn: 1 }
+        );
+        if !held {
+            store.release(owner, &id, &delivery).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn past_the_cap_the_oldest_conversation_goes_but_not_one_answering() {
+        let store = MemoryConversations::new();
+        let owner = Owner::Connection("c".into());
+        // The oldest is held by an answer; the next oldest is free.
+        start(&store, &owner, 1, true).await;
+        for n in 2..=MAX_CONVERSATIONS {
+            start(&store, &owner, n, false).await;
+        }
+        start(&store, &owner, MAX_CONVERSATIONS + 1, false).await;
+        assert_eq!(store.lock().heads.len(), MAX_CONVERSATIONS);
+        let kept = |n: usize| {
+            store
+                .lock()
+                .heads
+                .contains_key(&(owner.key(), format!("{n:012}")))
+        };
+        assert!(kept(1), "an answering conversation is never pushed out");
+        assert!(!kept(2), "the oldest free one went");
+        assert!(kept(MAX_CONVERSATIONS + 1));
+    }
 }
