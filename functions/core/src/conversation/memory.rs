@@ -16,6 +16,9 @@ use crate::ports::StoreError;
 /// The most conversations kept (with their turns).
 pub const MAX_CONVERSATIONS: usize = 10_000;
 
+/// The most stop requests kept (each lapses after an hour anyway).
+pub const MAX_STOP_REQUESTS: usize = 10_000;
+
 #[derive(Debug, Clone)]
 struct Head {
     created_at: i64,
@@ -213,8 +216,19 @@ impl ConversationStore for MemoryConversations {
     ) -> Result<(), StoreError> {
         let mut state = self.lock();
         let now = crate::quota::now() as i64;
-        // Lapsed requests go as new ones come: the map holds only live ones.
+        // Lapsed requests go as new ones come: the map holds only live ones, and at most
+        // MAX_STOP_REQUESTS (a client sending cancels for made-up ids pushes out the oldest).
         state.stops.retain(|_, (_, until)| *until > now);
+        if state.stops.len() >= MAX_STOP_REQUESTS {
+            let oldest = state
+                .stops
+                .iter()
+                .min_by_key(|(_, (at, _))| *at)
+                .map(|(key, _)| key.clone());
+            if let Some(key) = oldest {
+                state.stops.remove(&key);
+            }
+        }
         state.stops.insert(
             (connection_id.to_owned(), request_id.to_owned()),
             (at_ms, ttl),
@@ -301,5 +315,22 @@ mod tests {
         assert!(kept(1), "an answering conversation is never pushed out");
         assert!(!kept(2), "the oldest free one went");
         assert!(kept(MAX_CONVERSATIONS + 1));
+    }
+
+    #[tokio::test]
+    async fn stop_requests_are_bounded_the_oldest_going_first() {
+        let store = MemoryConversations::new();
+        let ttl = i64::MAX;
+        for n in 0..=MAX_STOP_REQUESTS as i64 {
+            store
+                .request_stop("c", &format!("r{n}"), n, ttl)
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.lock().stops.len(), MAX_STOP_REQUESTS);
+        assert!(!store.stop_requested("c", "r0", 0).await.unwrap());
+        assert!(store.stop_requested("c", "r1", 0).await.unwrap());
+        let last = format!("r{MAX_STOP_REQUESTS}");
+        assert!(store.stop_requested("c", &last, 0).await.unwrap());
     }
 }
