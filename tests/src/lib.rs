@@ -23,6 +23,21 @@ use std::process::{Command, Output};
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 
+/// The status and body of a raw HTTP/1.1 response (status 0 when there is none).
+pub fn status_and_body(raw: &[u8]) -> (u16, String) {
+    let text = String::from_utf8_lossy(raw);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
 /// Credentials for local endpoints (DynamoDB Local, mock servers), which accept any.
 pub fn test_credentials() -> aws_credential_types::Credentials {
     aws_credential_types::Credentials::new(

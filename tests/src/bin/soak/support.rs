@@ -168,17 +168,7 @@ pub(super) async fn http(port: u16, request: &str) -> (u16, String) {
     }
     let mut raw = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut raw)).await;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    streamgate_tests::status_and_body(&raw)
 }
 
 pub(super) async fn open(url: &str) -> Option<Ws> {
