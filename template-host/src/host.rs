@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::runtime::artifact;
 use crate::runtime::pool::{LogSink, Pool, PoolConfig};
 use crate::runtime::{FunctionHost, LambdaAuthorizer};
+use crate::runtime::{artifact, managed};
 use streamgate_auth::dev::DevIssuer;
 use streamgate_emulator::api::ApiRoute;
 use streamgate_emulator::callers::LocalToken;
@@ -64,6 +64,12 @@ pub struct TemplateOptions {
     /// `GET /metrics` from this registry, which takes in the functions' EMF lines (those
     /// lines then leave the output: they are metrics, not logs).
     pub metrics: Option<&'static streamgate_telemetry::Registry>,
+    /// Where the managed runtimes' SDKs and loops are kept.
+    pub cache_dir: PathBuf,
+    /// Start-up progress (an SDK being installed), one line at a time.
+    pub progress: Arc<dyn Fn(&str) + Send + Sync>,
+    /// Retire a function's warm processes when its code changes.
+    pub watch: bool,
 }
 
 impl TemplateOptions {
@@ -84,6 +90,9 @@ impl TemplateOptions {
             local_parameters: BTreeMap::new(),
             dev_issuer: None,
             metrics: None,
+            cache_dir: crate::runtime::managed::default_cache_dir(),
+            progress: Arc::new(|line: &str| eprintln!("{line}")),
+            watch: false,
         }
     }
 }
@@ -100,8 +109,24 @@ pub struct TemplateHost {
     pub dynamodb_endpoint: Option<String>,
     /// What was done at start-up (tables created...), for the banner.
     pub setup: Vec<String>,
+    /// The code watcher (with `watch`).
+    _watcher: Option<crate::runtime::watch::Watcher>,
     _dynamodb: Option<DynamoDbLocal>,
     _unpacked: ScratchDir,
+}
+
+/// `sam build`'s output beside `template` (`.aws-sam/build/template.yaml`), used in its place
+/// when present, as `sam local` does.
+fn sam_build_output(template: &std::path::Path) -> Option<PathBuf> {
+    if template.components().any(|c| c.as_os_str() == ".aws-sam") {
+        return None;
+    }
+    let built = template
+        .parent()?
+        .join(".aws-sam")
+        .join("build")
+        .join("template.yaml");
+    built.is_file().then_some(built)
 }
 
 /// Scratch folders are named `{SCRATCH_PREFIX}{pid}-{api id}`.
@@ -136,10 +161,20 @@ impl TemplateHost {
         options: TemplateOptions,
         listener: &TcpListener,
     ) -> Result<TemplateHost, Vec<String>> {
-        let text = std::fs::read_to_string(&options.template)
-            .map_err(|e| vec![format!("cannot read {}: {e}", options.template.display())])?;
-        let base_dir = options
-            .template
+        let mut setup = Vec::new();
+        let template_path = match sam_build_output(&options.template) {
+            Some(built) => {
+                setup.push(format!(
+                    "serving SAM's build output {} (run `sam build` again after a change, or remove .aws-sam)",
+                    built.display()
+                ));
+                built
+            }
+            None => options.template.clone(),
+        };
+        let text = std::fs::read_to_string(&template_path)
+            .map_err(|e| vec![format!("cannot read {}: {e}", template_path.display())])?;
+        let base_dir = template_path
             .parent()
             .map(PathBuf::from)
             .unwrap_or_default();
@@ -169,10 +204,28 @@ impl TemplateHost {
         let unpacked = ScratchDir(
             std::env::temp_dir().join(format!("{SCRATCH_PREFIX}{}-{api_id}", std::process::id())),
         );
+        let port = listener
+            .local_addr()
+            .map_err(|e| vec![format!("no local address: {e}")])?
+            .port();
+        let progress = options.progress.clone();
+        let (toolchains, notes) = managed::prepare_all(
+            api.functions.values(),
+            &options.cache_dir,
+            &move |line: &str| progress(line),
+        )
+        .await?;
+        setup.extend(notes);
+        let managed_environment = managed::local_api_environment(&api_id, &pseudo.region, port);
+        let managed = artifact::Managed {
+            toolchains: &toolchains,
+            cache: &options.cache_dir,
+            environment: &managed_environment,
+        };
         let mut problems = Vec::new();
         let mut launches = BTreeMap::new();
         for (id, f) in &api.functions {
-            match artifact::locate(f, options.artifacts.as_deref(), &unpacked.0) {
+            match artifact::locate(f, options.artifacts.as_deref(), &unpacked.0, &managed) {
                 Ok(launch) => {
                     launches.insert(id.clone(), launch);
                 }
@@ -190,11 +243,6 @@ impl TemplateHost {
             return Err(problems);
         }
 
-        let mut setup = Vec::new();
-        let port = listener
-            .local_addr()
-            .map_err(|e| vec![format!("no local address: {e}")])?
-            .port();
         let (dynamodb, dynamodb_endpoint) = match (
             &options.dynamodb_endpoint,
             api.tables.is_empty(),
@@ -295,6 +343,9 @@ impl TemplateHost {
                     pool,
                 }) as Arc<dyn Authorizer>
             });
+        let watcher = options
+            .watch
+            .then(|| crate::runtime::watch::start(&pools, options.progress.clone()));
         let host = Arc::new(FunctionHost::new(pools, routes));
         let config = GatewayConfig {
             stage: api.stage.clone(),
@@ -325,6 +376,7 @@ impl TemplateHost {
             api,
             dynamodb_endpoint,
             setup,
+            _watcher: watcher,
             _dynamodb: dynamodb,
             _unpacked: unpacked,
         })

@@ -2,19 +2,34 @@
 //! `--artifacts`), checking it is a program Lambda could run for the declared architecture,
 //! and how to start it on this machine (natively, or an arm64 binary under `qemu-aarch64`).
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use super::managed::Toolchain;
+use crate::template::rules::Family;
 use crate::template::{Code, FunctionDef};
 
-/// How to start a function's bootstrap.
+/// How to start a function's process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Launch {
-    /// The folder holding `bootstrap` (`LAMBDA_TASK_ROOT`, the working directory).
+    /// The folder holding the code (`LAMBDA_TASK_ROOT`, the working directory).
     pub task_root: PathBuf,
-    /// The program and its leading arguments (`[bootstrap]`, or
-    /// `[qemu-aarch64, -L, sysroot, bootstrap]`).
+    /// The program and its leading arguments (`[bootstrap]`,
+    /// `[qemu-aarch64, -L, sysroot, bootstrap]`, or a managed runtime's `[node, loop]`).
     pub command: Vec<String>,
+    /// Variables of the runtime itself (`AWS_EXECUTION_ENV`, module paths).
+    pub environment: BTreeMap<String, String>,
+}
+
+/// Where a managed runtime's functions find what runs them.
+pub struct Managed<'a> {
+    /// Node.js and Python, when the template has such functions.
+    pub toolchains: &'a BTreeMap<Family, Toolchain>,
+    /// The cache.
+    pub cache: &'a Path,
+    /// Variables every managed process gets (the local API's endpoint for the loop).
+    pub environment: &'a BTreeMap<String, String>,
 }
 
 /// An ELF file's machine, from its header.
@@ -67,7 +82,106 @@ pub fn locate(
     f: &FunctionDef,
     artifacts: Option<&Path>,
     unpack_dir: &Path,
+    managed: &Managed<'_>,
 ) -> Result<Launch, String> {
+    let task_root = task_root(f, artifacts, unpack_dir)?;
+    match f.family {
+        Family::Provided => bootstrap(f, task_root),
+        family => {
+            let toolchain = managed
+                .toolchains
+                .get(&family)
+                .ok_or_else(|| format!("{}: no toolchain for {}", f.logical_id, f.runtime))?;
+            handler_file(f, &task_root)?;
+            let mut environment = toolchain.environment(&f.runtime, managed.cache);
+            environment.extend(managed.environment.clone());
+            Ok(Launch {
+                task_root,
+                command: toolchain.command(),
+                environment,
+            })
+        }
+    }
+}
+
+/// The file a managed runtime loads for `f.handler`, checked at start-up (Lambda would
+/// report `Runtime.ImportModuleError` at the first event).
+fn handler_file(f: &FunctionDef, task_root: &Path) -> Result<PathBuf, String> {
+    let (dir, rest) = f.handler.rsplit_once('/').unwrap_or(("", &f.handler));
+    let (candidates, form): (Vec<String>, &str) = match f.family {
+        Family::Node => {
+            let Some((file, _)) = rest
+                .split_once('.')
+                .filter(|(file, e)| !file.is_empty() && !e.is_empty())
+            else {
+                return Err(format!(
+                    "{}: Handler {:?} is not FILE.EXPORT (index.handler)",
+                    f.logical_id, f.handler
+                ));
+            };
+            (
+                [".js", ".mjs", ".cjs"]
+                    .iter()
+                    .map(|ext| format!("{file}{ext}"))
+                    .collect(),
+                "a .js, .mjs or .cjs file",
+            )
+        }
+        _ => {
+            let Some((module, _)) = f
+                .handler
+                .rsplit_once('.')
+                .filter(|(m, e)| !m.is_empty() && !e.is_empty())
+            else {
+                return Err(format!(
+                    "{}: Handler {:?} is not MODULE.FUNCTION (app.handler)",
+                    f.logical_id, f.handler
+                ));
+            };
+            let module = module.replace('.', "/");
+            (
+                vec![format!("{module}.py"), format!("{module}/__init__.py")],
+                "a .py module",
+            )
+        }
+    };
+    let base = if f.family == Family::Node {
+        task_root.join(dir)
+    } else {
+        task_root.to_path_buf()
+    };
+    candidates
+        .iter()
+        .map(|c| base.join(c))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            format!(
+                "{}: Handler {:?} names no {form} in {} (Lambda would fail with Runtime.ImportModuleError)",
+                f.logical_id,
+                f.handler,
+                task_root.display()
+            )
+        })
+}
+
+/// The folder a function's code is in: its own, a zip unpacked, or inline code written out.
+fn task_root(
+    f: &FunctionDef,
+    artifacts: Option<&Path>,
+    unpack_dir: &Path,
+) -> Result<PathBuf, String> {
+    if let Code::Inline(source) = &f.code {
+        let dir = unpack_dir.join(&f.logical_id);
+        let file = if f.family == Family::Python {
+            "index.py"
+        } else {
+            "index.js"
+        };
+        std::fs::create_dir_all(&dir)
+            .and_then(|_| std::fs::write(dir.join(file), source))
+            .map_err(|e| format!("{}: cannot write its inline code: {e}", f.logical_id))?;
+        return Ok(dir);
+    }
     let path = match (&f.code, artifacts) {
         (Code::Path(p), Some(dir)) => {
             let name = p.file_name().map(PathBuf::from).unwrap_or_default();
@@ -86,6 +200,7 @@ pub fn locate(
                 f.logical_id
             ));
         }
+        (Code::Inline(_), _) => unreachable!("written out above"),
     };
     let task_root = if path.is_dir() {
         path
@@ -95,13 +210,24 @@ pub fn locate(
             .map_err(|e| format!("{}: cannot unpack {}: {e}", f.logical_id, path.display()))?;
         into
     } else {
+        let hint = match f.family {
+            Family::Provided => {
+                "package the functions first: `just package`, or cargo lambda build"
+            }
+            _ => "the template's CodeUri or Code names a folder or zip relative to the template",
+        };
         return Err(format!(
-            "{}: no code at {} (package the functions first: `just package`, or cargo lambda build)",
+            "{}: no code at {} ({hint})",
             f.logical_id,
             path.display()
         ));
     };
-    let task_root = std::fs::canonicalize(&task_root).unwrap_or(task_root);
+    Ok(std::fs::canonicalize(&task_root).unwrap_or(task_root))
+}
+
+/// A `provided.*` function's `bootstrap`: there, executable, built for the declared
+/// architecture; run natively or under qemu.
+fn bootstrap(f: &FunctionDef, task_root: PathBuf) -> Result<Launch, String> {
     let bootstrap = task_root.join("bootstrap");
     let mut header = [0u8; 20];
     let read = std::fs::File::open(&bootstrap).and_then(|mut file| file.read_exact(&mut header));
@@ -147,10 +273,15 @@ pub fn locate(
     } else {
         vec![shown]
     };
-    Ok(Launch { task_root, command })
+    Ok(Launch {
+        task_root,
+        command,
+        environment: BTreeMap::new(),
+    })
 }
 
-fn on_path(program: &str) -> Option<PathBuf> {
+/// `program` on `PATH`.
+pub(crate) fn on_path(program: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|p| p.join(program))

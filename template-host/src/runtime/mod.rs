@@ -6,10 +6,12 @@
 
 pub mod artifact;
 pub mod config;
+pub mod managed;
 pub mod output;
 pub mod pool;
 pub mod process;
 pub mod runtime_api;
+pub mod watch;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

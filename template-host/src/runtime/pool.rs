@@ -91,6 +91,8 @@ impl Drop for Lease<'_> {
 struct State {
     idle: Vec<Arc<Process>>,
     running: usize,
+    /// Bumped when the code changes: processes of an older one are not reused.
+    generation: u64,
     timings: std::collections::VecDeque<Timing>,
 }
 
@@ -150,6 +152,25 @@ impl Pool {
     /// The timings of recent invocations.
     pub fn timings(&self) -> Vec<Timing> {
         self.state.lock().unwrap().timings.iter().copied().collect()
+    }
+
+    /// The code changed: idle processes stop now, busy ones when their invocation ends; the
+    /// next event starts a process on the new code. Returns how many stopped now.
+    pub fn reload(&self) -> usize {
+        let idle = {
+            let mut state = self.state.lock().unwrap();
+            state.generation += 1;
+            let idle = std::mem::take(&mut state.idle);
+            state.running -= idle.len();
+            idle
+        };
+        self.freed.notify_waiters();
+        idle.len()
+    }
+
+    /// Where the code runs from.
+    pub fn launch(&self) -> &Launch {
+        &self.launch
     }
 
     /// Stops every idle process now.
@@ -345,7 +366,13 @@ impl Pool {
 
     fn release(&self, process: Arc<Process>) {
         *process.last_used.lock().unwrap() = Instant::now();
-        self.state.lock().unwrap().idle.push(process);
+        let mut state = self.state.lock().unwrap();
+        if process.generation != state.generation {
+            drop(state);
+            return self.retire(&process);
+        }
+        state.idle.push(process);
+        drop(state);
         self.freed.notify_one();
     }
 
@@ -358,7 +385,9 @@ impl Pool {
     async fn spawn(&self) -> Result<Arc<Process>, String> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.cold_starts.fetch_add(1, Ordering::Relaxed);
-        let process = Process::start(&self.function, &self.launch, &self.config, id).await?;
+        let generation = self.state.lock().unwrap().generation;
+        let process =
+            Process::start(&self.function, &self.launch, &self.config, id, generation).await?;
         info!(function = %self.function.name, process = id, "cold start");
         Ok(Arc::new(process))
     }

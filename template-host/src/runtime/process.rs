@@ -33,6 +33,8 @@ pub(super) struct Process {
     pub(super) api: RuntimeApi,
     pub(super) started: Instant,
     pub(super) last_used: Mutex<Instant>,
+    /// The pool's code generation it was started with (`--watch` retires older ones).
+    pub(super) generation: u64,
 }
 
 impl Process {
@@ -93,6 +95,7 @@ impl Process {
         launch: &Launch,
         config: &PoolConfig,
         id: u64,
+        generation: u64,
     ) -> Result<Process, String> {
         let (tx, rx) = mpsc::channel(1);
         let api = RuntimeApi::start(rx)
@@ -142,6 +145,7 @@ impl Process {
             api,
             started,
             last_used: Mutex::new(Instant::now()),
+            generation,
         })
     }
 }
@@ -187,7 +191,7 @@ pub fn environment(
     for (k, v) in &f.logging {
         env.insert(k.clone(), v.clone());
     }
-    for (k, v) in &config.extra_environment {
+    for (k, v) in config.extra_environment.iter().chain(&launch.environment) {
         env.insert(k.clone(), v.clone());
     }
     // The function's own variables win, as in Lambda (reserved names aside).

@@ -10,6 +10,7 @@ pub mod intrinsics;
 mod model;
 mod reader;
 pub mod rules;
+pub mod transform;
 
 pub use intrinsics::Pseudo;
 pub use model::{AuthorizerDef, Code, FunctionDef, LocalApi, ReadOptions, RouteDef, TableDef};

@@ -23,6 +23,10 @@ pub struct FunctionDef {
     pub handler: String,
     /// `Runtime`.
     pub runtime: String,
+    /// What runs it (a bootstrap, Node.js, Python).
+    pub family: super::rules::Family,
+    /// The resource's `Metadata` (SAM's `BuildMethod`, CDK's asset path).
+    pub metadata: Value,
     /// `Architectures` (`x86_64` or `arm64`).
     pub architecture: String,
     /// `Timeout`.
@@ -47,6 +51,9 @@ pub enum Code {
         /// The key.
         key: String,
     },
+    /// `ZipFile` source of a Node.js or Python function (Lambda writes it as `index.js` or
+    /// `index.py`).
+    Inline(String),
 }
 
 /// A REQUEST authorizer backed by a Lambda function.

@@ -22,6 +22,47 @@ pub fn logical_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// What runs a function: its own `bootstrap`, or a managed runtime's loop on this machine's
+/// `node` or `python3`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Family {
+    /// `provided`, `provided.al2`, `provided.al2023`: the function's `bootstrap`.
+    Provided,
+    /// `nodejs18.x`, `nodejs20.x`, `nodejs22.x`.
+    Node,
+    /// `python3.10` to `python3.13`.
+    Python,
+}
+
+/// The managed runtimes served, by `Runtime` value.
+pub const MANAGED_RUNTIMES: &[(&str, Family)] = &[
+    ("nodejs18.x", Family::Node),
+    ("nodejs20.x", Family::Node),
+    ("nodejs22.x", Family::Node),
+    ("python3.10", Family::Python),
+    ("python3.11", Family::Python),
+    ("python3.12", Family::Python),
+    ("python3.13", Family::Python),
+];
+
+/// `Runtime`: a `provided.*` bootstrap or one of [`MANAGED_RUNTIMES`].
+pub fn runtime(name: &str) -> Result<Family, String> {
+    if name == "provided" || name.starts_with("provided.") {
+        return Ok(Family::Provided);
+    }
+    MANAGED_RUNTIMES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, f)| *f)
+        .ok_or_else(|| {
+            let names: Vec<&str> = MANAGED_RUNTIMES.iter().map(|(n, _)| *n).collect();
+            format!(
+                "runtime {name:?} is not emulated (provided.* bootstraps run, and {})",
+                names.join(", ")
+            )
+        })
+}
+
 /// A whole number property, as CloudFormation reads one (a number, or a string of digits).
 fn whole(v: &Value) -> Option<u64> {
     match v {
@@ -89,6 +130,16 @@ pub fn environment(vars: &BTreeMap<String, String>) -> Result<(), String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn runtimes_are_bootstraps_node_or_python() {
+        assert_eq!(runtime("provided.al2023"), Ok(Family::Provided));
+        assert_eq!(runtime("nodejs22.x"), Ok(Family::Node));
+        assert_eq!(runtime("python3.13"), Ok(Family::Python));
+        for bad in ["java21", "nodejs16.x", "python3.9", "", "nodejs24.x"] {
+            assert!(runtime(bad).unwrap_err().contains("not emulated"), "{bad}");
+        }
+    }
 
     #[test]
     fn logical_ids_are_letters_and_digits() {

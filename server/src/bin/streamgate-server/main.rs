@@ -147,8 +147,9 @@ struct Cli {
     daily_token_budget: Option<u64>,
     #[command(flatten)]
     voice: VoiceArgs,
-    /// Serve this CloudFormation template's WebSocket API (YAML or JSON) by running each
-    /// function's packaged `bootstrap` under a local Lambda Runtime API, instead of the
+    /// Serve this template's WebSocket API (CloudFormation, SAM or CDK's `cdk.out/*.template.json`;
+    /// YAML or JSON) by running each function (a `provided.*` bootstrap, or Node.js or Python
+    /// on this machine's `node`/`python3`) under a local Lambda Runtime API, instead of the
     /// built-in chat API.
     #[arg(long, env = "STREAMGATE_TEMPLATE")]
     template: Option<PathBuf>,
@@ -184,6 +185,10 @@ struct Cli {
     /// With --template: idle function processes are stopped after this many seconds.
     #[arg(long, default_value_t = 600, requires = "template")]
     idle_process_timeout_s: u64,
+    /// With --template: when a function's code folder changes (a handler edited, a bootstrap
+    /// rebuilt), retire its warm processes so the next event runs the new code.
+    #[arg(long, requires = "template")]
+    watch: bool,
     /// Record no metrics and serve no `GET /metrics` (to measure what they cost).
     #[arg(long)]
     no_metrics: bool,

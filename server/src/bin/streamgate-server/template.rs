@@ -65,6 +65,8 @@ pub(super) async fn run(cli: Cli, template: PathBuf) -> Result<(), String> {
     options.dynamodb_local_dir = cli.dynamodb_local_dir.clone();
     options.max_concurrency = cli.max_concurrency;
     options.idle_process_timeout = Duration::from_secs(cli.idle_process_timeout_s);
+    options.watch = cli.watch;
+    options.progress = std::sync::Arc::new(|line: &str| say!("  {line}"));
     options.gateway = gateway_config(&cli)?;
     // Caught before anything starts: a stop during start-up drops what was started.
     let mut stop = StopSignal::install();
@@ -133,6 +135,9 @@ pub(super) async fn run(cli: Cli, template: PathBuf) -> Result<(), String> {
     }
     for line in server.setup.iter().chain(&server.api.notes) {
         say!("  {line}");
+    }
+    if cli.watch {
+        say!("  watching the functions' code: a change retires their warm processes");
     }
     if server.api.routes.iter().any(|r| r.authorizer.is_some()) {
         for line in access_lines(&access, &format!("http://{shown}:{port}/")) {

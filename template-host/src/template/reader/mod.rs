@@ -9,7 +9,7 @@ use streamgate_contract::limits;
 
 use super::intrinsics::{Resolver, scalar};
 use super::model::{AuthorizerDef, FunctionDef, LocalApi, ReadOptions, RouteDef};
-use super::{document, rules};
+use super::{document, rules, transform};
 use streamgate_emulator::api::{
     ApiRoute, RequestTemplate, RouteIntegration, SelectionExpression, kind_of,
 };
@@ -18,7 +18,11 @@ mod resources;
 
 /// Reads the WebSocket API of `text`; the error lists every problem found.
 pub fn read(text: &str, options: &ReadOptions) -> Result<LocalApi, Vec<String>> {
-    let template = document::parse(text).map_err(|e| vec![e])?;
+    let mut template = document::parse(text).map_err(|e| vec![e])?;
+    let transformed = transform::apply(&mut template);
+    if !transformed.problems.is_empty() {
+        return Err(transformed.problems);
+    }
     let bad_ids: Vec<String> = template["Resources"]
         .as_object()
         .into_iter()
@@ -39,7 +43,7 @@ pub fn read(text: &str, options: &ReadOptions) -> Result<LocalApi, Vec<String>> 
         r: resolver,
         base_dir: &options.base_dir,
         problems: Vec::new(),
-        notes: Vec::new(),
+        notes: transformed.notes,
     }
     .read()
 }

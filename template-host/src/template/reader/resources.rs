@@ -30,17 +30,21 @@ impl Reader<'_> {
             return None;
         }
         let runtime = scalar(&self.prop(id, &resource, "Runtime"));
-        if !(runtime == "provided" || runtime.starts_with("provided.")) {
-            self.problems.push(format!(
-                "{id}: runtime {runtime:?} is not emulated (only provided.* bootstraps run)"
-            ));
-            return None;
-        }
+        let family = match rules::runtime(&runtime) {
+            Ok(f) => f,
+            Err(e) => {
+                self.problems.push(format!("{id}: {e}"));
+                return None;
+            }
+        };
         let code = match self.prop(id, &resource, "Code") {
             Value::String(path) => Code::Path(self.base_dir.join(path)),
             Value::Object(m) if m.contains_key("S3Key") => Code::S3 {
                 key: scalar(&m["S3Key"]),
             },
+            Value::Object(m) if m.contains_key("ZipFile") && family != rules::Family::Provided => {
+                Code::Inline(scalar(&m["ZipFile"]))
+            }
             Value::Object(m) if m.contains_key("ZipFile") => {
                 self.problems.push(format!(
                     "{id}: inline ZipFile code is for interpreted runtimes; a provided.* function needs a bootstrap"
@@ -87,7 +91,9 @@ impl Reader<'_> {
             code,
             handler,
             runtime,
+            family,
             architecture,
+            metadata: resource["Metadata"].clone(),
             timeout,
             memory_mb,
             environment,

@@ -1,0 +1,195 @@
+//! The SDK a managed runtime includes, as Lambda's runtime has it: the AWS SDK for
+//! JavaScript v3 clients functions import without bundling, and boto3. Pinned here; installed
+//! once per pin set into the cache (with the package manager's output on screen), into a
+//! temporary folder renamed into place when complete, so an interrupted install is never
+//! taken for a finished one.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Instant;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// A pinned set of packages.
+#[derive(Debug)]
+pub struct Pins {
+    /// What it is, for the messages.
+    pub label: &'static str,
+    /// The cache folder's name (changes with the pins).
+    pub folder: &'static str,
+    /// `name@version` (npm) or `name==version` (pip).
+    pub packages: &'static [&'static str],
+    /// npm or pip.
+    pub npm: bool,
+}
+
+/// The AWS SDK for JavaScript v3 clients Lambda's Node.js runtimes include that WebSocket
+/// stacks use (a client outside this list has to be bundled with the function).
+pub const NODE_SDK: Pins = Pins {
+    label: "the AWS SDK for JavaScript v3",
+    folder: "node-aws-sdk-v3-2026-11",
+    packages: &[
+        "@aws-sdk/client-apigatewaymanagementapi@3.1169.0",
+        "@aws-sdk/client-bedrock-runtime@3.1164.0",
+        "@aws-sdk/client-dynamodb@3.1169.0",
+        "@aws-sdk/client-eventbridge@3.1169.0",
+        "@aws-sdk/client-lambda@3.1164.0",
+        "@aws-sdk/client-s3@3.1175.0",
+        "@aws-sdk/client-secrets-manager@3.1164.0",
+        "@aws-sdk/client-sns@3.1169.0",
+        "@aws-sdk/client-sqs@3.1175.0",
+        "@aws-sdk/client-ssm@3.1169.0",
+        "@aws-sdk/lib-dynamodb@3.1169.0",
+    ],
+    npm: true,
+};
+
+/// boto3, as Lambda's Python runtimes include it.
+pub const PYTHON_SDK: Pins = Pins {
+    label: "boto3",
+    folder: "python-boto3-1.44.8",
+    packages: &["boto3==1.44.8"],
+    npm: false,
+};
+
+/// One install at a time in this process (tests start several hosts at once).
+static INSTALLING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The folder holding `pins`, installing it first if needed.
+pub(super) async fn ensure(
+    pins: &Pins,
+    program: &Path,
+    cache: &Path,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<PathBuf, String> {
+    let dir = cache.join("sdk").join(pins.folder);
+    if dir.join(".complete").is_file() {
+        return Ok(dir);
+    }
+    let _one = INSTALLING.lock().await;
+    if dir.join(".complete").is_file() {
+        return Ok(dir);
+    }
+    let temp = cache.join("sdk").join(format!(
+        ".installing-{}-{}",
+        pins.folder,
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&temp);
+    std::fs::create_dir_all(&temp).map_err(|e| format!("cannot create {}: {e}", temp.display()))?;
+    progress(&format!(
+        "installing {} ({}, pinned) into {} for the template's functions: once, on first use",
+        pins.label,
+        pins.packages.join(" "),
+        dir.display()
+    ));
+    let started = Instant::now();
+    let result = install(pins, program, &temp, progress).await;
+    if let Err(e) = result {
+        let _ = std::fs::remove_dir_all(&temp);
+        return Err(e);
+    }
+    std::fs::write(temp.join(".complete"), pins.packages.join("\n"))
+        .map_err(|e| format!("cannot write to {}: {e}", temp.display()))?;
+    if std::fs::rename(&temp, &dir).is_err() {
+        // Another server finished first: its copy is as good.
+        let _ = std::fs::remove_dir_all(&temp);
+        if !dir.join(".complete").is_file() {
+            return Err(format!("cannot move the SDK into {}", dir.display()));
+        }
+    }
+    progress(&format!(
+        "installed {} in {:.1} s",
+        pins.label,
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(dir)
+}
+
+async fn install(
+    pins: &Pins,
+    program: &Path,
+    into: &Path,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(), String> {
+    let mut command = if pins.npm {
+        // npm beside the machine's node.
+        let npm = program
+            .parent()
+            .map(|d| d.join("npm"))
+            .filter(|p| p.is_file())
+            .or_else(|| super::super::artifact::on_path("npm"))
+            .ok_or(
+                "no `npm` beside node: install npm (apt-get install npm) to fetch the AWS SDK",
+            )?;
+        let mut c = tokio::process::Command::new(npm);
+        c.args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--no-package-lock",
+            "--omit=dev",
+            "--loglevel=http",
+            "--prefix",
+        ])
+        .arg(into)
+        .args(pins.packages);
+        c
+    } else {
+        let mut c = tokio::process::Command::new(program);
+        c.args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-warn-conflicts",
+            "--root-user-action=ignore",
+            "--progress-bar=off",
+            "--target",
+        ])
+        .arg(into)
+        .args(pins.packages);
+        c
+    };
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot run the package manager for {}: {e}", pins.label))?;
+    let (out, err) = (child.stdout.take(), child.stderr.take());
+    let mut lines = Vec::new();
+    let mut out = out.map(|o| BufReader::new(o).lines());
+    let mut err = err.map(|e| BufReader::new(e).lines());
+    loop {
+        let line = tokio::select! {
+            Some(Ok(Some(l))) = async { match out.as_mut() { Some(o) => Some(o.next_line().await), None => None } } => l,
+            Some(Ok(Some(l))) = async { match err.as_mut() { Some(e) => Some(e.next_line().await), None => None } } => l,
+            else => break,
+        };
+        progress(&format!("  {line}"));
+        lines.push(line);
+        if lines.len() > 40 {
+            lines.remove(0);
+        }
+    }
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| format!("the package manager for {}: {e}", pins.label))?;
+    if !status.success() {
+        let hint = if pins.npm {
+            "npm could not fetch it (is the package registry reachable?)"
+        } else {
+            "pip could not fetch it (is pip installed, apt-get install python3-pip, and the package index reachable?)"
+        };
+        return Err(format!(
+            "installing {} failed ({status}): {hint}; its last lines: {}",
+            pins.label,
+            lines.join(" | ")
+        ));
+    }
+    Ok(())
+}
