@@ -124,7 +124,7 @@ fn handler_file(f: &FunctionDef, task_root: &Path) -> Result<PathBuf, String> {
                     .iter()
                     .map(|ext| format!("{file}{ext}"))
                     .collect(),
-                "a .js, .mjs or .cjs file",
+                ".js, .mjs or .cjs file",
             )
         }
         _ => {
@@ -141,7 +141,7 @@ fn handler_file(f: &FunctionDef, task_root: &Path) -> Result<PathBuf, String> {
             let module = module.replace('.', "/");
             (
                 vec![format!("{module}.py"), format!("{module}/__init__.py")],
-                "a .py module",
+                ".py module",
             )
         }
     };

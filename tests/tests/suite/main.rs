@@ -12,6 +12,7 @@ mod conversations;
 mod deploy_relay;
 mod dynamodb;
 mod handlers;
+mod host_managed;
 mod host_template;
 mod host_template_hostile;
 mod image;

@@ -1,0 +1,67 @@
+//! `--watch`: an edited handler is what the next event runs, within 2 s, and one line says
+//! which functions reloaded.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use streamgate_tests::local::{connect, next_json, send};
+
+use super::super::host_template::{Logs, Running};
+use super::{Said, fixture, options};
+
+async fn whoami(ws: &mut streamgate_tests::local::Client) -> Value {
+    send(ws, &json!({"action": "whoami"}).to_string()).await;
+    next_json(ws).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_handler_runs_on_the_next_event_within_two_seconds() {
+    let dir = fixture("sam-node-cjs", "managed-watch");
+    let (logs, said) = (Logs::default(), Said::default());
+    let mut opts = options(dir.join("template.yaml"), &logs, &said);
+    opts.watch = true;
+    let running = Running::start(opts).await;
+    let mut ws = connect(&format!("{}?token=let-me-in-erin", running.url())).await;
+    let before: Value = whoami(&mut ws).await;
+    assert_eq!(before["greeting"], "hello");
+    let pool = running.server.host.pools()["Broadcast"].clone();
+    assert_eq!(pool.processes(), 1, "a warm process");
+
+    let file = dir.join("handlers/broadcast.js");
+    let code = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        code.replace("greeting: process.env.GREETING", "greeting: 'edited'"),
+    )
+    .unwrap();
+    let edited = Instant::now();
+    let mut after = before.clone();
+    while edited.elapsed() < Duration::from_secs(2) {
+        after = whoami(&mut ws).await;
+        if after["greeting"] == "edited" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        after["greeting"], "edited",
+        "the next event runs the new code within 2 s of the edit"
+    );
+    let reloads: Vec<String> = said
+        .lines()
+        .into_iter()
+        .filter(|l| l.starts_with("reloaded "))
+        .collect();
+    assert_eq!(reloads.len(), 1, "one line per change: {reloads:?}");
+    for f in ["Broadcast", "Connect", "Slow", "Authorize"] {
+        assert!(
+            reloads[0].contains(f),
+            "every function of the folder: {reloads:?}"
+        );
+    }
+    assert!(
+        pool.cold_starts() >= 2,
+        "a new process started on the new code"
+    );
+    running.stop().await;
+}
