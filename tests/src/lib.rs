@@ -14,6 +14,7 @@ pub mod packaging;
 pub mod readme;
 pub mod registry;
 pub mod relay_process;
+pub mod sam_template;
 pub mod server_process;
 pub mod sse;
 pub mod template_host;

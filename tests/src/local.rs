@@ -149,6 +149,8 @@ pub enum Host {
     /// As `provided.al2023` processes under the Lambda Runtime API, from a template
     /// (`streamgate-server --template`'s way).
     RuntimeApi,
+    /// The same processes, from a SAM template (`AWS::Serverless::WebSocketApi`).
+    SamTemplate,
 }
 
 /// A server running in this process.
@@ -197,11 +199,15 @@ impl LocalServer {
                 *recorder.registry.lock().unwrap() = Some(registry.clone());
                 LocalServer::start(config, recorder.clone(), registry, authorizer).await
             }
-            Host::RuntimeApi => {
+            Host::RuntimeApi | Host::SamTemplate => {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 let addr = listener.local_addr().unwrap();
                 let hosted = crate::template_host::ProcessHost::start(
-                    config, recorder, authorizer, &listener,
+                    config,
+                    recorder,
+                    authorizer,
+                    &listener,
+                    host == Host::SamTemplate,
                 )
                 .await;
                 let gateway = hosted.server.gateway.clone();

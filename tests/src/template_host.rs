@@ -234,7 +234,8 @@ pub fn template_for(
     json!({"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources})
 }
 
-/// A template host hosting `recorder` in `parity-function` processes.
+/// A template host hosting `recorder` in `parity-function` processes (from a SAM template
+/// when `sam`).
 pub struct ProcessHost {
     /// The server.
     pub server: TemplateHost,
@@ -254,6 +255,7 @@ impl ProcessHost {
         recorder: &Arc<Recorder>,
         authorizer: Option<Arc<dyn Authorizer>>,
         listener: &tokio::net::TcpListener,
+        sam: bool,
     ) -> ProcessHost {
         let with_authorizer = authorizer.is_some();
         let (url, task) = serve_recorder(recorder.clone(), authorizer).await;
@@ -263,11 +265,12 @@ impl ProcessHost {
         std::fs::create_dir_all(&code).unwrap();
         std::os::unix::fs::symlink(parity_function(), code.join("bootstrap")).unwrap();
         let template = dir.join("template.json");
-        std::fs::write(
-            &template,
-            template_for(&config, &code, &url, with_authorizer).to_string(),
-        )
-        .unwrap();
+        let text = if sam {
+            crate::sam_template::sam_template_for(&config, &code, &url, with_authorizer)
+        } else {
+            template_for(&config, &code, &url, with_authorizer)
+        };
+        std::fs::write(&template, text.to_string()).unwrap();
         let mut options = TemplateOptions::new(&template);
         options.gateway = config;
         options.logs = Arc::new(|_: &str, _: &str| {});

@@ -12,8 +12,9 @@ mod support;
 
 use streamgate_tests::local::Host;
 
-/// Each parity test on both hosts: the handlers in this process, and real function
-/// processes under the Lambda Runtime API, served from a template.
+/// Each parity test on every host: the handlers in this process, and real function
+/// processes under the Lambda Runtime API, served from a CloudFormation template and from a
+/// SAM template.
 macro_rules! on_both_hosts {
     ($($module:ident :: $name:ident),+ $(,)?) => {
         mod in_process {
@@ -26,6 +27,12 @@ macro_rules! on_both_hosts {
             $(#[tokio::test]
             async fn $name() {
                 super::$module::$name(super::Host::RuntimeApi).await
+            })+
+        }
+        mod sam_stack {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$module::$name(super::Host::SamTemplate).await
             })+
         }
     };
