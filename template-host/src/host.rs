@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 
 use crate::runtime::pool::{LogSink, Pool, PoolConfig};
 use crate::runtime::{FunctionHost, LambdaAuthorizer};
-use crate::runtime::{artifact, managed};
+use crate::runtime::{artifact, cargo_lambda, managed};
 use streamgate_auth::dev::DevIssuer;
 use streamgate_emulator::api::ApiRoute;
 use streamgate_emulator::callers::LocalToken;
@@ -115,6 +115,33 @@ pub struct TemplateHost {
     _unpacked: ScratchDir,
 }
 
+/// With `--watch`, each `provided.*` function in a folder runs from a private copy (a rebuild
+/// can then replace the bootstrap a warm process runs); returns each one's own folder.
+fn mirror_bootstraps(
+    functions: &mut BTreeMap<String, template::FunctionDef>,
+    scratch: &std::path::Path,
+) -> Result<BTreeMap<String, PathBuf>, Vec<String>> {
+    let mut own = BTreeMap::new();
+    for (id, f) in functions.iter_mut() {
+        let template::Code::Path(dir) = &f.code else {
+            continue;
+        };
+        if f.family != template::rules::Family::Provided || !dir.is_dir() {
+            continue;
+        }
+        let copy = scratch.join(format!("{id}-watched"));
+        crate::runtime::mirror::refresh(dir, &copy).map_err(|e| {
+            vec![format!(
+                "{id}: cannot copy {} to run it: {e}",
+                dir.display()
+            )]
+        })?;
+        own.insert(id.clone(), dir.clone());
+        f.code = template::Code::Path(copy);
+    }
+    Ok(own)
+}
+
 /// `sam build`'s output beside `template` (`.aws-sam/build/template.yaml`), used in its place
 /// when present, as `sam local` does.
 fn sam_build_output(template: &std::path::Path) -> Option<PathBuf> {
@@ -191,7 +218,7 @@ impl TemplateHost {
                 }
             }
         }
-        let api = template::read(
+        let mut api = template::read(
             &text,
             &ReadOptions {
                 parameters,
@@ -208,6 +235,14 @@ impl TemplateHost {
             .local_addr()
             .map_err(|e| vec![format!("no local address: {e}")])?
             .port();
+        let progress = options.progress.clone();
+        let crates =
+            cargo_lambda::prepare(&mut api.functions, &move |line: &str| progress(line)).await?;
+        let mirrors = if options.watch && options.artifacts.is_none() {
+            mirror_bootstraps(&mut api.functions, &unpacked.0)?
+        } else {
+            BTreeMap::new()
+        };
         let progress = options.progress.clone();
         let (toolchains, notes) = managed::prepare_all(
             api.functions.values(),
@@ -343,9 +378,9 @@ impl TemplateHost {
                     pool,
                 }) as Arc<dyn Authorizer>
             });
-        let watcher = options
-            .watch
-            .then(|| crate::runtime::watch::start(&pools, options.progress.clone()));
+        let watcher = options.watch.then(|| {
+            crate::runtime::watch::start(&pools, &crates, &mirrors, options.progress.clone())
+        });
         let host = Arc::new(FunctionHost::new(pools, routes));
         let config = GatewayConfig {
             stage: api.stage.clone(),

@@ -5,8 +5,10 @@
 //! [`LambdaAuthorizer`] runs a REQUEST authorizer function.
 
 pub mod artifact;
+pub mod cargo_lambda;
 pub mod config;
 pub mod managed;
+pub mod mirror;
 pub mod output;
 pub mod pool;
 pub mod process;

@@ -1,7 +1,8 @@
 //! `--watch`: each function's code folder is looked at a few times a second; when what is in
 //! it changes (a handler edited, a bootstrap rebuilt) and has settled, the functions running
 //! from it retire their warm processes, the next event starts one on the new code, and one
-//! line says which functions reloaded. Polling, not file events: it works the same for a
+//! line says which functions reloaded. A cargo-lambda function's crate is watched too: a
+//! change to its sources rebuilds it first. Polling, not file events: it works the same for a
 //! folder on any file system, a symlinked bootstrap, or a build that replaces files.
 
 use std::collections::BTreeMap;
@@ -10,7 +11,18 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use super::cargo_lambda::RustCrate;
 use super::pool::Pool;
+
+/// One watched folder: the functions running from it, the crate to build first (a
+/// cargo-lambda function's sources), and the private copy to refresh (a `provided.*`
+/// function's folder, see [`super::mirror`]).
+struct Watched {
+    dir: PathBuf,
+    pools: Vec<Weak<Pool>>,
+    build: Option<RustCrate>,
+    mirror: Option<(PathBuf, PathBuf)>,
+}
 
 /// How often the folders are looked at.
 pub const INTERVAL: Duration = Duration::from_millis(250);
@@ -31,55 +43,97 @@ impl Drop for Watcher {
     }
 }
 
-/// Watches every pool's code folder; `say` gets one line per reload.
-pub fn start(pools: &BTreeMap<String, Arc<Pool>>, say: Arc<dyn Fn(&str) + Send + Sync>) -> Watcher {
-    let mut folders: BTreeMap<PathBuf, Vec<Weak<Pool>>> = BTreeMap::new();
-    for pool in pools.values() {
-        folders
-            .entry(pool.launch().task_root.clone())
-            .or_default()
-            .push(Arc::downgrade(pool));
+/// Watches every pool's code folder and every crate's sources; `say` gets one line per reload
+/// (and a build's output).
+/// `mirrors` maps a function (logical id) to its own folder, when it runs from a private copy.
+pub fn start(
+    pools: &BTreeMap<String, Arc<Pool>>,
+    crates: &[RustCrate],
+    mirrors: &BTreeMap<String, PathBuf>,
+    say: Arc<dyn Fn(&str) + Send + Sync>,
+) -> Watcher {
+    let mut by_dir: BTreeMap<(PathBuf, Option<PathBuf>), Vec<Weak<Pool>>> = BTreeMap::new();
+    for (id, pool) in pools {
+        let root = pool.launch().task_root.clone();
+        let key = match mirrors.get(id) {
+            Some(own) => (own.clone(), Some(root)),
+            None => (root, None),
+        };
+        by_dir.entry(key).or_default().push(Arc::downgrade(pool));
     }
-    Watcher(tokio::spawn(async move {
-        let mut seen: BTreeMap<PathBuf, u64> = folders
-            .keys()
-            .map(|dir| (dir.clone(), fingerprint(dir)))
-            .collect();
-        let mut changing: BTreeMap<PathBuf, u64> = BTreeMap::new();
-        loop {
-            tokio::time::sleep(INTERVAL).await;
-            for (dir, pools) in &folders {
-                let now = fingerprint(dir);
-                if now == seen[dir] {
-                    changing.remove(dir);
-                    continue;
-                }
-                // Reload once the folder has stopped changing (an editor's or a build's
-                // several writes are one change).
-                if changing.insert(dir.clone(), now) != Some(now) {
-                    continue;
-                }
-                changing.remove(dir);
-                seen.insert(dir.clone(), now);
-                let mut names = Vec::new();
-                let mut retired = 0;
-                for pool in pools.iter().filter_map(Weak::upgrade) {
-                    retired += pool.reload();
-                    names.push(pool.function().logical_id.clone());
-                }
-                if names.is_empty() {
-                    return;
-                }
-                let line = format!(
-                    "reloaded {} ({} changed; {retired} warm process(es) retired, the next event runs the new code)",
-                    names.join(", "),
-                    dir.display()
-                );
-                tracing::info!(functions = %names.join(","), "code changed: reloaded");
-                say(&line);
-            }
+    let mut watched: Vec<Watched> = by_dir
+        .into_iter()
+        .map(|((dir, copy), pools)| Watched {
+            mirror: copy.map(|to| (dir.clone(), to)),
+            dir,
+            pools,
+            build: None,
+        })
+        .collect();
+    for krate in crates {
+        if let Some(pool) = pools.get(&krate.function) {
+            let copy = pool.launch().task_root.clone();
+            watched.push(Watched {
+                dir: krate.dir.clone(),
+                pools: vec![Arc::downgrade(pool)],
+                build: Some(krate.clone()),
+                mirror: mirrors.get(&krate.function).map(|own| (own.clone(), copy)),
+            });
         }
-    }))
+    }
+    Watcher(tokio::spawn(watch(watched, say)))
+}
+
+async fn watch(watched: Vec<Watched>, say: Arc<dyn Fn(&str) + Send + Sync>) {
+    let look = |w: &Watched| fingerprint(&w.dir);
+    let mut seen: Vec<u64> = watched.iter().map(look).collect();
+    let mut changing: Vec<Option<u64>> = vec![None; watched.len()];
+    loop {
+        tokio::time::sleep(INTERVAL).await;
+        for (i, w) in watched.iter().enumerate() {
+            let now = look(w);
+            if now == seen[i] {
+                changing[i] = None;
+                continue;
+            }
+            // Reload once the folder has stopped changing (an editor's or a build's several
+            // writes are one change).
+            if changing[i].replace(now) != Some(now) {
+                continue;
+            }
+            changing[i] = None;
+            if let Some(krate) = &w.build
+                && let Err(e) = krate.build(&*say).await
+            {
+                say(&format!("{e} (the last build keeps serving)"));
+                seen[i] = look(w);
+                continue;
+            }
+            if let Some((from, to)) = &w.mirror
+                && let Err(e) = super::mirror::refresh(from, to)
+            {
+                say(&format!("cannot copy {} to run it: {e}", from.display()));
+                continue;
+            }
+            let mut names = Vec::new();
+            let mut retired = 0;
+            for pool in w.pools.iter().filter_map(Weak::upgrade) {
+                retired += pool.reload();
+                names.push(pool.function().logical_id.clone());
+            }
+            if names.is_empty() {
+                return;
+            }
+            tracing::info!(functions = %names.join(","), "code changed: reloaded");
+            say(&format!(
+                "reloaded {} ({} changed; {retired} warm process(es) retired, the next event runs the new code)",
+                names.join(", "),
+                w.dir.display()
+            ));
+            // What this reload wrote (a rebuilt bootstrap) is not a change of its own.
+            seen = watched.iter().map(look).collect();
+        }
+    }
 }
 
 /// What a folder holds, as one number: every file's path, size and modification time.
