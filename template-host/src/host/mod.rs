@@ -1,8 +1,16 @@
-//! Serving a CloudFormation template's WebSocket API with its functions' real bootstraps:
-//! reads the template ([`crate::template`]), finds every artifact, starts DynamoDB Local
-//! (or uses a given endpoint) and creates the tables, then joins the gateway, the function
-//! pools and the local services on one port. Every problem is reported before anything
-//! starts serving.
+//! Serving a template's WebSocket API with its functions' real code: reads the template
+//! ([`crate::template`], SAM and CDK included), builds cargo-lambda functions, prepares the
+//! managed runtimes, finds every artifact, starts DynamoDB Local (or uses a given endpoint)
+//! and creates the tables, then joins the gateway, the function pools and the local services
+//! on one port. Every problem is reported before anything starts serving.
+//! `options.rs`: [`TemplateOptions`]; `files.rs`: SAM's build output, `--watch`'s private
+//! copies, stale scratch folders.
+
+mod files;
+mod options;
+
+use files::{SCRATCH_PREFIX, mirror_bootstraps, remove_stale_scratch, sam_build_output};
+pub use options::TemplateOptions;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,10 +19,9 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::runtime::pool::{LogSink, Pool, PoolConfig};
+use crate::runtime::pool::{Pool, PoolConfig};
 use crate::runtime::{FunctionHost, LambdaAuthorizer};
 use crate::runtime::{artifact, cargo_lambda, managed};
-use streamgate_auth::dev::DevIssuer;
 use streamgate_emulator::api::ApiRoute;
 use streamgate_emulator::callers::LocalToken;
 use streamgate_emulator::gateway::{Gateway, GatewayConfig};
@@ -26,76 +33,6 @@ use streamgate_local_services::{DynamoDbLocal, ScratchDir, SecretStore};
 use crate::tables;
 use crate::template::{self, LocalApi, Pseudo, ReadOptions};
 use streamgate_contract::RouteKind;
-
-/// What serving a template needs.
-#[derive(Clone)]
-pub struct TemplateOptions {
-    /// The template (YAML or JSON).
-    pub template: PathBuf,
-    /// A folder of packaged functions (one folder per function) instead of the template's
-    /// `Code` paths.
-    pub artifacts: Option<PathBuf>,
-    /// Parameter values.
-    pub parameters: BTreeMap<String, String>,
-    /// Secrets served to the functions (ARN or name → value).
-    pub secrets: BTreeMap<String, String>,
-    /// A DynamoDB endpoint; without one, DynamoDB Local is started when the template has
-    /// tables.
-    pub dynamodb_endpoint: Option<String>,
-    /// Where `DynamoDBLocal.jar` is (default: searched under the working directory).
-    pub dynamodb_local_dir: Option<PathBuf>,
-    /// Processes per function at most.
-    pub max_concurrency: usize,
-    /// Idle processes are stopped after this long.
-    pub idle_process_timeout: Duration,
-    /// The gateway's own settings (timers, limits); routes, stage and selection come from
-    /// the template.
-    pub gateway: GatewayConfig,
-    /// Where function output goes.
-    pub logs: LogSink,
-    /// Variables every function gets besides Lambda's, the function's and the endpoints.
-    pub extra_environment: BTreeMap<String, String>,
-    /// Values for parameters the template declares and [`parameters`](Self::parameters)
-    /// does not set, in place of their defaults (the development issuer's `AuthIssuer` and
-    /// `AuthAudience`, so a stack that would create a Cognito pool uses it instead).
-    pub local_parameters: BTreeMap<String, String>,
-    /// The development issuer, served on the same port.
-    pub dev_issuer: Option<Arc<DevIssuer>>,
-    /// `GET /metrics` from this registry, which takes in the functions' EMF lines (those
-    /// lines then leave the output: they are metrics, not logs).
-    pub metrics: Option<&'static streamgate_telemetry::Registry>,
-    /// Where the managed runtimes' SDKs and loops are kept.
-    pub cache_dir: PathBuf,
-    /// Start-up progress (an SDK being installed), one line at a time.
-    pub progress: Arc<dyn Fn(&str) + Send + Sync>,
-    /// Retire a function's warm processes when its code changes.
-    pub watch: bool,
-}
-
-impl TemplateOptions {
-    /// Options for `template` with local defaults (output printed with the function name).
-    pub fn new(template: impl Into<PathBuf>) -> TemplateOptions {
-        TemplateOptions {
-            template: template.into(),
-            artifacts: None,
-            parameters: BTreeMap::new(),
-            secrets: BTreeMap::new(),
-            dynamodb_endpoint: None,
-            dynamodb_local_dir: None,
-            max_concurrency: 32,
-            idle_process_timeout: Duration::from_secs(600),
-            gateway: GatewayConfig::default(),
-            logs: crate::runtime::output::stdout_sink(),
-            extra_environment: BTreeMap::new(),
-            local_parameters: BTreeMap::new(),
-            dev_issuer: None,
-            metrics: None,
-            cache_dir: crate::runtime::managed::default_cache_dir(),
-            progress: Arc::new(|line: &str| eprintln!("{line}")),
-            watch: false,
-        }
-    }
-}
 
 /// A template's API being served.
 pub struct TemplateHost {
@@ -113,73 +50,6 @@ pub struct TemplateHost {
     _watcher: Option<crate::runtime::watch::Watcher>,
     _dynamodb: Option<DynamoDbLocal>,
     _unpacked: ScratchDir,
-}
-
-/// With `--watch`, each `provided.*` function in a folder runs from a private copy (a rebuild
-/// can then replace the bootstrap a warm process runs); returns each one's own folder.
-fn mirror_bootstraps(
-    functions: &mut BTreeMap<String, template::FunctionDef>,
-    scratch: &std::path::Path,
-) -> Result<BTreeMap<String, PathBuf>, Vec<String>> {
-    let mut own = BTreeMap::new();
-    for (id, f) in functions.iter_mut() {
-        let template::Code::Path(dir) = &f.code else {
-            continue;
-        };
-        if f.family != template::rules::Family::Provided || !dir.is_dir() {
-            continue;
-        }
-        let copy = scratch.join(format!("{id}-watched"));
-        crate::runtime::mirror::refresh(dir, &copy).map_err(|e| {
-            vec![format!(
-                "{id}: cannot copy {} to run it: {e}",
-                dir.display()
-            )]
-        })?;
-        own.insert(id.clone(), dir.clone());
-        f.code = template::Code::Path(copy);
-    }
-    Ok(own)
-}
-
-/// `sam build`'s output beside `template` (`.aws-sam/build/template.yaml`), used in its place
-/// when present, as `sam local` does.
-fn sam_build_output(template: &std::path::Path) -> Option<PathBuf> {
-    if template.components().any(|c| c.as_os_str() == ".aws-sam") {
-        return None;
-    }
-    let built = template
-        .parent()?
-        .join(".aws-sam")
-        .join("build")
-        .join("template.yaml");
-    built.is_file().then_some(built)
-}
-
-/// Scratch folders are named `{SCRATCH_PREFIX}{pid}-{api id}`.
-const SCRATCH_PREFIX: &str = "streamgate-functions-";
-
-/// Removes the scratch folders of servers that are no longer running (one that was killed
-/// could not remove its own).
-fn remove_stale_scratch(temp: &std::path::Path) {
-    let Ok(entries) = std::fs::read_dir(temp) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(SCRATCH_PREFIX))
-            .and_then(|rest| rest.split_once('-'))
-            .and_then(|(pid, _)| pid.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let running = std::path::Path::new(&format!("/proc/{pid}")).exists();
-        if !running {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
 }
 
 impl TemplateHost {
@@ -431,33 +301,4 @@ pub fn dynamodb_client(endpoint: &str, region: &str) -> aws_sdk_dynamodb::Client
         .endpoint_url(endpoint)
         .build();
     aws_sdk_dynamodb::Client::from_conf(conf)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scratch_folders_of_servers_that_are_gone_are_removed() {
-        let temp = std::env::temp_dir().join(format!(
-            "streamgate-scratch-test-{}-{}",
-            std::process::id(),
-            ids::new_api_id()
-        ));
-        // A pid above the kernel's largest is never running; this process is.
-        let gone = temp.join(format!("{SCRATCH_PREFIX}4194305-abc"));
-        let ours = temp.join(format!("{SCRATCH_PREFIX}{}-abc", std::process::id()));
-        let other = temp.join("unrelated-4194305-abc");
-        for dir in [&gone, &ours, &other] {
-            std::fs::create_dir_all(dir.join("Function")).unwrap();
-        }
-        remove_stale_scratch(&temp);
-        assert!(
-            !gone.exists(),
-            "a killed server's unpacked zips are removed"
-        );
-        assert!(ours.exists(), "a running server's are kept");
-        assert!(other.exists(), "other folders are left alone");
-        let _ = std::fs::remove_dir_all(&temp);
-    }
 }
