@@ -191,6 +191,11 @@ bench:
     hosts=$(target/release/template-host-bench --artifacts target/bench-lambda/x86_64 --seconds 3)
     printf '\n%s\n' "$hosts" >> BENCH.md
     echo "$hosts"
+    # Node.js and Python functions under the template host, beside a provided.al2023 bootstrap.
+    cargo build --release --quiet -p streamgate-bench --bin runtime-bench
+    runtimes=$(target/release/runtime-bench)
+    printf '\n%s\n' "$runtimes" >> BENCH.md
+    echo "$runtimes"
     # What recording metrics costs on the hot path.
     cost=$(target/release/streamgate-bench --server target/release/streamgate-server --metrics-cost 5)
     printf '\n%s\n' "$cost" >> BENCH.md

@@ -199,7 +199,7 @@ pub async fn prepare(
     };
     let path = super::artifact::on_path(program)
         .ok_or_else(|| format!("no `{program}` on PATH: {fix}"))?;
-    let version = version_of(&path, family)
+    let (version, path) = version_of(&path, family)
         .await
         .map_err(|e| format!("{}: {e}: {fix}", path.display()))?;
     if family == Family::Node && !node_can_register_hooks(&version) {
@@ -224,10 +224,19 @@ pub async fn prepare(
     })
 }
 
-async fn version_of(program: &Path, family: Family) -> Result<String, String> {
+/// The program's version and the interpreter it really is (a version manager's shim, such as
+/// pyenv's or nvm's, execs it after a script of its own: started directly, each cold start
+/// saves that).
+async fn version_of(program: &Path, family: Family) -> Result<(String, PathBuf), String> {
     let args: &[&str] = match family {
-        Family::Python => &["-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
-        _ => &["--version"],
+        Family::Python => &[
+            "-c",
+            "import sys; print('%d.%d.%d' % sys.version_info[:3]); print(sys.executable)",
+        ],
+        _ => &[
+            "-e",
+            "console.log(process.version); console.log(process.execPath)",
+        ],
     };
     let out = tokio::process::Command::new(program)
         .args(args)
@@ -236,9 +245,17 @@ async fn version_of(program: &Path, family: Family) -> Result<String, String> {
         .await
         .map_err(|e| format!("cannot run it ({e})"))?;
     if !out.status.success() {
-        return Err(format!("`{} {}` failed", program.display(), args.join(" ")));
+        return Err(format!("`{}` does not run", program.display()));
     }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let version = lines.next().unwrap_or_default().trim().to_owned();
+    let real = lines
+        .next()
+        .map(|l| PathBuf::from(l.trim()))
+        .filter(|p| p.is_absolute() && p.is_file())
+        .unwrap_or_else(|| program.to_path_buf());
+    Ok((version, real))
 }
 
 /// `module.register` (resolve hooks for ES modules) came in Node.js 18.19 and 20.6.
