@@ -73,6 +73,12 @@ if (LOCAL_ENDPOINT) {
     delete redirected.agent;
     return http.request(redirected, callback);
   };
+  // https.get calls the module's own request, not the export: it goes through ours too.
+  https.get = function get(...args) {
+    const req = https.request(...args);
+    req.end();
+    return req;
+  };
   syncBuiltinESMExports();
 }
 

@@ -107,6 +107,17 @@ pub fn locate(
 /// The file a managed runtime loads for `f.handler`, checked at start-up (Lambda would
 /// report `Runtime.ImportModuleError` at the first event).
 fn handler_file(f: &FunctionDef, task_root: &Path) -> Result<PathBuf, String> {
+    if Path::new(&f.handler).components().any(|c| {
+        matches!(
+            c,
+            std::path::Component::ParentDir | std::path::Component::RootDir
+        )
+    }) {
+        return Err(format!(
+            "{}: Handler {:?} must name a file under the function's code folder",
+            f.logical_id, f.handler
+        ));
+    }
     let (dir, rest) = f.handler.rsplit_once('/').unwrap_or(("", &f.handler));
     let (candidates, form): (Vec<String>, &str) = match f.family {
         Family::Node => {
@@ -355,6 +366,46 @@ fn unzip(zip_path: &Path, into: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn managed(handler: &str, family: Family) -> FunctionDef {
+        FunctionDef {
+            logical_id: "F".into(),
+            name: "f".into(),
+            code: Code::Path(PathBuf::new()),
+            handler: handler.into(),
+            runtime: String::new(),
+            family,
+            metadata: serde_json::Value::Null,
+            architecture: "x86_64".into(),
+            timeout: std::time::Duration::from_secs(3),
+            memory_mb: 128,
+            environment: BTreeMap::new(),
+            logging: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn handlers_name_files_under_the_code_folder() {
+        let root = std::env::temp_dir().join(format!("streamgate-handlers-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::create_dir_all(root.join("pkg")).unwrap();
+        std::fs::write(root.join("src/app.mjs"), "").unwrap();
+        std::fs::write(root.join("pkg/mod.py"), "").unwrap();
+        let found = handler_file(&managed("src/app.handler", Family::Node), &root).unwrap();
+        assert!(found.ends_with("src/app.mjs"));
+        let found = handler_file(&managed("pkg.mod.handler", Family::Python), &root).unwrap();
+        assert!(found.ends_with("pkg/mod.py"));
+        for (bad, family) in [
+            ("../outside.handler", Family::Node),
+            ("/etc/passwd.handler", Family::Node),
+            ("app", Family::Node),
+            ("src/missing.handler", Family::Node),
+            ("handler", Family::Python),
+        ] {
+            assert!(handler_file(&managed(bad, family), &root).is_err(), "{bad}");
+        }
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 
     #[test]
     fn elf_machines_are_read_from_the_header() {
