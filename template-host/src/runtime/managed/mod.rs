@@ -2,7 +2,7 @@
 //! machine's `node` or `python3` under the runtime loop streamgate ships (`runtimes/node.mjs`,
 //! `runtimes/python.py`, speaking the same Runtime API as a `provided.*` bootstrap), with the
 //! SDK Lambda's runtime includes, pinned and installed into a cache on first use
-//! ([`sdk`]). A missing `node` or `python3` is a start-up error that names the fix.
+//! (`sdk.rs`). A missing `node` or `python3` is a start-up error that names the fix.
 
 mod sdk;
 
