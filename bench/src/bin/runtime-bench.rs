@@ -12,6 +12,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use streamgate_emulator::api::reserved;
 use streamgate_template_host::host::{TemplateHost, TemplateOptions};
 use streamgate_tests::local::{Client, connect, next_text, send};
 use streamgate_tests::packaging::scratch_dir;
@@ -105,7 +106,7 @@ fn template(dir: &std::path::Path) -> std::path::PathBuf {
         );
         routes.insert(
             (*route).to_owned(),
-            json!({"FunctionArn": {"Fn::GetAtt": [id, "Arn"]}, "RouteResponseSelectionExpression": "$default"}),
+            json!({"FunctionArn": {"Fn::GetAtt": [id, "Arn"]}, "RouteResponseSelectionExpression": reserved::DEFAULT}),
         );
     }
     resources.insert(

@@ -2,6 +2,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::template::document;
+use streamgate_emulator::api::reserved;
 
 fn transformed(yaml: &str) -> (Value, Transformed) {
     let mut t = document::parse(yaml).unwrap();
@@ -126,7 +127,7 @@ fn a_websocket_api_becomes_the_resources_sam_generates() {
     );
     assert_eq!(r["ChatStage"]["Properties"]["StageName"], "prod");
     let connect = &r["ChatConnectRoute"]["Properties"];
-    assert_eq!(connect["RouteKey"], "$connect");
+    assert_eq!(connect["RouteKey"], reserved::CONNECT);
     assert_eq!(connect["AuthorizationType"], "CUSTOM");
     assert_eq!(connect["AuthorizerId"], json!({"Ref": "ChatAuthorizer"}));
     let send = &r["ChatSendmessageRoute"]["Properties"];
