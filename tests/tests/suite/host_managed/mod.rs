@@ -4,11 +4,13 @@
 //! fixtures in `tests/fixtures/` are copied to a scratch folder and served as they are; the
 //! SDKs come from the runtime cache under `target/` (installed by the first test that needs
 //! one, with npm and pip from the package registries).
-//! `node.rs`: the Node.js stacks; `python.rs`; `cdk.rs`; `watch.rs`.
+//! `node.rs`: the Node.js stacks; `python.rs`; `cdk.rs`; `watch.rs`; `startup.rs`: the
+//! server binary's banner and its refusal without `node` or `python3`.
 
 mod cdk;
 mod node;
 mod python;
+mod startup;
 mod watch;
 
 use std::path::{Path, PathBuf};
