@@ -147,6 +147,14 @@ done
     function
 }
 
+/// This machine's architecture as Lambda names it (`Architectures`).
+pub fn lambda_architecture() -> &'static str {
+    match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        _ => "x86_64",
+    }
+}
+
 /// A template for `config`'s API where every function is `bootstrap_dir`'s bootstrap.
 pub fn template_for(
     config: &GatewayConfig,
@@ -154,10 +162,7 @@ pub fn template_for(
     recorder_url: &str,
     with_authorizer: bool,
 ) -> Value {
-    let architecture = match std::env::consts::ARCH {
-        "aarch64" => "arm64",
-        _ => "x86_64",
-    };
+    let architecture = lambda_architecture();
     let mut resources = Map::new();
     resources.insert(
         "Api".into(),
