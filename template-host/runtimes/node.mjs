@@ -110,9 +110,9 @@ function errorOf(err, fallbackType) {
 }
 
 async function initError(err, errorType) {
-  const body = { ...errorOf(err), errorType };
-  console.error(`INIT_FAILED\t${JSON.stringify(body)}`);
-  await call('POST', 'init/error', JSON.stringify(body), { 'lambda-runtime-function-error-type': errorType });
+  const body = { ...errorOf(err), errorType: errorType ?? errorOf(err).errorType };
+  console.error(`Uncaught Exception \t${JSON.stringify(body)}`);
+  await call('POST', 'init/error', JSON.stringify(body), { 'lambda-runtime-function-error-type': body.errorType });
   process.exit(1);
 }
 
@@ -165,7 +165,10 @@ async function loadHandler() {
       mod = createRequire(file)(file);
     }
   } catch (err) {
-    const type = err instanceof SyntaxError ? 'Runtime.UserCodeSyntaxError' : 'Runtime.ImportModuleError';
+    // As Lambda names them: a module that cannot be found or parsed, else the error the
+    // module's own code threw while loading.
+    const notFound = err?.code === 'ERR_MODULE_NOT_FOUND' || err?.code === 'MODULE_NOT_FOUND';
+    const type = err instanceof SyntaxError ? 'Runtime.UserCodeSyntaxError' : notFound ? 'Runtime.ImportModuleError' : undefined;
     return initError(err, type);
   }
   let fn = mod;

@@ -279,3 +279,38 @@ async fn sam_builds_output_is_served_when_present() {
     assert_eq!(next_text(&mut ws).await, "built");
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_that_throws_while_loading_fails_its_init_as_lambda_reports_it() {
+    let dir = fixture("sam-node-cjs", "managed-init-error");
+    let file = dir.join("handlers/errors.js");
+    let code = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        format!("if (!process.env.BOOM_CONFIG) throw new RangeError('no configuration');\n{code}"),
+    )
+    .unwrap();
+    let (logs, said) = (Logs::default(), Said::default());
+    let running = Running::start(options(dir.join("template.yaml"), &logs, &said)).await;
+    let mut ws = connect(&format!("{}?token=let-me-in-frank", running.url())).await;
+    let frame = ask(&mut ws, "boom").await;
+    assert_eq!(frame["message"], "Internal server error", "{frame}");
+    let lines = logs.of("local-Boom");
+    let error = lines
+        .iter()
+        .find_map(|l| {
+            l.split_once("Uncaught Exception \t")
+                .map(|(_, e)| e.to_owned())
+        })
+        .unwrap_or_else(|| panic!("no Uncaught Exception line: {lines:?}"));
+    let error: Value = serde_json::from_str(&error).unwrap();
+    assert_eq!(
+        error["errorType"], "RangeError",
+        "the module's own error: {error}"
+    );
+    assert_eq!(error["errorMessage"], "no configuration");
+    // The other functions are fine: only this one's init failed.
+    let me = ask(&mut ws, "whoami").await;
+    assert_eq!(me["user"], "frank");
+    running.stop().await;
+}

@@ -70,3 +70,58 @@ async fn a_machine_without_node_or_python_is_told_the_fix() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn the_sdk_is_installed_once_into_the_cache_with_progress_on_screen() {
+    use std::sync::{Arc, Mutex};
+    use streamgate_template_host::runtime::managed::{self, PYTHON_SDK};
+    use streamgate_template_host::template::rules::Family;
+
+    let cache = streamgate_tests::packaging::scratch_dir("managed-fresh-cache");
+    let said = Arc::new(Mutex::new(Vec::<String>::new()));
+    let say = {
+        let said = said.clone();
+        move |line: &str| said.lock().unwrap().push(line.to_owned())
+    };
+    let toolchain = managed::prepare(Family::Python, &cache, &say)
+        .await
+        .unwrap_or_else(|e| panic!("boto3 installs with pip (is pip installed?): {e}"));
+    let lines = said.lock().unwrap().clone();
+    let folder = cache.join("sdk").join(PYTHON_SDK.folder);
+    assert!(
+        lines[0].starts_with(&format!(
+            "installing boto3 ({}, pinned) into {}",
+            PYTHON_SDK.packages.join(" "),
+            folder.display()
+        )),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().skip(1).any(|l| l.starts_with("  ")),
+        "pip's own lines: {lines:?}"
+    );
+    assert!(
+        lines.last().unwrap().starts_with("installed boto3 in "),
+        "{lines:?}"
+    );
+    assert_eq!(toolchain.sdk, folder);
+    assert!(folder.join("boto3/__init__.py").is_file());
+    assert!(folder.join(".complete").is_file());
+    let left: Vec<_> = std::fs::read_dir(cache.join("sdk"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "no temporary folder is left: {left:?}");
+
+    // Once: the next start finds it and says nothing.
+    said.lock().unwrap().clear();
+    managed::prepare(Family::Python, &cache, &say)
+        .await
+        .unwrap();
+    assert!(
+        said.lock().unwrap().is_empty(),
+        "{:?}",
+        said.lock().unwrap()
+    );
+}
