@@ -25,7 +25,7 @@ impl Reader<'_> {
         let package = scalar(&self.prop(id, &resource, "PackageType"));
         if package == "Image" {
             self.problems.push(format!(
-                "{id}: container image functions are not emulated (only provided.* bootstraps run)"
+                "{id}: container image functions are not emulated (code in a folder or a zip runs)"
             ));
             return None;
         }
