@@ -5,9 +5,6 @@
 //! Built in debug mode, for quick rebuilds (as `SAM_BUILD_MODE=debug sam build`).
 
 use std::path::PathBuf;
-use std::process::Stdio;
-
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::template::{Code, FunctionDef};
 
@@ -64,35 +61,20 @@ impl RustCrate {
             // No cross-compiling: plain cargo, no zig needed.
             command.args(["--compiler", "cargo"]);
         }
-        command
-            .current_dir(&self.dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+        command.current_dir(&self.dir);
         say(&format!(
             "building {} with cargo lambda ({})",
             self.function,
             self.dir.display()
         ));
-        let mut child = command.spawn().map_err(|e| {
-            format!(
-                "{}: cannot run cargo-lambda ({e}): install it (pip install cargo-lambda, or cargo install cargo-lambda)",
-                self.function
-            )
-        })?;
-        let mut last = Vec::new();
-        if let Some(err) = child.stderr.take() {
-            let mut lines = BufReader::new(err).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                say(&format!("  {line}"));
-                last.push(line);
-                if last.len() > 20 {
-                    last.remove(0);
-                }
-            }
-        }
-        let status = child.wait().await.map_err(|e| e.to_string())?;
+        let (status, last) = super::tool::run(command, "cargo-lambda", say)
+            .await
+            .map_err(|e| {
+                format!(
+                    "{}: {e}: install it (pip install cargo-lambda, or cargo install cargo-lambda)",
+                    self.function
+                )
+            })?;
         if !status.success() {
             return Err(format!(
                 "{}: cargo lambda build failed ({status}): {}",

@@ -13,6 +13,7 @@ pub mod output;
 pub mod pool;
 pub mod process;
 pub mod runtime_api;
+mod tool;
 pub mod watch;
 
 use std::collections::BTreeMap;

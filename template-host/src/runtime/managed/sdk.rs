@@ -5,10 +5,7 @@
 //! taken for a finished one.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Instant;
-
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// A pinned set of packages.
 #[derive(Debug)]
@@ -112,7 +109,7 @@ async fn install(
     into: &Path,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<(), String> {
-    let mut command = if pins.npm {
+    let command = if pins.npm {
         // npm beside the machine's node.
         let npm = program
             .parent()
@@ -151,34 +148,12 @@ async fn install(
         .args(pins.packages);
         c
     };
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = command
-        .spawn()
-        .map_err(|e| format!("cannot run the package manager for {}: {e}", pins.label))?;
-    let (out, err) = (child.stdout.take(), child.stderr.take());
-    let mut lines = Vec::new();
-    let mut out = out.map(|o| BufReader::new(o).lines());
-    let mut err = err.map(|e| BufReader::new(e).lines());
-    loop {
-        let line = tokio::select! {
-            Some(Ok(Some(l))) = async { match out.as_mut() { Some(o) => Some(o.next_line().await), None => None } } => l,
-            Some(Ok(Some(l))) = async { match err.as_mut() { Some(e) => Some(e.next_line().await), None => None } } => l,
-            else => break,
-        };
-        progress(&format!("  {line}"));
-        lines.push(line);
-        if lines.len() > 40 {
-            lines.remove(0);
-        }
-    }
-    let status = child
-        .wait()
-        .await
-        .map_err(|e| format!("the package manager for {}: {e}", pins.label))?;
+    let (status, lines) = super::super::tool::run(
+        command,
+        &format!("the package manager for {}", pins.label),
+        progress,
+    )
+    .await?;
     if !status.success() {
         let hint = if pins.npm {
             "npm could not fetch it (is the package registry reachable?)"
