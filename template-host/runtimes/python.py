@@ -165,6 +165,10 @@ def load_handler():
     return fn
 
 
+class _MarshalError(Exception):
+    """A result JSON cannot hold (Lambda's Runtime.MarshalError)."""
+
+
 class Context:
     def __init__(self, headers):
         self.aws_request_id = headers.get("Lambda-Runtime-Aws-Request-Id")
@@ -194,9 +198,13 @@ def main():
             env["_X_AMZN_TRACE_ID"] = trace
         try:
             result = handler(json.loads(body), Context(headers))
+            try:
+                json.dumps(result)
+            except (TypeError, ValueError) as e:
+                raise _MarshalError(f"Unable to marshal response: {e}") from None
             call("POST", f"invocation/{request_id}/response", result)
         except Exception as e:  # noqa: BLE001 - the function's error is the invocation's
-            report = error_of(e)
+            report = error_of(e, "Runtime.MarshalError" if isinstance(e, _MarshalError) else None)
             print("[ERROR] %s: %s\n%s" % (report["errorType"], report["errorMessage"],
                                           "".join(report["stackTrace"])),
                   file=sys.stderr, flush=True)

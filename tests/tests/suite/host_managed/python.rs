@@ -62,6 +62,19 @@ async fn a_python_stack_uses_boto3_and_posts_through_the_event_endpoint() {
             .any(|l| l.contains("chat.py") && l.contains("in handler")),
         "the function's own frames: {lines:?}"
     );
+    // A result JSON cannot hold: Lambda's Runtime.MarshalError.
+    send(&mut alice, r#"{"action": "marshal"}"#).await;
+    assert_eq!(
+        next_json(&mut alice).await["message"],
+        "Internal server error"
+    );
+    let lines = logs.of("local-Send");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("[ERROR] Runtime.MarshalError: Unable to marshal response")),
+        "{lines:?}"
+    );
     // logging lines carry the level, the time and the request id, as on Lambda.
     let logged: Vec<&String> = lines.iter().filter(|l| l.starts_with("[INFO]\t")).collect();
     assert!(
