@@ -268,12 +268,13 @@ fn node_can_register_hooks(version: &str) -> bool {
     major > 20 || (major == 20 && minor >= 6) || (major == 18 && minor >= 19) || major == 19
 }
 
-/// The loop's text under `cache/runtime-loop/<hash>/`, written once (atomically: a reader
-/// never sees half a file).
+/// The loop's text under `cache/runtime-loop/<hash of the text>/` (servers of other versions
+/// keep their own), written once (atomically: a reader never sees half a file).
 fn write_loop(cache: &Path, name: &str, script: &str) -> std::io::Result<PathBuf> {
-    let hash = script.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    script.hash(&mut hasher);
+    let hash = hasher.finish();
     let dir = cache.join("runtime-loop").join(format!("{hash:016x}"));
     let path = dir.join(name);
     if std::fs::read_to_string(&path).is_ok_and(|t| t == script) {

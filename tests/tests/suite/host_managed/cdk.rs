@@ -8,19 +8,13 @@ use streamgate_tests::local::{connect, next_text, send};
 use streamgate_tests::packaging::scratch_dir;
 use streamgate_tests::workspace_root;
 
-use super::super::host_template::{Logs, Running, wait_for_items};
-use super::{Said, fixture, options};
+use super::super::host_template::wait_for_items;
+use super::{fixture, serve};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cdk_stack_runs_from_cdk_out_with_no_artifacts_flag() {
     let dir = fixture("cdk-chat", "managed-cdk");
-    let (logs, said) = (Logs::default(), Said::default());
-    let running = Running::start(options(
-        dir.join("cdk.out/CdkChat.template.json"),
-        &logs,
-        &said,
-    ))
-    .await;
+    let (running, _, _) = serve(dir.join("cdk.out/CdkChat.template.json")).await;
     assert_eq!(running.server.api.stage, "dev");
     let root = &running.server.host.pools()["MessageHandlerDFBBCD6B"]
         .launch()

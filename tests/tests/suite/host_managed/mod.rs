@@ -22,7 +22,7 @@ use streamgate_tests::dynamodb_local::jar_dir;
 use streamgate_tests::packaging::scratch_dir;
 use streamgate_tests::workspace_root;
 
-use super::host_template::Logs;
+use super::host_template::{Logs, Running};
 
 /// The runtime cache the tests share (kept between runs, like a user's).
 pub(super) fn cache_dir() -> PathBuf {
@@ -70,6 +70,13 @@ pub(super) fn options(template: PathBuf, logs: &Logs, said: &Said) -> TemplateOp
     let lines = said.0.clone();
     options.progress = Arc::new(move |line: &str| lines.lock().unwrap().push(line.to_owned()));
     options
+}
+
+/// `template` served with [`options`], its function output and start-up lines captured.
+pub(super) async fn serve(template: PathBuf) -> (Running, Logs, Said) {
+    let (logs, said) = (Logs::default(), Said::default());
+    let running = Running::start(options(template, &logs, &said)).await;
+    (running, logs, said)
 }
 
 /// The problems a template is refused with.

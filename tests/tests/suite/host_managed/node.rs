@@ -4,14 +4,13 @@
 use serde_json::{Value, json};
 use streamgate_tests::local::{connect, next_json, next_text, send};
 
-use super::super::host_template::{Logs, Running, items, wait_for_items};
-use super::{Said, eventually, fixture, handshake_status, options, refused};
+use super::super::host_template::{Logs, items, wait_for_items};
+use super::{Said, eventually, fixture, handshake_status, options, refused, serve};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sam_stack_of_es_modules_posts_to_every_connection_through_the_event_endpoint() {
     let dir = fixture("sam-node-esm", "managed-esm");
-    let (logs, said) = (Logs::default(), Said::default());
-    let running = Running::start(options(dir.join("template.yaml"), &logs, &said)).await;
+    let (running, logs, said) = serve(dir.join("template.yaml")).await;
     let api = &running.server.api;
     assert_eq!(api.stage, "Prod");
     assert_eq!(
@@ -94,8 +93,7 @@ async fn ask(ws: &mut streamgate_tests::local::Client, action: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sams_websocket_api_with_a_lambda_authorizer_runs_callback_handlers() {
     let dir = fixture("sam-node-cjs", "managed-cjs");
-    let (logs, said) = (Logs::default(), Said::default());
-    let running = Running::start(options(dir.join("template.yaml"), &logs, &said)).await;
+    let (running, _, _) = serve(dir.join("template.yaml")).await;
     assert_eq!(running.server.api.stage, "live");
     let url = running.url();
     assert_eq!(
@@ -144,8 +142,7 @@ async fn sams_websocket_api_with_a_lambda_authorizer_runs_callback_handlers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handler_that_throws_fails_the_integration_as_lambda_reports_it() {
     let dir = fixture("sam-node-cjs", "managed-throws");
-    let (logs, said) = (Logs::default(), Said::default());
-    let running = Running::start(options(dir.join("template.yaml"), &logs, &said)).await;
+    let (running, logs, _) = serve(dir.join("template.yaml")).await;
     let mut ws = connect(&format!("{}?token=let-me-in-carol", running.url())).await;
     let frame = ask(&mut ws, "boom").await;
     assert_eq!(frame["message"], "Internal server error", "{frame}");
@@ -171,8 +168,7 @@ async fn a_handler_that_throws_fails_the_integration_as_lambda_reports_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handler_past_its_timeout_is_stopped_and_the_client_told() {
     let dir = fixture("sam-node-cjs", "managed-timeout");
-    let (logs, said) = (Logs::default(), Said::default());
-    let running = Running::start(options(dir.join("template.yaml"), &logs, &said)).await;
+    let (running, logs, _) = serve(dir.join("template.yaml")).await;
     let mut ws = connect(&format!("{}?token=let-me-in-dave", running.url())).await;
     let started = std::time::Instant::now();
     let frame = ask(&mut ws, "slow").await;
@@ -250,8 +246,7 @@ async fn sam_builds_output_is_served_when_present() {
     )
     .unwrap();
     super::copy_tree(&dir.join("src"), &built.join("Functions"));
-    let (logs, said) = (Logs::default(), Said::default());
-    let running = Running::start(options(dir.join("template.yaml"), &logs, &said)).await;
+    let (running, _, _) = serve(dir.join("template.yaml")).await;
     assert_eq!(running.server.api.stage, "Built");
     assert!(
         running
@@ -290,8 +285,7 @@ async fn a_module_that_throws_while_loading_fails_its_init_as_lambda_reports_it(
         format!("if (!process.env.BOOM_CONFIG) throw new RangeError('no configuration');\n{code}"),
     )
     .unwrap();
-    let (logs, said) = (Logs::default(), Said::default());
-    let running = Running::start(options(dir.join("template.yaml"), &logs, &said)).await;
+    let (running, logs, _) = serve(dir.join("template.yaml")).await;
     let mut ws = connect(&format!("{}?token=let-me-in-frank", running.url())).await;
     let frame = ask(&mut ws, "boom").await;
     assert_eq!(frame["message"], "Internal server error", "{frame}");

@@ -4,14 +4,13 @@
 use serde_json::{Value, json};
 use streamgate_tests::local::{connect, next_json, next_text, send};
 
-use super::super::host_template::{Logs, Running, wait_for_items};
-use super::{Said, fixture, options};
+use super::super::host_template::wait_for_items;
+use super::{fixture, serve};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_python_stack_uses_boto3_and_posts_through_the_event_endpoint() {
     let dir = fixture("sam-python", "managed-python");
-    let (logs, said) = (Logs::default(), Said::default());
-    let running = Running::start(options(dir.join("template.yaml"), &logs, &said)).await;
+    let (running, logs, _) = serve(dir.join("template.yaml")).await;
     let db = running.dynamodb();
     let mut alice = connect(&running.url()).await;
     let mut bob = connect(&running.url()).await;
