@@ -160,6 +160,14 @@ impl TemplateHost {
                     .dynamodb_local_dir
                     .clone()
                     .or_else(|| DynamoDbLocal::find_jar_dir(&cwd))
+                    // A stack in a folder of its own, served by this checkout's server
+                    // (`cargo run` from anywhere): the checkout's `just setup` install.
+                    .or_else(|| {
+                        std::env::current_exe()
+                            .ok()?
+                            .ancestors()
+                            .find_map(DynamoDbLocal::find_jar_dir)
+                    })
                     .ok_or_else(|| {
                         vec![format!(
                             "the template declares {} table(s): pass --dynamodb-endpoint URL, or install DynamoDB Local (`just setup` puts it under tests/node)",
