@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use streamgate_deploy::artifact::Arch;
+use streamgate_contract::arch::Architecture;
 use streamgate_deploy::preflight::{self, Inputs};
 use streamgate_deploy::tools;
 
@@ -88,7 +88,7 @@ fn run(cli: Cli) -> Result<(), Vec<String>> {
     let one = |e: tools::ToolError| vec![e.to_string()];
     match cli.command {
         Cmd::Package { arch, force } => {
-            let arch = Arch::parse(&arch)
+            let arch = Architecture::parse(&arch)
                 .ok_or_else(|| vec![format!("{arch:?}: the architecture is arm64 or x86_64")])?;
             tools::chat::package(&ws, arch, force).map_err(one)
         }

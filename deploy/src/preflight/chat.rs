@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use super::{CliConfig, Parameter, Refusal, architecture, effective, overrides};
-use crate::artifact::{AL2023_GLIBC, Arch, ElfError, Machine};
+use crate::artifact::AL2023_GLIBC;
+use streamgate_contract::arch::{Architecture, ElfError, Machine};
 
 /// The state of one function's artifact.
 #[derive(Debug, Clone)]
@@ -23,7 +24,11 @@ pub struct ArtifactState {
 impl ArtifactState {
     /// Whether this `bootstrap` is built for `arch` and no older than `newest_source`, so
     /// packaging again would build the same thing.
-    pub fn is_current(&self, arch: Arch, newest_source: Option<&(PathBuf, SystemTime)>) -> bool {
+    pub fn is_current(
+        &self,
+        arch: Architecture,
+        newest_source: Option<&(PathBuf, SystemTime)>,
+    ) -> bool {
         self.found.as_ref().is_some_and(|f| {
             f.machine.as_ref().is_ok_and(|m| *m == arch.machine())
                 && newest_source.is_none_or(|(_, changed)| *changed <= f.modified)
@@ -116,7 +121,7 @@ pub fn check(inputs: &Inputs) -> Vec<Refusal> {
         match &found.machine {
             Err(error) => refusals.push(Refusal::NotExecutable {
                 path,
-                error: error.clone(),
+                error: *error,
                 arch: arch.name(),
             }),
             Ok(m) if *m != arch.machine() => refusals.push(Refusal::WrongArchitecture {

@@ -10,7 +10,7 @@ pub mod relay;
 
 use std::collections::BTreeMap;
 
-use crate::artifact::{Arch, ElfError, Machine};
+use streamgate_contract::arch::{Architecture, ElfError, Machine};
 
 pub use chat::{ArtifactState, Found, Inputs, check};
 pub use relay::{RelayInputs, RelayRefusal, check_relay};
@@ -244,10 +244,10 @@ pub fn effective(
 pub fn architecture(
     values: &BTreeMap<String, String>,
     parameters: &BTreeMap<String, Parameter>,
-) -> Arch {
+) -> Architecture {
     effective("Architecture", values, parameters)
-        .and_then(|a| Arch::parse(&a))
-        .unwrap_or(Arch::Arm64)
+        .and_then(|a| Architecture::parse(&a))
+        .unwrap_or(Architecture::Arm64)
 }
 
 #[cfg(test)]

@@ -7,9 +7,10 @@ use std::time::SystemTime;
 use streamgate_contract::Function;
 
 use super::{ToolError, aws, file_error, output, run};
-use crate::artifact::{self, Arch};
+use crate::artifact;
 use crate::preflight::{ArtifactState, Found};
 use crate::{PROFILE, bootstrap_path, zipped_size};
+use streamgate_contract::arch::{self, Architecture};
 
 /// The template, as JSON.
 pub fn template(workspace: &Path) -> Result<serde_json::Value, ToolError> {
@@ -25,7 +26,7 @@ pub fn artifacts(workspace: &Path) -> Vec<ArtifactState> {
         .map(|f| {
             let path = bootstrap_path(workspace, *f);
             let found = std::fs::read(&path).ok().map(|bytes| Found {
-                machine: artifact::machine(&bytes),
+                machine: arch::machine(&bytes),
                 glibc: artifact::newest_glibc(&bytes),
                 modified: std::fs::metadata(&path)
                     .and_then(|m| m.modified())
@@ -81,7 +82,7 @@ pub fn newest_source(workspace: &Path) -> Option<(PathBuf, SystemTime)> {
 /// their sizes. When every `bootstrap` is already built for `arch` and newer than the
 /// functions' sources and the workspace's manifests, nothing is built (and nothing is
 /// rewritten under a process that runs one) unless `force`.
-pub fn package(workspace: &Path, arch: Arch, force: bool) -> Result<(), ToolError> {
+pub fn package(workspace: &Path, arch: Architecture, force: bool) -> Result<(), ToolError> {
     let newest = newest_source(workspace);
     if !force
         && artifacts(workspace)
@@ -100,13 +101,16 @@ pub fn package(workspace: &Path, arch: Arch, force: bool) -> Result<(), ToolErro
         &["target", "list", "--installed"],
         "rustup target list",
     )?;
-    if !installed.lines().any(|l| l.trim() == arch.rust_target()) {
-        println!("adding the Rust target {}", arch.rust_target());
-        run("rustup", &["target", "add", arch.rust_target()])?;
+    if !installed
+        .lines()
+        .any(|l| l.trim() == artifact::rust_target(arch))
+    {
+        println!("adding the Rust target {}", artifact::rust_target(arch));
+        run("rustup", &["target", "add", artifact::rust_target(arch)])?;
     }
     let flag = match arch {
-        Arch::Arm64 => "--arm64",
-        Arch::X86_64 => "--x86-64",
+        Architecture::Arm64 => "--arm64",
+        Architecture::X86_64 => "--x86-64",
     };
     // One cargo invocation: the functions share every compiled dependency and their final
     // (link-time optimised) links run in parallel. Cargo's progress line shows how far it is.

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::{ToolError, aws, file_error, output, run, write_private};
-use crate::{PROFILE, artifact};
+use crate::PROFILE;
+use streamgate_contract::arch;
 
 /// The Rust target of the relay image's static binary.
 pub const RELAY_TARGET: &str = "aarch64-unknown-linux-musl";
@@ -57,14 +58,13 @@ pub fn image(workspace: &Path, binary: Option<PathBuf>, tag: &str) -> Result<Str
         None => build_relay(workspace)?,
     };
     let bytes = std::fs::read(&binary).map_err(file_error(&binary))?;
-    let machine =
-        artifact::machine(&bytes[..bytes.len().min(64)]).map_err(|e| ToolError::File {
-            path: binary.display().to_string(),
-            error: std::io::Error::other(e.to_string()),
-        })?;
+    let machine = arch::machine(&bytes[..bytes.len().min(64)]).map_err(|e| ToolError::File {
+        path: binary.display().to_string(),
+        error: std::io::Error::other(e.to_string()),
+    })?;
     let architecture = match machine {
-        artifact::Machine::Aarch64 => "arm64",
-        artifact::Machine::X86_64 => "amd64",
+        arch::Machine::Aarch64 => "arm64",
+        arch::Machine::X86_64 => "amd64",
         other => {
             return Err(ToolError::File {
                 path: binary.display().to_string(),

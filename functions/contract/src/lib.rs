@@ -13,6 +13,7 @@
 //! * [`record`]: the connection record and its DynamoDB attribute names.
 //! * [`limits`]: API Gateway's WebSocket limits.
 //! * [`config`]: the names of the environment variables that carry deployment settings.
+//! * [`arch`]: Lambda's architectures (`arm64`, `x86_64`) and the ELF machine that names one.
 //! * [`access`]: who may connect (JWT or an explicit `Public`), where the token goes.
 //! * [`quota`]: the per-user quotas and their DynamoDB items.
 //! * [`metrics`]: every metric the code emits (the one list dashboards are built from).
@@ -20,6 +21,7 @@
 //! Nothing here does I/O.
 
 pub mod access;
+pub mod arch;
 pub mod config;
 pub mod conversation;
 pub mod invocation;
