@@ -10,16 +10,46 @@ use serde_json::Value;
 
 use crate::template::TableDef;
 
-fn key_schema(v: &Value) -> Result<Vec<KeySchemaElement>, String> {
+/// Why a table was not created.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TableError {
+    /// The template's properties do not make a CreateTable request (a key schema that is not
+    /// a list, a key or attribute without its name or type).
+    #[error("{0}")]
+    Properties(String),
+    /// DynamoDB refused to create it.
+    #[error("cannot create table {table}: {detail}")]
+    Create {
+        /// The table.
+        table: String,
+        /// DynamoDB's error, with its context.
+        detail: String,
+    },
+    /// DynamoDB refused to turn its TTL on.
+    #[error("cannot turn on TTL of {table}: {detail}")]
+    TimeToLive {
+        /// The table.
+        table: String,
+        /// DynamoDB's error, with its context.
+        detail: String,
+    },
+}
+
+/// A request built from properties that lack something.
+fn properties(e: impl std::fmt::Display) -> TableError {
+    TableError::Properties(e.to_string())
+}
+
+fn key_schema(v: &Value) -> Result<Vec<KeySchemaElement>, TableError> {
     v.as_array()
-        .ok_or("KeySchema is not a list")?
+        .ok_or_else(|| properties("KeySchema is not a list"))?
         .iter()
         .map(|k| {
             KeySchemaElement::builder()
                 .attribute_name(k["AttributeName"].as_str().unwrap_or_default())
                 .key_type(KeyType::from(k["KeyType"].as_str().unwrap_or_default()))
                 .build()
-                .map_err(|e| e.to_string())
+                .map_err(properties)
         })
         .collect()
 }
@@ -37,7 +67,7 @@ fn projection(v: &Value) -> Projection {
 }
 
 /// Creates `table` (pay per request) and turns its TTL on; says what it did.
-pub async fn create(client: &Client, table: &TableDef) -> Result<String, String> {
+pub async fn create(client: &Client, table: &TableDef) -> Result<String, TableError> {
     let p = &table.properties;
     let mut create = client
         .create_table()
@@ -52,7 +82,7 @@ pub async fn create(client: &Client, table: &TableDef) -> Result<String, String>
                     a["AttributeType"].as_str().unwrap_or_default(),
                 ))
                 .build()
-                .map_err(|e| e.to_string())?,
+                .map_err(properties)?,
         );
     }
     for g in p["GlobalSecondaryIndexes"].as_array().into_iter().flatten() {
@@ -62,7 +92,7 @@ pub async fn create(client: &Client, table: &TableDef) -> Result<String, String>
                 .set_key_schema(Some(key_schema(&g["KeySchema"])?))
                 .projection(projection(&g["Projection"]))
                 .build()
-                .map_err(|e| e.to_string())?,
+                .map_err(properties)?,
         );
     }
     for l in p["LocalSecondaryIndexes"].as_array().into_iter().flatten() {
@@ -72,7 +102,7 @@ pub async fn create(client: &Client, table: &TableDef) -> Result<String, String>
                 .set_key_schema(Some(key_schema(&l["KeySchema"])?))
                 .projection(projection(&l["Projection"]))
                 .build()
-                .map_err(|e| e.to_string())?,
+                .map_err(properties)?,
         );
     }
     match create.send().await {
@@ -84,11 +114,10 @@ pub async fn create(client: &Client, table: &TableDef) -> Result<String, String>
             return Ok(format!("table {} exists; kept", table.name));
         }
         Err(e) => {
-            return Err(format!(
-                "cannot create table {}: {}",
-                table.name,
-                aws_sdk_dynamodb::error::DisplayErrorContext(&e)
-            ));
+            return Err(TableError::Create {
+                table: table.name.clone(),
+                detail: aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
+            });
         }
     }
     if let Some(attribute) = &table.ttl_attribute {
@@ -100,16 +129,13 @@ pub async fn create(client: &Client, table: &TableDef) -> Result<String, String>
                     .attribute_name(attribute)
                     .enabled(true)
                     .build()
-                    .map_err(|e| e.to_string())?,
+                    .map_err(properties)?,
             )
             .send()
             .await
-            .map_err(|e| {
-                format!(
-                    "cannot turn on TTL of {}: {}",
-                    table.name,
-                    aws_sdk_dynamodb::error::DisplayErrorContext(&e)
-                )
+            .map_err(|e| TableError::TimeToLive {
+                table: table.name.clone(),
+                detail: aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
             })?;
     }
     Ok(format!(

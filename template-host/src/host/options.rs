@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::runtime::pool::LogSink;
+use crate::runtime::config::LogSink;
 use streamgate_auth::dev::DevIssuer;
 use streamgate_emulator::gateway::GatewayConfig;
 

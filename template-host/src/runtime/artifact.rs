@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use super::executable::{is_executable, on_path};
 use super::managed::Toolchain;
 use crate::template::rules::Family;
 use crate::template::{Code, FunctionDef};
+use streamgate_contract::arch::{self, Architecture, Machine};
 
 /// How to start a function's process.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,49 +32,6 @@ pub struct Managed<'a> {
     pub cache: &'a Path,
     /// Variables every managed process gets (the local API's endpoint for the loop).
     pub environment: &'a BTreeMap<String, String>,
-}
-
-/// An ELF file's machine, from its header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Machine {
-    /// x86-64.
-    X86_64,
-    /// AArch64.
-    Arm64,
-    /// Something else (or not ELF).
-    Other,
-}
-
-impl Machine {
-    /// The machine of the ELF header `bytes` (at least 20 bytes).
-    pub fn of_elf(bytes: &[u8]) -> Machine {
-        if bytes.len() < 20 || &bytes[..4] != b"\x7fELF" {
-            return Machine::Other;
-        }
-        match u16::from_le_bytes([bytes[18], bytes[19]]) {
-            0x3e => Machine::X86_64,
-            0xb7 => Machine::Arm64,
-            _ => Machine::Other,
-        }
-    }
-
-    /// Lambda's name for it (`Architectures`).
-    pub fn lambda_name(self) -> &'static str {
-        match self {
-            Machine::X86_64 => "x86_64",
-            Machine::Arm64 => "arm64",
-            Machine::Other => "unknown",
-        }
-    }
-
-    /// This machine's.
-    pub fn host() -> Machine {
-        match std::env::consts::ARCH {
-            "x86_64" => Machine::X86_64,
-            "aarch64" => Machine::Arm64,
-            _ => Machine::Other,
-        }
-    }
 }
 
 /// Where a function's code is on disk: `artifacts` (when given) holds one folder per
@@ -240,7 +199,7 @@ fn task_root(
 /// architecture; run natively or under qemu.
 fn bootstrap(f: &FunctionDef, task_root: PathBuf) -> Result<Launch, String> {
     let bootstrap = task_root.join("bootstrap");
-    let mut header = [0u8; 20];
+    let mut header = [0u8; arch::ELF_HEADER_BYTES];
     let read = std::fs::File::open(&bootstrap).and_then(|mut file| file.read_exact(&mut header));
     if read.is_err() {
         return Err(format!(
@@ -256,18 +215,23 @@ fn bootstrap(f: &FunctionDef, task_root: PathBuf) -> Result<Launch, String> {
             bootstrap.display()
         ));
     }
-    let machine = Machine::of_elf(&header);
+    // A file that is not a 64-bit ELF of a Lambda architecture (a script) is not checked.
+    let built = arch::machine(&header).ok().and_then(Machine::architecture);
     let shown = bootstrap.display().to_string();
-    if machine != Machine::Other && machine.lambda_name() != f.architecture {
+    if let Some(built) = built
+        && built.name() != f.architecture
+    {
         return Err(format!(
             "{}: {shown} is built for {} but the function's architecture is {} (Lambda would fail with Runtime.InvalidEntrypoint; package for {} or set the template's architecture)",
             f.logical_id,
-            machine.lambda_name(),
+            built.name(),
             f.architecture,
             f.architecture
         ));
     }
-    let command = if machine == Machine::Arm64 && Machine::host() != Machine::Arm64 {
+    let command = if built == Some(Architecture::Arm64)
+        && Architecture::host() != Some(Architecture::Arm64)
+    {
         let Some(qemu) = on_path("qemu-aarch64") else {
             return Err(format!(
                 "{}: {shown} is an arm64 binary; running it here needs qemu-aarch64 (apt install qemu-user libc6-arm64-cross), or package for this machine",
@@ -289,26 +253,6 @@ fn bootstrap(f: &FunctionDef, task_root: PathBuf) -> Result<Launch, String> {
         command,
         environment: BTreeMap::new(),
     })
-}
-
-/// `program` on `PATH`.
-pub(crate) fn on_path(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(program))
-            .find(|p| is_executable(p))
-    })
-}
-
-#[cfg(unix)]
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn is_executable(p: &Path) -> bool {
-    p.is_file()
 }
 
 /// Lambda's limit on a function's code, unzipped (250 MB).
@@ -405,16 +349,5 @@ mod tests {
             assert!(handler_file(&managed(bad, family), &root).is_err(), "{bad}");
         }
         std::fs::remove_dir_all(&root).unwrap();
-    }
-
-    #[test]
-    fn elf_machines_are_read_from_the_header() {
-        let mut h = vec![0x7f, b'E', b'L', b'F'];
-        h.resize(20, 0);
-        h[18] = 0xb7;
-        assert_eq!(Machine::of_elf(&h), Machine::Arm64);
-        h[18] = 0x3e;
-        assert_eq!(Machine::of_elf(&h), Machine::X86_64);
-        assert_eq!(Machine::of_elf(b"#!/bin/sh\necho hi\n  "), Machine::Other);
     }
 }

@@ -87,7 +87,7 @@ pub async fn read_lines(mut stream: impl AsyncRead + Unpin, mut line: impl FnMut
 
 /// A sink printing `function | line` on standard output without ever blocking its caller
 /// ([`streamgate_emulator::stdout`]).
-pub fn stdout_sink() -> super::pool::LogSink {
+pub fn stdout_sink() -> super::config::LogSink {
     Arc::new(|function: &str, line: &str| {
         streamgate_emulator::stdout::line(format!("{function} | {line}\n"))
     })
@@ -95,9 +95,9 @@ pub fn stdout_sink() -> super::pool::LogSink {
 
 /// `sink`, except that EMF lines go into `registry` instead.
 pub fn taking_metrics(
-    sink: super::pool::LogSink,
+    sink: super::config::LogSink,
     registry: &'static streamgate_telemetry::Registry,
-) -> super::pool::LogSink {
+) -> super::config::LogSink {
     Arc::new(move |function: &str, line: &str| {
         if !registry.ingest_emf(line) {
             sink(function, line);

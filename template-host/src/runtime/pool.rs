@@ -15,10 +15,11 @@ use tracing::{info, warn};
 
 use super::artifact::Launch;
 pub use super::config::{LogSink, PoolConfig};
-use super::process::Process;
+use super::process::{Process, SpawnError};
 use super::runtime_api::{Invocation, Reported};
 use crate::template::FunctionDef;
 use streamgate_emulator::{clock, ids};
+use streamgate_sync::Locked;
 
 /// Why an invocation failed, in Lambda's terms.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -141,7 +142,7 @@ impl Pool {
 
     /// Processes running now (busy or idle).
     pub fn processes(&self) -> usize {
-        self.state.lock().unwrap().running
+        self.state.locked().running
     }
 
     /// Processes started so far (cold starts, including failed ones).
@@ -151,14 +152,14 @@ impl Pool {
 
     /// The timings of recent invocations.
     pub fn timings(&self) -> Vec<Timing> {
-        self.state.lock().unwrap().timings.iter().copied().collect()
+        self.state.locked().timings.iter().copied().collect()
     }
 
     /// The code changed: idle processes stop now, busy ones when their invocation ends; the
     /// next event starts a process on the new code. Returns how many stopped now.
     pub fn reload(&self) -> usize {
         let idle = {
-            let mut state = self.state.lock().unwrap();
+            let mut state = self.state.locked();
             state.generation += 1;
             let idle = std::mem::take(&mut state.idle);
             state.running -= idle.len();
@@ -175,18 +176,18 @@ impl Pool {
 
     /// Stops every idle process now.
     pub fn stop_all_idle(&self) {
-        let idle = std::mem::take(&mut self.state.lock().unwrap().idle);
-        self.state.lock().unwrap().running -= idle.len();
+        let idle = std::mem::take(&mut self.state.locked().idle);
+        self.state.locked().running -= idle.len();
         drop(idle);
     }
 
     fn stop_idle(&self) {
-        let mut state = self.state.lock().unwrap();
+        let mut state = self.state.locked();
         let timeout = self.config.idle_timeout;
         let before = state.idle.len();
         state
             .idle
-            .retain(|p| p.last_used.lock().unwrap().elapsed() < timeout);
+            .retain(|p| p.last_used.locked().elapsed() < timeout);
         let stopped = before - state.idle.len();
         state.running -= stopped;
         if stopped > 0 {
@@ -275,7 +276,7 @@ impl Pool {
             &self.function.name,
             &report(&self.function, &timing, request_id),
         );
-        let mut state = self.state.lock().unwrap();
+        let mut state = self.state.locked();
         if state.timings.len() >= KEPT_TIMINGS {
             state.timings.pop_front();
         }
@@ -325,7 +326,7 @@ impl Pool {
         loop {
             let freed = self.freed.notified();
             let next = {
-                let mut state = self.state.lock().unwrap();
+                let mut state = self.state.locked();
                 let mut next = Next::Wait;
                 while let Some(p) = state.idle.pop() {
                     if p.exited() {
@@ -348,9 +349,9 @@ impl Pool {
                     return match self.spawn().await {
                         Ok(p) => Ok((p, true)),
                         Err(e) => {
-                            self.state.lock().unwrap().running -= 1;
+                            self.state.locked().running -= 1;
                             self.freed.notify_one();
-                            Err(InvokeError::Start(e))
+                            Err(InvokeError::Start(e.to_string()))
                         }
                     };
                 }
@@ -365,8 +366,8 @@ impl Pool {
     }
 
     fn release(&self, process: Arc<Process>) {
-        *process.last_used.lock().unwrap() = Instant::now();
-        let mut state = self.state.lock().unwrap();
+        *process.last_used.locked() = Instant::now();
+        let mut state = self.state.locked();
         if process.generation != state.generation {
             drop(state);
             return self.retire(&process);
@@ -378,14 +379,14 @@ impl Pool {
 
     fn retire(&self, process: &Arc<Process>) {
         process.kill();
-        self.state.lock().unwrap().running -= 1;
+        self.state.locked().running -= 1;
         self.freed.notify_one();
     }
 
-    async fn spawn(&self) -> Result<Arc<Process>, String> {
+    async fn spawn(&self) -> Result<Arc<Process>, SpawnError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.cold_starts.fetch_add(1, Ordering::Relaxed);
-        let generation = self.state.lock().unwrap().generation;
+        let generation = self.state.locked().generation;
         let process =
             Process::start(&self.function, &self.launch, &self.config, id, generation).await?;
         info!(function = %self.function.name, process = id, "cold start");
@@ -395,7 +396,10 @@ impl Pool {
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        let state = self.state.get_mut().unwrap();
+        let state = self
+            .state
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         state.idle.clear();
     }
 }

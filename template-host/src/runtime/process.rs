@@ -19,6 +19,7 @@ use super::runtime_api::{Invocation, RuntimeApi};
 use crate::template::FunctionDef;
 use streamgate_emulator::clock;
 use streamgate_local_services::reaper;
+use streamgate_sync::Locked;
 
 /// One function process: its Runtime API endpoint, the channel its invocations go through,
 /// and what the pool knows of it.
@@ -39,7 +40,7 @@ pub(super) struct Process {
 
 impl Process {
     pub(super) fn kill(&self) {
-        if let Some(kill) = self.kill.lock().unwrap().take() {
+        if let Some(kill) = self.kill.locked().take() {
             let _ = kill.send(());
         }
     }
@@ -96,11 +97,11 @@ impl Process {
         config: &PoolConfig,
         id: u64,
         generation: u64,
-    ) -> Result<Process, String> {
+    ) -> Result<Process, SpawnError> {
         let (tx, rx) = mpsc::channel(1);
         let api = RuntimeApi::start(rx)
             .await
-            .map_err(|e| format!("no Runtime API port: {e}"))?;
+            .map_err(SpawnError::RuntimeApi)?;
         let mut command = Command::new(&launch.command[0]);
         command
             .args(&launch.command[1..])
@@ -114,9 +115,10 @@ impl Process {
             .process_group(0)
             .kill_on_drop(true);
         let started = Instant::now();
-        let mut child = command
-            .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", launch.command.join(" ")))?;
+        let mut child = command.spawn().map_err(|source| SpawnError::Spawn {
+            command: launch.command.join(" "),
+            source,
+        })?;
         let pgid = child.id().unwrap_or_default();
         reaper::watch(pgid);
         for stream in [
@@ -148,6 +150,22 @@ impl Process {
             generation,
         })
     }
+}
+
+/// Why a process could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    /// Its Runtime API found no port to listen on.
+    #[error("no Runtime API port: {0}")]
+    RuntimeApi(#[source] std::io::Error),
+    /// The program could not be run.
+    #[error("cannot run {command}: {source}")]
+    Spawn {
+        /// The command line.
+        command: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// The environment Lambda gives a `provided.*` function's process: its own variables,

@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use streamgate_emulator::callers;
+use streamgate_sync::Locked;
 
 /// Lambda's limit on a synchronous response (6 MB).
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
@@ -142,12 +143,12 @@ impl RuntimeApi {
 
     /// The init error the process reported, if any.
     pub fn init_error(&self) -> Option<Reported> {
-        self.state.init_error.lock().unwrap().clone()
+        self.state.init_error.locked().clone()
     }
 
     /// Takes back the invocation in flight (the process died with it).
     pub fn take_current(&self) -> Option<oneshot::Sender<Reported>> {
-        self.state.current.lock().unwrap().take().map(|(_, tx)| tx)
+        self.state.current.locked().take().map(|(_, tx)| tx)
     }
 }
 
@@ -215,74 +216,89 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
         );
     };
     let method = req.method().clone();
-    let headers = req.headers().clone();
     let segments: Vec<&str> = rest.split('/').collect();
     match (method, segments.as_slice()) {
         (Method::GET, ["invocation", "next"]) => next(state).await,
         (Method::POST, ["invocation", id, outcome @ ("response" | "error")]) => {
-            let body = match Limited::new(req.into_body(), MAX_RESPONSE_BYTES)
-                .collect()
-                .await
-            {
-                Ok(b) => b.to_bytes(),
-                Err(_) => {
-                    // Lambda fails the invocation when the response is too large.
-                    if let Some((_, tx)) = state.current.lock().unwrap().take() {
-                        let _ = tx.send(Reported::Error {
-                            error_type: "Function.ResponseSizeTooLarge".into(),
-                            message: format!(
-                                "Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
-                            ),
-                        });
-                    }
-                    return respond(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        error_body("RequestEntityTooLarge", "the response is over 6 MB"),
-                    );
-                }
-            };
-            let mut current = state.current.lock().unwrap();
-            match current.take() {
-                Some((current_id, tx)) if current_id == *id => {
-                    let reported = if *outcome == "response" {
-                        Reported::Response(body)
-                    } else {
-                        let (error_type, message) = reported_error(&headers, &body);
-                        Reported::Error {
-                            error_type,
-                            message,
-                        }
-                    };
-                    let _ = tx.send(reported);
-                    respond(StatusCode::ACCEPTED, json!({"status": "OK"}))
-                }
-                other => {
-                    *current = other;
-                    respond(
-                        StatusCode::BAD_REQUEST,
-                        error_body("InvalidRequestID", "no invocation in flight has this id"),
-                    )
-                }
-            }
+            report(state, req, id, *outcome == "response").await
         }
-        (Method::POST, ["init", "error"]) => {
-            let body = Limited::new(req.into_body(), 1 << 20)
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
-            let (error_type, message) = reported_error(&headers, &body);
-            *state.init_error.lock().unwrap() = Some(Reported::InitError {
-                error_type,
-                message,
-            });
-            respond(StatusCode::ACCEPTED, json!({"status": "OK"}))
-        }
+        (Method::POST, ["init", "error"]) => init_error(state, req).await,
         _ => respond(
             StatusCode::NOT_FOUND,
             error_body("NotFound", "unknown Runtime API call"),
         ),
     }
+}
+
+/// `POST /invocation/{id}/response` (`response`) or `/error`: the outcome of the invocation
+/// in flight, handed to its caller; a response over Lambda's limit fails the invocation.
+async fn report(
+    state: &State,
+    req: Request<Incoming>,
+    id: &str,
+    response: bool,
+) -> Response<Full<Bytes>> {
+    let headers = req.headers().clone();
+    let body = match Limited::new(req.into_body(), MAX_RESPONSE_BYTES)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            // Lambda fails the invocation when the response is too large.
+            if let Some((_, tx)) = state.current.locked().take() {
+                let _ = tx.send(Reported::Error {
+                    error_type: "Function.ResponseSizeTooLarge".into(),
+                    message: format!(
+                        "Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+                    ),
+                });
+            }
+            return respond(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                error_body("RequestEntityTooLarge", "the response is over 6 MB"),
+            );
+        }
+    };
+    let mut current = state.current.locked();
+    match current.take() {
+        Some((current_id, tx)) if current_id == id => {
+            let reported = if response {
+                Reported::Response(body)
+            } else {
+                let (error_type, message) = reported_error(&headers, &body);
+                Reported::Error {
+                    error_type,
+                    message,
+                }
+            };
+            let _ = tx.send(reported);
+            respond(StatusCode::ACCEPTED, json!({"status": "OK"}))
+        }
+        other => {
+            *current = other;
+            respond(
+                StatusCode::BAD_REQUEST,
+                error_body("InvalidRequestID", "no invocation in flight has this id"),
+            )
+        }
+    }
+}
+
+/// `POST /init/error`: the function failed to initialise; kept for the pool to report.
+async fn init_error(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let headers = req.headers().clone();
+    let body = Limited::new(req.into_body(), 1 << 20)
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let (error_type, message) = reported_error(&headers, &body);
+    *state.init_error.locked() = Some(Reported::InitError {
+        error_type,
+        message,
+    });
+    respond(StatusCode::ACCEPTED, json!({"status": "OK"}))
 }
 
 /// The long poll: waits for the next invocation, then hands it over.
@@ -307,7 +323,7 @@ async fn next(state: &State) -> Response<Full<Bytes>> {
         );
     };
     let body = inv.event.to_string();
-    *state.current.lock().unwrap() = Some((inv.request_id.clone(), inv.reply));
+    *state.current.locked() = Some((inv.request_id.clone(), inv.reply));
     let mut r = Response::new(Full::new(Bytes::from(body)));
     let h = r.headers_mut();
     let mut set = |name: &'static str, value: String| {

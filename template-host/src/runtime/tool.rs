@@ -8,6 +8,27 @@ use streamgate_local_services::reaper;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
+/// Why a tool gave no exit status.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ToolError {
+    /// It could not be started (not installed, not executable).
+    #[error("cannot run {what} ({source})")]
+    Spawn {
+        /// What the tool is, for the user.
+        what: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Waiting for its exit failed.
+    #[error("{what}: {source}")]
+    Wait {
+        /// What the tool is, for the user.
+        what: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
 /// Lines kept for the error message.
 const KEPT: usize = 20;
 
@@ -16,16 +37,17 @@ pub(crate) async fn run(
     mut command: Command,
     what: &str,
     say: &(dyn Fn(&str) + Sync),
-) -> Result<(ExitStatus, Vec<String>), String> {
+) -> Result<(ExitStatus, Vec<String>), ToolError> {
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    let mut child = command
-        .spawn()
-        .map_err(|e| format!("cannot run {what} ({e})"))?;
+    let mut child = command.spawn().map_err(|source| ToolError::Spawn {
+        what: what.to_owned(),
+        source,
+    })?;
     let pgid = child.id().unwrap_or_default();
     reaper::watch(pgid);
     let mut out = child.stdout.take().map(|o| BufReader::new(o).lines());
@@ -46,7 +68,10 @@ pub(crate) async fn run(
             last.remove(0);
         }
     }
-    let status = child.wait().await.map_err(|e| format!("{what}: {e}"));
+    let status = child.wait().await.map_err(|source| ToolError::Wait {
+        what: what.to_owned(),
+        source,
+    });
     reaper::forget(pgid);
     Ok((status?, last))
 }

@@ -197,7 +197,7 @@ pub async fn prepare(
         ),
         Family::Provided => return Err("provided.* functions run their own bootstrap".into()),
     };
-    let path = super::artifact::on_path(program)
+    let path = super::executable::on_path(program)
         .ok_or_else(|| format!("no `{program}` on PATH: {fix}"))?;
     let (version, path) = version_of(&path, family)
         .await

@@ -115,7 +115,7 @@ async fn install(
             .parent()
             .map(|d| d.join("npm"))
             .filter(|p| p.is_file())
-            .or_else(|| super::super::artifact::on_path("npm"))
+            .or_else(|| super::super::executable::on_path("npm"))
             .ok_or(
                 "no `npm` beside node: install npm (apt-get install npm) to fetch the AWS SDK",
             )?;
@@ -153,7 +153,8 @@ async fn install(
         &format!("the package manager for {}", pins.label),
         progress,
     )
-    .await?;
+    .await
+    .map_err(|e| e.to_string())?;
     if !status.success() {
         let hint = if pins.npm {
             "npm could not fetch it (is the package registry reachable?)"

@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use super::{Resolver, capped, scalar};
+use streamgate_sync::Locked;
 
 /// The pseudo-parameters of a local stack.
 #[derive(Debug, Clone)]
@@ -30,16 +31,11 @@ impl Default for Pseudo {
 impl Resolver<'_> {
     /// What `Ref` of a resource gives locally; a circular reference is an error.
     pub fn physical_id(&self, logical_id: &str, resource: &Value) -> Result<String, String> {
-        if let Some(known) = self
-            .names
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(logical_id)
-        {
+        if let Some(known) = self.names.locked().get(logical_id) {
             return known.clone();
         }
         {
-            let mut naming = self.naming.lock().unwrap_or_else(|e| e.into_inner());
+            let mut naming = self.naming.locked();
             if naming.iter().any(|n| n == logical_id) {
                 return Err(format!(
                     "circular reference: {} -> {logical_id}",
@@ -51,10 +47,9 @@ impl Resolver<'_> {
         let id = self
             .local_name(logical_id, resource)
             .and_then(|n| capped(n, logical_id));
-        self.naming.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        self.naming.locked().pop();
         self.names
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .locked()
             .insert(logical_id.to_owned(), id.clone());
         id
     }
