@@ -3,13 +3,15 @@
 //! Lambda Runtime API, the tables and secrets they use.
 //!
 //! * [`template`]: the template reader (pure: text in, an API and its functions out).
-//! * [`runtime`]: the Lambda Runtime API, the process pool, the functions' output.
+//! * [`runtime`]: Lambda: the Runtime API, the process pool, the managed runtimes, the
+//!   functions' code and output.
 //! * [`tables`]: the template's tables, created in DynamoDB Local.
-//! * [`host`]: all of it put together behind the emulator ([`host::TemplateHost`]).
+//! * [`host`]: all of it put together behind the emulator ([`host::TemplateHost`]), and the
+//!   API Gateway side: the routes' integrations and the authorizer.
 
 pub mod host;
 pub mod runtime;
 pub mod tables;
 pub mod template;
 
-pub use host::{TemplateHost, TemplateOptions};
+pub use host::{StartError, TemplateHost, TemplateOptions};

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use super::error::StartError;
 use crate::template;
 
 /// With `--watch`, each `provided.*` function in a folder runs from a private copy (a rebuild
@@ -12,7 +13,7 @@ use crate::template;
 pub(super) fn mirror_bootstraps(
     functions: &mut BTreeMap<String, template::FunctionDef>,
     scratch: &std::path::Path,
-) -> Result<BTreeMap<String, PathBuf>, Vec<String>> {
+) -> Result<BTreeMap<String, PathBuf>, StartError> {
     let mut own = BTreeMap::new();
     for (id, f) in functions.iter_mut() {
         let template::Code::Path(dir) = &f.code else {
@@ -23,10 +24,10 @@ pub(super) fn mirror_bootstraps(
         }
         let copy = scratch.join(format!("{id}-watched"));
         crate::runtime::mirror::refresh(dir, &copy).map_err(|e| {
-            vec![format!(
+            StartError::one(format!(
                 "{id}: cannot copy {} to run it: {e}",
                 dir.display()
-            )]
+            ))
         })?;
         own.insert(id.clone(), dir.clone());
         f.code = template::Code::Path(copy);
