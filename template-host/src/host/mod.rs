@@ -1,15 +1,16 @@
-//! Serving a template's WebSocket API with its functions' real code, started in phases:
-//! [`read`] the template (SAM and CDK included, [`crate::template`]), prepare the functions'
-//! [`code`] (cargo-lambda builds, managed runtimes, every artifact located), the
-//! [`database`] (DynamoDB Local or a given endpoint, the tables created), the functions'
-//! [`environment`] (credentials, endpoints), the [`functions`] (pools, the authorizer) and the
-//! [`gateway`], joining the API, the function pools and the local services on one port.
-//! Every problem is reported before anything starts serving ([`StartError`]).
+//! Serving a template's WebSocket API with its functions' real code, started in phases, one
+//! file each: `read.rs` reads the template (SAM and CDK included, [`crate::template`]),
+//! `code.rs` prepares the functions' code (cargo-lambda builds, managed runtimes, every
+//! artifact located), `database.rs` the DynamoDB (DynamoDB Local or a given endpoint, the
+//! tables created), `environment.rs` the functions' environment (credentials, endpoints),
+//! `functions.rs` the pools and the authorizer, and `gateway.rs` the gateway, joining the API,
+//! the function pools and the local services on one port. Every problem is reported before
+//! anything starts serving ([`StartError`], `error.rs`).
 //!
-//! The API Gateway side of the host: [`FunctionHost`] (the gateway's integration, each route
-//! to one of the [`integrations`]) and the template's [`authorizer`]. Besides:
-//! `options.rs` ([`TemplateOptions`]) and `files.rs` (SAM's build output, `--watch`'s private
-//! copies, stale scratch folders).
+//! The API Gateway side of the host: [`FunctionHost`] (`function_host.rs`: the gateway's
+//! integration, each route to one of the [`integrations`]) and the template's
+//! [`authorizer`]. Besides: `options.rs` ([`TemplateOptions`]) and `files.rs` (SAM's build
+//! output, `--watch`'s private copies, stale scratch folders).
 
 pub mod authorizer;
 mod code;
