@@ -2,11 +2,10 @@
 //! kinds. They are written as JSON, as API Gateway sends them, then deserialized into
 //! `aws_lambda_events` types, so a field the Rust handlers need cannot go missing.
 
-use serde_json::{Map, Value, json};
-use streamgate_core::event::WsEvent;
-
 use crate::clock;
 use crate::ids;
+use crate::integration::WsEvent;
+use serde_json::{Map, Value, json};
 
 /// What every event of a connection carries.
 #[derive(Debug, Clone)]
@@ -161,10 +160,93 @@ pub fn disconnect(
     })
 }
 
+/// The REQUEST authorizer event API Gateway sends a Lambda authorizer on `$connect`, built
+/// from the CONNECT event: its headers, query maps and `requestContext` (when present), the
+/// route's `methodArn` and empty `stageVariables`.
+pub fn authorizer_request(connect_event: &Value, method_arn: &str) -> Value {
+    let mut event = Map::new();
+    event.insert("type".into(), json!("REQUEST"));
+    event.insert("methodArn".into(), json!(method_arn));
+    for key in [
+        "headers",
+        "multiValueHeaders",
+        "queryStringParameters",
+        "multiValueQueryStringParameters",
+        "requestContext",
+    ] {
+        if let Some(v) = connect_event.get(key) {
+            event.insert(key.into(), v.clone());
+        }
+    }
+    event.insert("stageVariables".into(), json!({}));
+    Value::Object(event)
+}
+
 /// The typed event the handlers take.
 ///
 /// # Panics
 /// If an event built here does not deserialize: a bug, caught by the tests.
 pub fn typed(event: Value) -> WsEvent {
     serde_json::from_value(event).expect("events built by the server deserialize")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info() -> ConnectionInfo {
+        ConnectionInfo {
+            connection_id: "c1".into(),
+            connected_at: 1,
+            api_id: "api".into(),
+            stage: "local".into(),
+            domain_name: "localhost".into(),
+            source_ip: "127.0.0.1".into(),
+            user_agent: None,
+            authorizer: None,
+        }
+    }
+
+    #[test]
+    fn the_authorizer_request_copies_the_connect_event_in_api_gateways_order() {
+        let headers = [("Host".to_owned(), "localhost".to_owned())];
+        let query = [("token".to_owned(), "t".to_owned())];
+        let connect = connect(&info(), "$connect", &headers, Some(&query), 1);
+        let arn = "arn:aws:execute-api:us-east-1:000000000000:api/local/$connect";
+        let request = authorizer_request(&connect, arn);
+        let keys: Vec<&str> = request
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "type",
+                "methodArn",
+                "headers",
+                "multiValueHeaders",
+                "queryStringParameters",
+                "multiValueQueryStringParameters",
+                "requestContext",
+                "stageVariables",
+            ]
+        );
+        assert_eq!(request["type"], "REQUEST");
+        assert_eq!(request["methodArn"], arn);
+        assert_eq!(request["headers"], connect["headers"]);
+        assert_eq!(request["queryStringParameters"]["token"], "t");
+        assert_eq!(request["requestContext"], connect["requestContext"]);
+        assert_eq!(request["stageVariables"], json!({}));
+    }
+
+    #[test]
+    fn the_authorizer_request_omits_query_maps_the_connect_event_lacks() {
+        let connect = connect(&info(), "$connect", &[], None, 1);
+        let request = authorizer_request(&connect, "arn");
+        assert!(request.get("queryStringParameters").is_none());
+        assert!(request.get("multiValueQueryStringParameters").is_none());
+        assert_eq!(request["stageVariables"], json!({}));
+    }
 }

@@ -6,16 +6,35 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
-use streamgate_core::event::WsResponse;
 
 use crate::api::ApiRoute;
+
+/// The WebSocket event API Gateway hands a proxy integration, as `aws_lambda_events` types it.
+pub type WsEvent = aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+
+/// A proxy integration's answer, as `aws_lambda_events` types it.
+pub type WsResponse = aws_lambda_events::apigw::ApiGatewayProxyResponse;
+
+/// Why an integration gave no answer; the client gets what API Gateway sends for a failed integration.
+#[derive(Debug, thiserror::Error)]
+pub enum IntegrationError {
+    /// No integration serves the route.
+    #[error("no integration serves {0:?}")]
+    NoRoute(String),
+    /// The backend ran and failed (an error, a crash, a timeout).
+    #[error("{0}")]
+    Failed(String),
+    /// The backend's answer is not one API Gateway can read.
+    #[error("{0}")]
+    Malformed(String),
+}
 
 /// A route's backend: it gets the event as JSON, as a Lambda function does. An `Err` (or a
 /// panic) is a crashed invocation.
 #[async_trait]
 pub trait Integration: Send + Sync + 'static {
     /// Runs the integration of `route`.
-    async fn invoke(&self, route: &ApiRoute, event: Value) -> Result<WsResponse, String>;
+    async fn invoke(&self, route: &ApiRoute, event: Value) -> Result<WsResponse, IntegrationError>;
 }
 
 /// What a REQUEST authorizer decided about a `$connect`.

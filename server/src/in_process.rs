@@ -13,7 +13,7 @@ use streamgate_core::event::{WsEvent, WsResponse};
 use streamgate_core::{ChatApp, ClientPush, PushError, Target};
 
 use streamgate_emulator::api::ApiRoute;
-use streamgate_emulator::integration::Integration;
+use streamgate_emulator::integration::{Integration, IntegrationError};
 use streamgate_emulator::registry::Registry;
 
 /// The chat handlers in this process, each route to its contract function; the event is
@@ -22,11 +22,12 @@ pub struct ChatIntegration(pub ChatApp);
 
 #[async_trait]
 impl Integration for ChatIntegration {
-    async fn invoke(&self, route: &ApiRoute, event: Value) -> Result<WsResponse, String> {
+    async fn invoke(&self, route: &ApiRoute, event: Value) -> Result<WsResponse, IntegrationError> {
         let contract = Route::from_key(&route.key)
-            .ok_or_else(|| format!("the chat API has no route {:?}", route.key))?;
-        let event: WsEvent = serde_json::from_value(event)
-            .map_err(|e| format!("the event does not deserialize: {e}"))?;
+            .ok_or_else(|| IntegrationError::NoRoute(route.key.clone()))?;
+        let event: WsEvent = serde_json::from_value(event).map_err(|e| {
+            IntegrationError::Failed(format!("the event does not deserialize: {e}"))
+        })?;
         Ok(self.0.handle(contract.function(), &event).await)
     }
 }

@@ -7,12 +7,12 @@ use std::panic::AssertUnwindSafe;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
-use streamgate_core::event::WsResponse;
 use tracing::warn;
 
 use super::Gateway;
 use crate::api::{ApiRoute, RouteIntegration};
 use crate::events::{self, ConnectionInfo};
+use crate::integration::{IntegrationError, WsResponse};
 use crate::{clock, ids};
 
 /// API Gateway's own frames: `{"message": ..., "connectionId": ..., "requestId": ...}`.
@@ -26,17 +26,21 @@ impl Gateway {
         &self,
         route: &ApiRoute,
         event: Value,
-    ) -> BoxFuture<'static, Result<WsResponse, String>> {
+    ) -> BoxFuture<'static, Result<WsResponse, IntegrationError>> {
         let integration = self.integration.clone();
         let route = route.clone();
         Box::pin(async move {
             let Some(integration) = integration else {
-                return Err("this server has no chat API".to_owned());
+                return Err(IntegrationError::NoRoute(route.key.clone()));
             };
             AssertUnwindSafe(integration.invoke(&route, event))
                 .catch_unwind()
                 .await
-                .unwrap_or_else(|_| Err("the integration panicked".to_owned()))
+                .unwrap_or_else(|_| {
+                    Err(IntegrationError::Failed(
+                        "the integration panicked".to_owned(),
+                    ))
+                })
         })
     }
 
