@@ -32,6 +32,7 @@ pub mod page;
 pub mod process;
 pub mod queue;
 pub mod registry;
+pub mod serve_args;
 pub mod stdout;
 
 pub use gateway::{Gateway, GatewayConfig, VoiceSurface};
