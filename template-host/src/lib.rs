@@ -9,6 +9,7 @@
 //! * [`host`]: all of it put together behind the emulator ([`host::TemplateHost`]), and the
 //!   API Gateway side: the routes' integrations and the authorizer.
 
+pub mod cli;
 pub mod host;
 pub mod runtime;
 pub mod tables;
