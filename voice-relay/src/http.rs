@@ -14,11 +14,9 @@ use streamgate_emulator::gateway::VoiceSurface;
 
 use super::RealtimeService;
 use super::admission::Refusal;
-use streamgate_emulator::gateway::Gateway;
-use streamgate_emulator::gateway::handshake::event_headers;
-use streamgate_emulator::gateway::http::{Body, json_response, query_pairs, refusal, respond};
-use streamgate_emulator::gateway::upgrade::{bad_handshake, switching_protocols, websocket_key};
-use streamgate_emulator::{clock, events};
+use streamgate_emulator::gateway::http::{Body, json_response, respond};
+use streamgate_emulator::gateway::upgrade::switching_protocols;
+use streamgate_emulator::gateway::{Admitted, Gateway};
 
 /// The voice waiter page (self-contained HTML, CSS and JavaScript), served at `/voice`.
 pub const VOICE_HTML: &str = include_str!("voice.html");
@@ -47,8 +45,8 @@ impl VoiceSurface for RealtimeService {
     }
 }
 
-/// Upgrades a `/realtime` request into a voice session, or refuses it: first the authorizer's
-/// status (401, 403, 500) when it refuses, then 400 without a restaurant or with a language
+/// Upgrades a `/realtime` request into a voice session, or refuses it: first the socket
+/// door's status (400 for a bad handshake, the authorizer's 401, 403, 500) when it refuses, then 400 without a restaurant or with a language
 /// that is not a language tag, 404 for an unknown restaurant, 429 when this client holds as
 /// many sessions as one may, 503 when the server holds as many as it may.
 async fn handshake(
@@ -57,24 +55,15 @@ async fn handshake(
     peer: SocketAddr,
     service: Arc<RealtimeService>,
 ) -> Response<Body> {
-    let Some(key) = websocket_key(&req) else {
-        return bad_handshake();
-    };
-    let query = req.uri().query().map(query_pairs).unwrap_or_default();
-    let mut info = gateway.connection_info(req.headers(), peer);
     // Who it is first: a client without a valid token learns nothing else (not even
     // whether a restaurant exists) and holds no place.
-    let event = events::connect(
-        &info,
-        streamgate_emulator::api::reserved::CONNECT,
-        &event_headers(req.headers(), &info, peer),
-        Some(&query),
-        clock::now_ms(),
-    );
-    match gateway.authorize(&event).await {
-        Ok(context) => info.authorizer = context,
-        Err(status) => return refusal(status),
-    }
+    let Admitted {
+        key, info, query, ..
+    } = match gateway.admit(&req, peer).await {
+        Ok(admitted) => admitted,
+        Err(door) => return door.response(),
+    };
+    let query = query.unwrap_or_default();
     // Caps count per user when the authorizer named one (an address may be many people
     // behind one NAT, or one person with many addresses), else per address.
     let user = super::budget::user_of(&info).map(str::to_owned);

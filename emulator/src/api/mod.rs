@@ -95,8 +95,11 @@ impl ApiRoute {
 /// these three; every other key is an action route. This module is the one place outside the
 /// contract where they are written, and a test proves the contract agrees.
 pub mod reserved {
+    /// The route a socket's opening invokes (the 101 waits for it).
     pub const CONNECT: &str = "$connect";
+    /// The route invoked once a socket has closed.
     pub const DISCONNECT: &str = "$disconnect";
+    /// The route a frame no other route matches goes to.
     pub const DEFAULT: &str = "$default";
 }
 

@@ -1,7 +1,9 @@
 //! The API Gateway WebSocket emulator. One room per concern:
 //!
 //! * [`urls`]: the URL table, every path the server answers in one place;
-//! * `handshake`: the upgrade request and `$connect` (the 101 waits for it);
+//! * [`door`]: the socket door every WebSocket surface goes through first (the key, the
+//!   caller, the CONNECT event, the authorizer): [`Gateway::admit`];
+//! * `handshake`: the chat API's upgrade and `$connect` (the 101 waits for it);
 //! * `connection`: an open socket's read loop (limits, idle and lifetime timers, close codes)
 //!   and `$disconnect`;
 //! * `invoke`: a route's integration with API Gateway's timeout and error frames;
@@ -15,7 +17,8 @@
 
 mod connection;
 mod dispatch;
-pub mod handshake;
+pub mod door;
+mod handshake;
 pub mod http;
 mod invoke;
 pub mod listener;
@@ -25,6 +28,7 @@ pub mod upgrade;
 pub mod urls;
 mod voice;
 
+pub use door::{Admitted, Refused};
 pub use voice::VoiceSurface;
 
 use std::convert::Infallible;

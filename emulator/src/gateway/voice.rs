@@ -16,7 +16,8 @@ use super::http::Body;
 #[async_trait]
 pub trait VoiceSurface: Send + Sync {
     /// Answers an upgrade on the socket path: 101 and a session, or a refusal. The surface
-    /// uses the gateway's shared steps (connection info, the authorizer, the upgrade).
+    /// goes through the socket door first ([`Gateway::admit`]: the key, the caller, the
+    /// authorizer), then its own admission, then [`Gateway::on_upgrade`].
     async fn handshake(
         self: Arc<Self>,
         gateway: Arc<Gateway>,
