@@ -3,14 +3,28 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use streamgate_contract::limits::MESSAGE_PAYLOAD_MAX_BYTES;
-use streamgate_core::PushError;
+use streamgate_sync::Locked;
 
 use crate::clock;
 use crate::events::ConnectionInfo;
 use crate::queue::{OutQueue, PushRefused};
+
+/// Why an `@connections` operation on a connection failed, as API Gateway answers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PostError {
+    /// 410 `GoneException`: the client is gone (or not yet connected).
+    #[error("the connection is gone")]
+    Gone,
+    /// 413 `PayloadTooLargeException`: over the 128 KB message limit.
+    #[error("the frame is larger than the 128 KB message limit")]
+    PayloadTooLarge,
+    /// 429 `LimitExceededException`: over the post rate, or the client's buffer is full.
+    #[error("the @connections API throttled the post")]
+    Throttled,
+}
 
 /// What the server sends on a socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,8 +111,8 @@ impl Registry {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+        self.entries.locked()
     }
 
     /// Records a connection whose `$connect` is running.
@@ -138,22 +152,22 @@ impl Registry {
         self.len() == 0
     }
 
-    fn sender(&self, id: &str) -> Result<(Outbox, Arc<AtomicI64>), PushError> {
+    fn sender(&self, id: &str) -> Result<(Outbox, Arc<AtomicI64>), PostError> {
         let entries = self.lock();
-        let e = entries.get(id).ok_or(PushError::Gone)?;
-        let tx = e.tx.clone().ok_or(PushError::Gone)?;
+        let e = entries.get(id).ok_or(PostError::Gone)?;
+        let tx = e.tx.clone().ok_or(PostError::Gone)?;
         Ok((tx, e.last_active.clone()))
     }
 
     /// `POST @connections/{id}`.
-    pub fn post(&self, id: &str, data: String) -> Result<(), PushError> {
+    pub fn post(&self, id: &str, data: String) -> Result<(), PostError> {
         if data.len() > MESSAGE_PAYLOAD_MAX_BYTES {
-            return Err(PushError::PayloadTooLarge);
+            return Err(PostError::PayloadTooLarge);
         }
         if let Some(limit) = &self.limit
-            && !limit.lock().unwrap_or_else(|e| e.into_inner()).take()
+            && !limit.locked().take()
         {
-            return Err(PushError::Throttled);
+            return Err(PostError::Throttled);
         }
         let (tx, last_active) = self.sender(id)?;
         match tx.try_push(Outgoing::Text(data)) {
@@ -161,8 +175,8 @@ impl Registry {
                 last_active.store(clock::now_ms(), Ordering::Relaxed);
                 Ok(())
             }
-            Err(PushRefused::Full) => Err(PushError::Throttled),
-            Err(PushRefused::Closed) => Err(PushError::Gone),
+            Err(PushRefused::Full) => Err(PostError::Throttled),
+            Err(PushRefused::Closed) => Err(PostError::Gone),
         }
     }
 
@@ -175,12 +189,12 @@ impl Registry {
     }
 
     /// `GET @connections/{id}`.
-    pub fn describe(&self, id: &str) -> Result<Description, PushError> {
+    pub fn describe(&self, id: &str) -> Result<Description, PostError> {
         let entries = self.lock();
         let e = entries
             .get(id)
             .filter(|e| e.tx.is_some())
-            .ok_or(PushError::Gone)?;
+            .ok_or(PostError::Gone)?;
         Ok(Description {
             connected_at: e.info.connected_at,
             source_ip: e.info.source_ip.clone(),
@@ -192,7 +206,7 @@ impl Registry {
     /// `DELETE @connections/{id}`: closes the socket with `code`. The socket's loop is told
     /// at once; the close frame goes out after what is already queued, even when the queue is
     /// full (`reason` is API Gateway's: none).
-    pub fn close(&self, id: &str, code: u16) -> Result<(), PushError> {
+    pub fn close(&self, id: &str, code: u16) -> Result<(), PostError> {
         let (tx, _) = self.sender(id)?;
         tx.request_close(code);
         Ok(())

@@ -14,7 +14,7 @@ use streamgate_core::{ChatApp, ClientPush, PushError, Target};
 
 use streamgate_emulator::api::ApiRoute;
 use streamgate_emulator::integration::{Integration, IntegrationError};
-use streamgate_emulator::registry::Registry;
+use streamgate_emulator::registry::{PostError, Registry};
 
 /// The chat handlers in this process, each route to its contract function; the event is
 /// deserialized as the Lambda runtime deserializes it.
@@ -38,11 +38,25 @@ pub struct LocalPush(pub Arc<Registry>);
 #[async_trait]
 impl ClientPush for LocalPush {
     async fn post(&self, to: &Target, data: &str) -> Result<(), PushError> {
-        self.0.post(&to.connection_id, data.to_owned())
+        self.0
+            .post(&to.connection_id, data.to_owned())
+            .map_err(push_error)
     }
 
     async fn disconnect(&self, to: &Target) -> Result<(), PushError> {
-        self.0.close(&to.connection_id, close::NORMAL)
+        self.0
+            .close(&to.connection_id, close::NORMAL)
+            .map_err(push_error)
+    }
+}
+
+/// The registry's answer as the `@connections` API's typed error (the one the SDK push
+/// gives for the same answer over HTTP).
+fn push_error(e: PostError) -> PushError {
+    match e {
+        PostError::Gone => PushError::Gone,
+        PostError::PayloadTooLarge => PushError::PayloadTooLarge,
+        PostError::Throttled => PushError::Throttled,
     }
 }
 
