@@ -5,7 +5,6 @@
 //! refused, every session gets a `server_draining` frame and a 1001 close, and the process
 //! exits 0 once all are closed (1 if the drain timeout passes first).
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +16,7 @@ use streamgate_core::QuotaStore;
 use streamgate_core::memory::{MemoryQuotas, MemoryStore};
 use streamgate_emulator::access::{Access, AccessArgs};
 use streamgate_emulator::process::{StopSignal, serve_until_stopped};
+use streamgate_emulator::serve_args::{LogFormat, ServeArgs, ServeDefaults};
 use streamgate_emulator::{Gateway, GatewayConfig};
 use streamgate_voice_relay::{
     CatalogReader, CatalogSource, RealtimeService, VoiceArgs, spawn_refresh,
@@ -29,12 +29,8 @@ use streamgate_voice_relay::{
 #[derive(Parser, Debug)]
 #[command(name = "streamgate-relay", version)]
 struct Cli {
-    /// Address to listen on (0.0.0.0 in the container).
-    #[arg(long, default_value = "127.0.0.1", env = relay::env::HOST)]
-    host: String,
-    /// Port to listen on.
-    #[arg(long, default_value_t = relay::PORT, env = relay::env::PORT)]
-    port: u16,
+    #[command(flatten)]
+    serve: ServeArgs,
     /// Read the catalog again this often, in seconds, and use it when it changed (0: never).
     #[arg(long, default_value_t = 60, env = relay::env::CATALOG_REFRESH_S)]
     catalog_refresh_s: u64,
@@ -44,25 +40,10 @@ struct Cli {
     /// Seconds the drain may take after SIGTERM; keep it under the container's stop timeout.
     #[arg(long, default_value_t = relay::DRAIN_TIMEOUT.as_secs(), env = relay::env::DRAIN_TIMEOUT_S)]
     drain_timeout_s: u64,
-    /// Web pages allowed to open sessions, by origin (`https://d111.cloudfront.net`; repeat
-    /// it or separate with commas; `*` for any). Pages served from localhost, 127.0.0.1 or
-    /// ::1 and clients that send no Origin are always allowed.
-    #[arg(
-        long = "allow-origin",
-        value_name = "ORIGIN",
-        env = relay::env::ALLOWED_ORIGINS
-    )]
-    allowed_origins: Vec<String>,
     /// Proxies in front that append to X-Forwarded-For (2 behind CloudFront and a load
     /// balancer): the client address per-client caps count comes from there.
     #[arg(long, default_value_t = 0, env = relay::env::TRUSTED_PROXY_HOPS)]
     trusted_proxy_hops: usize,
-    /// Seconds a session may go without a frame from its client before it is closed.
-    #[arg(long, default_value_t = 600, env = relay::env::IDLE_TIMEOUT_S)]
-    idle_timeout_s: u64,
-    /// Longest session, in seconds.
-    #[arg(long, default_value_t = 7200, env = relay::env::MAX_LIFETIME_S)]
-    max_lifetime_s: u64,
     #[command(flatten)]
     voice: VoiceArgs,
     #[command(flatten)]
@@ -71,17 +52,17 @@ struct Cli {
     /// in this process's memory.
     #[arg(long, env = relay::env::QUOTA_TABLE)]
     quota_table: Option<String>,
-    /// Log as JSON lines (for CloudWatch) or text.
-    #[arg(long, default_value = "json", value_parser = ["json", "text"], env = relay::env::LOG_FORMAT)]
-    log_format: String,
     /// The `Service` dimension of the metrics (the stack's name). With JSON logs the metrics
     /// leave as CloudWatch EMF lines, at most a minute apart and at exit.
     #[arg(long, default_value = "streamgate-relay", env = streamgate_contract::config::METRICS_SERVICE)]
     metrics_service: String,
-    /// `off`: record no metrics and write no EMF lines.
-    #[arg(long, default_value = "on", value_parser = ["on", "off"], env = streamgate_contract::config::METRICS)]
-    metrics: String,
 }
+
+/// The relay's own defaults for the serve flags: the container's port, JSON logs.
+const SERVE_DEFAULTS: ServeDefaults = ServeDefaults {
+    port: relay::PORT,
+    log_format: LogFormat::Json,
+};
 
 /// The longest time between two EMF flushes.
 const METRICS_INTERVAL: Duration = Duration::from_secs(60);
@@ -121,11 +102,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .ok_or("the catalog could not be read")?;
     let restaurants = catalog.restaurants.len();
-    let mut config = cli.voice.config(
-        catalog,
-        Duration::from_secs(cli.idle_timeout_s),
-        Duration::from_secs(cli.max_lifetime_s),
-    );
+    let mut config = cli
+        .voice
+        .config(catalog, cli.serve.idle_timeout(), cli.serve.max_lifetime());
     if config.api_key.is_none() {
         tracing::warn!(
             "{} is not set: sessions will answer missing_api_key",
@@ -133,8 +112,13 @@ async fn run(cli: Cli) -> Result<(), String> {
         );
     }
     config.ping_interval = Duration::from_secs(cli.ping_interval_s);
-    let origins = streamgate_emulator::gateway::origin::AllowedOrigins::with(&cli.allowed_origins)
-        .map_err(|e| format!("--allow-origin: {e}"))?;
+    let gateway_config = cli
+        .serve
+        .gateway_config(GatewayConfig {
+            trusted_proxy_hops: cli.trusted_proxy_hops,
+            ..GatewayConfig::default()
+        })
+        .map_err(|e| e.to_string())?;
     let quotas: Arc<dyn QuotaStore> = match &cli.quota_table {
         Some(table) => {
             let sdk = aws_config::load_from_env().await;
@@ -149,11 +133,8 @@ async fn run(cli: Cli) -> Result<(), String> {
     let live = service.clone();
     spawn_refresh(&service, reader, Duration::from_secs(cli.catalog_refresh_s));
 
-    let addr: SocketAddr = format!("{}:{}", cli.host, cli.port)
-        .parse()
-        .map_err(|e| format!("bad --host/--port: {e}"))?;
-    let listener = streamgate_emulator::gateway::listener::bind(addr)
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let addr = cli.serve.address().map_err(|e| e.to_string())?;
+    let listener = cli.serve.bind().map_err(|e| e.to_string())?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let access = cli.access.resolve(
         &format!("http://127.0.0.1:{}", local.port()),
@@ -164,7 +145,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         if !addr.ip().is_loopback() {
             return Err(format!(
                 "--host {} serves other machines: name the issuer (--auth-issuer and --auth-audience, or {} and {}) or turn checks off with --auth none",
-                cli.host,
+                cli.serve.host,
                 relay::env::AUTH_ISSUER,
                 relay::env::AUTH_AUDIENCE
             ));
@@ -176,15 +157,11 @@ async fn run(cli: Cli) -> Result<(), String> {
         ));
     }
     tracing::info!(access = %access.describe(), "who may open sessions");
-    let gateway = Gateway::builder(GatewayConfig {
-        allowed_origins: origins,
-        trusted_proxy_hops: cli.trusted_proxy_hops,
-        ..GatewayConfig::default()
-    })
-    .authorizer(access.authorizer()?)
-    .dev_issuer(access.dev_issuer())
-    .voice(service)
-    .build();
+    let gateway = Gateway::builder(gateway_config)
+        .authorizer(access.authorizer()?)
+        .dev_issuer(access.dev_issuer())
+        .voice(service)
+        .build();
     tracing::info!(
         address = %local,
         restaurants,
@@ -216,12 +193,11 @@ async fn run(cli: Cli) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    streamgate_emulator::process::init_logs(cli.log_format == "json");
+    let cli: Cli = SERVE_DEFAULTS.parse();
+    streamgate_emulator::process::init_logs(cli.serve.json_logs());
     // Before any default that depends on it (the connection cap) is computed.
     streamgate_emulator::gateway::listener::raise_descriptor_limit();
-    let emit = cli.log_format == "json"
-        && !streamgate_contract::config::metrics_off(Some(cli.metrics.as_str()));
+    let emit = cli.serve.json_logs() && cli.serve.metrics_on();
     let metrics = emit.then(|| {
         let service = cli.metrics_service.clone();
         (spawn_metrics(service.clone()), service)
@@ -242,5 +218,37 @@ async fn main() -> ExitCode {
             eprintln!("streamgate-relay: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, FromArgMatches};
+
+    fn parse(args: &[&str]) -> Cli {
+        let mut command = SERVE_DEFAULTS.apply(Cli::command());
+        let mut matches = command
+            .try_get_matches_from_mut(
+                std::iter::once("streamgate-relay").chain(args.iter().copied()),
+            )
+            .expect("the arguments parse");
+        Cli::from_arg_matches_mut(&mut matches).expect("the matches fit")
+    }
+
+    #[test]
+    fn the_flags_are_well_formed() {
+        SERVE_DEFAULTS.apply(Cli::command()).debug_assert();
+    }
+
+    #[test]
+    fn the_relay_listens_on_the_containers_port_and_logs_json() {
+        let cli = parse(&[]);
+        assert_eq!(cli.serve.port, relay::PORT);
+        assert!(cli.serve.json_logs());
+        assert!(cli.serve.metrics_on());
+        let cli = parse(&["--metrics", "off", "--log-format", "text"]);
+        assert!(!cli.serve.metrics_on());
+        assert!(!cli.serve.json_logs());
     }
 }

@@ -148,8 +148,8 @@ pub(super) async fn run(cli: Cli) -> Result<(), String> {
         None => gateway,
     }
     .build();
-    let shown = shown_host(&cli.host);
-    let (port, stage) = (cli.port, &cli.stage);
+    let shown = shown_host(&cli.serve.host);
+    let (port, stage) = (cli.serve.port, &cli.stage);
     say!("streamgate: chat API (API Gateway WebSocket emulation)");
     say!("  WebSocket:       ws://{shown}:{port}/{stage}   (or ws://{shown}:{port})");
     say!("  @connections:    http://{shown}:{port}/{stage}/@connections/{{connectionId}}");

@@ -3,15 +3,15 @@
 //! template's API with its functions under a local Lambda Runtime API ([`template`]). This
 //! file holds the flags and what both modes share.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use streamgate_contract::limits;
 use streamgate_emulator::GatewayConfig;
 use streamgate_emulator::access::{Access, AccessArgs};
-use streamgate_emulator::gateway::origin::AllowedOrigins;
+use streamgate_emulator::serve_args::ServeArgs;
+use streamgate_template_host::cli::TemplateArgs;
 use streamgate_voice_relay::VoiceArgs;
 
 /// Prints a line on standard output, in order with the logs; when that is closed (`... |
@@ -42,12 +42,6 @@ enum PushKind {
     Sdk,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
-enum LogFormat {
-    Text,
-    Json,
-}
-
 /// Serve the streamgate chat API like API Gateway does, with the same handlers as Lambda.
 ///
 /// Every LLM setting can also come from the environment (STREAMGATE_LLM_PROVIDER,
@@ -57,12 +51,8 @@ enum LogFormat {
 #[derive(Parser, Debug)]
 #[command(name = "streamgate-server", version)]
 struct Cli {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1", env = "STREAMGATE_HOST")]
-    host: String,
-    /// Port to listen on.
-    #[arg(long, default_value_t = 3000, env = "STREAMGATE_PORT")]
-    port: u16,
+    #[command(flatten)]
+    serve: ServeArgs,
     /// Stage name (ws://host:port/STAGE; ws://host:port/ works too).
     #[arg(long, default_value = "dev", env = "STREAMGATE_STAGE")]
     stage: String,
@@ -116,26 +106,15 @@ struct Cli {
     #[arg(long, default_value_t = 20)]
     echo_delay_ms: u64,
     /// API Gateway's integration timeout, in ms (50 to 29000).
-    #[arg(long, default_value_t = 29_000, value_parser = clap::value_parser!(u64).range(50..=29_000))]
+    #[arg(
+        long,
+        default_value_t = INTEGRATION_TIMEOUT_MS,
+        value_parser = clap::value_parser!(u64).range(INTEGRATION_TIMEOUT_MIN_MS..=INTEGRATION_TIMEOUT_MS)
+    )]
     integration_timeout_ms: u64,
-    /// Idle timeout, in seconds.
-    #[arg(long, default_value_t = 600)]
-    idle_timeout_s: u64,
-    /// Longest connection, in seconds.
-    #[arg(long, default_value_t = 7200)]
-    max_lifetime_s: u64,
     /// @connections posts per second (default: unlimited).
     #[arg(long)]
     management_rate_limit: Option<u32>,
-    /// Web pages allowed to open sockets, by origin (`https://app.example.com`; repeat it or
-    /// separate with commas; `*` for any). Pages served from localhost, 127.0.0.1 or [::1]
-    /// (any port) and clients that send no Origin (not browsers) are always allowed.
-    #[arg(
-        long = "allow-origin",
-        value_name = "ORIGIN",
-        env = "STREAMGATE_ALLOWED_ORIGINS"
-    )]
-    allowed_origins: Vec<String>,
     /// Client sockets open at once, HTTP and WebSocket (default: the open-file limit less a
     /// reserve); the next one gets a 503.
     #[arg(long, env = "STREAMGATE_MAX_CONNECTIONS")]
@@ -147,67 +126,18 @@ struct Cli {
     daily_token_budget: Option<u64>,
     #[command(flatten)]
     voice: VoiceArgs,
-    /// Serve this template's WebSocket API (CloudFormation, SAM or CDK's `cdk.out/*.template.json`;
-    /// YAML or JSON) by running each function (a `provided.*` bootstrap, or Node.js or Python
-    /// on this machine's `node`/`python3`) under a local Lambda Runtime API, instead of the
-    /// built-in chat API.
-    #[arg(long, env = "STREAMGATE_TEMPLATE")]
-    template: Option<PathBuf>,
-    /// With --template: a folder of packaged functions (one folder or zip per function, named
-    /// as the template's Code folder, or by logical id for a packaged template).
-    #[arg(long, requires = "template")]
-    artifacts: Option<PathBuf>,
-    /// With --template: a parameter value (repeatable); others take their defaults.
-    #[arg(long = "parameter", value_name = "NAME=VALUE", requires = "template")]
-    parameters: Vec<String>,
-    /// With --template: a secret the functions may read from Secrets Manager (repeatable).
-    /// Its value shows in the process list: prefer --secret-from-env or --secrets-file.
-    #[arg(long = "secret", value_name = "ARN=VALUE", requires = "template")]
-    secrets: Vec<String>,
-    /// With --template: a secret whose value is in this server's environment variable VAR
-    /// (repeatable; the value never appears on the command line).
-    #[arg(
-        long = "secret-from-env",
-        value_name = "ARN=VAR",
-        requires = "template"
-    )]
-    secrets_from_env: Vec<String>,
-    /// With --template: a JSON file of secrets (`{"ARN": "VALUE", ...}`).
-    #[arg(long, requires = "template")]
-    secrets_file: Option<PathBuf>,
-    /// With --template: the folder holding DynamoDBLocal.jar (default: searched under
-    /// the working directory's node_modules).
-    #[arg(long, requires = "template")]
-    dynamodb_local_dir: Option<PathBuf>,
-    /// With --template: processes per function at most.
-    #[arg(long, default_value_t = 32, requires = "template")]
-    max_concurrency: usize,
-    /// With --template: idle function processes are stopped after this many seconds.
-    #[arg(long, default_value_t = 600, requires = "template")]
-    idle_process_timeout_s: u64,
-    /// With --template: when a function's code folder changes (a handler edited, a bootstrap
-    /// rebuilt), retire its warm processes so the next event runs the new code.
-    #[arg(long, requires = "template")]
-    watch: bool,
-    /// Record no metrics and serve no `GET /metrics` (to measure what they cost).
-    #[arg(long)]
-    no_metrics: bool,
-    /// Log format.
-    #[arg(
-        long,
-        value_enum,
-        default_value = "text",
-        env = "STREAMGATE_LOG_FORMAT"
-    )]
-    log_format: LogFormat,
+    #[command(flatten)]
+    template: TemplateArgs,
 }
 
+/// API Gateway's integration timeout, in ms.
+const INTEGRATION_TIMEOUT_MS: u64 = limits::INTEGRATION_TIMEOUT.as_millis() as u64;
+/// The shortest integration timeout API Gateway accepts, in ms.
+const INTEGRATION_TIMEOUT_MIN_MS: u64 = limits::INTEGRATION_TIMEOUT_MIN.as_millis() as u64;
+
+/// The listening socket of `--host`/`--port`.
 async fn listen(cli: &Cli) -> Result<tokio::net::TcpListener, String> {
-    let addr: SocketAddr = format!("{}:{}", cli.host, cli.port)
-        .parse()
-        .map_err(|e| format!("bad --host/--port: {e}"))?;
-    streamgate_emulator::gateway::listener::bind(addr)
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))
+    cli.serve.bind().map_err(|e| e.to_string())
 }
 
 /// Who may connect to the server listening at `listener`, as the flags ask.
@@ -237,16 +167,18 @@ fn access_lines(access: &Access, page: &str) -> Vec<String> {
     lines
 }
 
-/// The metrics registry, unless `--no-metrics`.
+/// The metrics registry, unless `--metrics off`.
 fn metrics(cli: &Cli) -> Option<&'static streamgate_telemetry::Registry> {
-    (!cli.no_metrics).then(streamgate_telemetry::Registry::install)
+    cli.serve
+        .metrics_on()
+        .then(streamgate_telemetry::Registry::install)
 }
 
 /// The banner's line about the metrics.
 fn metrics_line(registry: Option<&streamgate_telemetry::Registry>, base: &str) -> String {
     match registry {
         Some(_) => format!("  metrics:         {base}metrics   (Prometheus text)"),
-        None => "  metrics:         off (--no-metrics)".to_owned(),
+        None => "  metrics:         off (--metrics off)".to_owned(),
     }
 }
 
@@ -275,8 +207,8 @@ fn still_open(within: Duration) -> String {
 
 /// The mode the flags ask for.
 async fn run(cli: Cli) -> Result<(), String> {
-    match cli.template.clone() {
-        Some(template) => template::run(cli, template).await,
+    match cli.template.options().map_err(|e| e.to_string())? {
+        Some(options) => template::run(cli, options).await,
         None => chat::run(cli).await,
     }
 }
@@ -284,22 +216,19 @@ async fn run(cli: Cli) -> Result<(), String> {
 /// The gateway settings the flags give, shared by the built-in and the template APIs.
 fn gateway_config(cli: &Cli) -> Result<GatewayConfig, String> {
     let defaults = GatewayConfig::default();
-    Ok(GatewayConfig {
+    let base = GatewayConfig {
         integration_timeout: Duration::from_millis(cli.integration_timeout_ms),
-        idle_timeout: Duration::from_secs(cli.idle_timeout_s),
-        max_lifetime: Duration::from_secs(cli.max_lifetime_s),
         management_rate_limit: cli.management_rate_limit,
-        allowed_origins: AllowedOrigins::with(&cli.allowed_origins)
-            .map_err(|e| format!("--allow-origin: {e}"))?,
         max_connections: cli.max_connections.unwrap_or(defaults.max_connections),
         ..defaults
-    })
+    };
+    cli.serve.gateway_config(base).map_err(|e| e.to_string())
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    streamgate_emulator::process::init_logs(cli.log_format == LogFormat::Json);
+    streamgate_emulator::process::init_logs(cli.serve.json_logs());
     // Before any default that depends on it (the connection cap) is computed.
     streamgate_emulator::gateway::listener::raise_descriptor_limit();
     let outcome = run(cli).await;
@@ -311,5 +240,50 @@ async fn main() -> ExitCode {
             eprintln!("streamgate-server: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("streamgate-server").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_flags_are_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_defaults_are_api_gateways_and_a_local_servers() {
+        let cli = parse(&[]).expect("no flag is required");
+        assert_eq!(
+            cli.serve.port,
+            streamgate_emulator::serve_args::DEFAULT_PORT
+        );
+        assert!(!cli.serve.json_logs());
+        assert!(cli.serve.metrics_on());
+        assert!(cli.template.template.is_none());
+        let config = gateway_config(&cli).expect("no origin to refuse");
+        assert_eq!(config.integration_timeout, limits::INTEGRATION_TIMEOUT);
+        assert_eq!(config.idle_timeout, limits::IDLE_TIMEOUT);
+        assert_eq!(config.max_lifetime, limits::MAX_CONNECTION_DURATION);
+    }
+
+    #[test]
+    fn metrics_are_switched_off_with_the_relays_spelling() {
+        let cli = parse(&["--metrics", "off"]).expect("parses");
+        assert!(metrics(&cli).is_none());
+        assert!(parse(&["--no-metrics"]).is_err());
+    }
+
+    #[test]
+    fn the_integration_timeout_stays_within_api_gateways_range() {
+        assert!(parse(&["--integration-timeout-ms", "50"]).is_ok());
+        assert!(parse(&["--integration-timeout-ms", "49"]).is_err());
+        assert!(parse(&["--integration-timeout-ms", "29001"]).is_err());
     }
 }
