@@ -5,13 +5,15 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use serde_json::json;
 use tracing::info;
 
 use super::Gateway;
-use super::http::{Body, BodyError, json_response, read_body, respond};
+use super::http::{Body, BodyError, content_length, json_response, read_body, respond};
+use super::local_api::LocalApi;
 use super::urls::{Endpoint, Surface, resolve};
 use crate::callers;
 use crate::page;
@@ -79,20 +81,20 @@ impl Gateway {
             amz_target.as_deref(),
             &Surface {
                 stage: &self.config.stage,
-                chat: self.config.chat_api,
-                voice: self.voice.is_some(),
-                secrets: self.secrets.is_some(),
-                issuer: self.dev_issuer.is_some(),
-                metrics: self.metrics.is_some(),
+                chat: self.integration.is_some(),
+                voice: self.voice.as_ref(),
+                local_apis: &self.local_apis,
+                issuer: self.dev_issuer.as_deref(),
+                metrics: self.metrics,
             },
         );
-        if self.draining() && matches!(endpoint, Endpoint::ChatSocket | Endpoint::VoiceSocket) {
+        if self.draining() && endpoint.is_socket() {
             return json_response(
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({"message": "Service Unavailable"}),
             );
         }
-        if matches!(endpoint, Endpoint::ChatSocket | Endpoint::VoiceSocket) {
+        if endpoint.is_socket() {
             let origin = req.headers().get(header::ORIGIN).map(|v| v.as_bytes());
             if !self.config.allowed_origins.admits(origin) {
                 info!(
@@ -104,7 +106,7 @@ impl Gateway {
         }
         if matches!(
             endpoint,
-            Endpoint::Management { .. } | Endpoint::SecretsManager
+            Endpoint::Management { .. } | Endpoint::LocalApi(_)
         ) && let Some(refusal) = self.refuse_aws_caller(&req)
         {
             return refusal;
@@ -127,23 +129,20 @@ impl Gateway {
                     )
                 }
             }
-            Endpoint::Metrics => match self.metrics {
-                Some(registry) => respond(
-                    StatusCode::OK,
-                    streamgate_telemetry::PROMETHEUS_CONTENT_TYPE,
-                    registry.prometheus(),
-                ),
-                None => not_found(),
-            },
+            Endpoint::Metrics(registry) => respond(
+                StatusCode::OK,
+                streamgate_telemetry::PROMETHEUS_CONTENT_TYPE,
+                registry.prometheus(),
+            ),
             Endpoint::ChatSocket => self.handshake(req, peer).await,
             Endpoint::WrongStage => {
                 json_response(StatusCode::FORBIDDEN, json!({"message": "Forbidden"}))
             }
             Endpoint::Management { raw_id } => self.management(req, &raw_id).await,
-            Endpoint::VoiceSocket => match self.voice.clone() {
-                Some(voice) => voice.handshake(self, req, peer).await,
-                None => not_found(),
-            },
+            Endpoint::VoiceSocket(voice) => {
+                let voice = voice.clone();
+                voice.handshake(self, req, peer).await
+            }
             Endpoint::TestPage => respond(StatusCode::OK, "text/html; charset=utf-8", page::HTML),
             Endpoint::PageSettings => {
                 let host = req
@@ -156,46 +155,41 @@ impl Gateway {
                     page::config(host, &self.config.stage, &self.config.routes),
                 )
             }
-            Endpoint::IssuerDiscovery => match &self.dev_issuer {
-                Some(dev) => json_response(StatusCode::OK, dev.discovery()),
-                None => not_found(),
-            },
-            Endpoint::IssuerKeys => match &self.dev_issuer {
-                Some(dev) => json_response(StatusCode::OK, dev.jwks()),
-                None => not_found(),
-            },
-            Endpoint::VoicePage => match &self.voice {
-                Some(voice) => voice.page(),
-                None => not_found(),
-            },
-            Endpoint::Restaurants => match &self.voice {
-                Some(voice) => voice.restaurants(),
-                None => not_found(),
-            },
-            Endpoint::SecretsManager => match &self.secrets {
-                Some(store) => {
-                    let body = match read_body(req, 1 << 20, self.config.body_read_timeout).await {
-                        Ok(body) => body,
-                        Err(BodyError::TimedOut) => {
-                            return json_response(
-                                StatusCode::REQUEST_TIMEOUT,
-                                json!({"message": "Request Timeout"}),
-                            );
-                        }
-                        Err(_) => Default::default(),
-                    };
-                    let (status, answer) =
-                        store.answer(amz_target.as_deref().unwrap_or_default(), &body);
-                    respond(
-                        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-                        "application/x-amz-json-1.1",
-                        answer.to_string(),
-                    )
-                }
-                None => not_found(),
-            },
+            Endpoint::IssuerDiscovery(dev) => json_response(StatusCode::OK, dev.discovery()),
+            Endpoint::IssuerKeys(dev) => json_response(StatusCode::OK, dev.jwks()),
+            Endpoint::VoicePage(voice) => voice.page(),
+            Endpoint::Restaurants(voice) => voice.restaurants(),
+            Endpoint::LocalApi(api) => {
+                let api = api.clone();
+                self.serve_local_api(api.as_ref(), req).await
+            }
             Endpoint::NotFound => not_found(),
         }
+    }
+
+    /// A local AWS API's call, its body read first (within the body timeout: else 408; a
+    /// body over the API's limit, or broken off, reaches it empty).
+    async fn serve_local_api(&self, api: &dyn LocalApi, req: Request<Incoming>) -> Response<Body> {
+        let (head, body) = req.into_parts();
+        let announced = content_length(&head.headers);
+        let body = match read_body(
+            body,
+            announced,
+            api.body_limit(),
+            self.config.body_read_timeout,
+        )
+        .await
+        {
+            Ok(body) => body,
+            Err(BodyError::TimedOut) => {
+                return json_response(
+                    StatusCode::REQUEST_TIMEOUT,
+                    json!({"message": "Request Timeout"}),
+                );
+            }
+            Err(_) => Bytes::new(),
+        };
+        api.serve(Request::from_parts(head, body)).await
     }
 }
 

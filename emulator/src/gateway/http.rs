@@ -56,23 +56,28 @@ pub(crate) enum BodyError {
     Broken,
 }
 
+/// A request's announced `Content-Length`, if it has a readable one.
+pub(crate) fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
 /// A request body, at most `limit` bytes, all of it within `timeout`: a client announcing
 /// 10 MB and sending 10 bytes is answered when the time is up, not held forever.
+/// `announced` is the request's `Content-Length` ([`content_length`]).
 pub(crate) async fn read_body(
-    req: http::Request<hyper::body::Incoming>,
+    body: hyper::body::Incoming,
+    announced: Option<u64>,
     limit: usize,
     timeout: std::time::Duration,
 ) -> Result<Bytes, BodyError> {
     use http_body_util::BodyExt;
-    let announced = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|n| n > limit as u64) {
         return Err(BodyError::TooLarge);
     }
-    let collect = http_body_util::Limited::new(req.into_body(), limit).collect();
+    let collect = http_body_util::Limited::new(body, limit).collect();
     match tokio::time::timeout(timeout, collect).await {
         Err(_) => Err(BodyError::TimedOut),
         Ok(Ok(body)) => Ok(body.to_bytes()),

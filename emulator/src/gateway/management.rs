@@ -8,7 +8,9 @@ use serde_json::json;
 use streamgate_contract::limits::{self, close};
 
 use super::Gateway;
-use super::http::{Body, BodyError, decode_segment, json_response, read_body, respond};
+use super::http::{
+    Body, BodyError, content_length, decode_segment, json_response, read_body, respond,
+};
 use crate::registry::PostError;
 use crate::{clock, ids};
 
@@ -69,8 +71,10 @@ impl Gateway {
         };
         match *req.method() {
             Method::POST => {
+                let announced = content_length(req.headers());
                 let body = match read_body(
-                    req,
+                    req.into_body(),
+                    announced,
                     limits::MESSAGE_PAYLOAD_MAX_BYTES,
                     self.config.body_read_timeout,
                 )

@@ -8,6 +8,8 @@
 //!   and `$disconnect`;
 //! * `invoke`: a route's integration with API Gateway's timeout and error frames;
 //! * `management`: the `@connections` API;
+//! * [`local_api`]: a local AWS API the URL table joins as one router
+//!   ([`secrets_manager`] is the first);
 //! * `upgrade`: turning an HTTP upgrade into a WebSocket;
 //! * [`listener`]: the connection cap and accept backoff;
 //! * [`origin`]: the `Origin` allow-list both socket endpoints check;
@@ -22,8 +24,10 @@ mod handshake;
 pub mod http;
 mod invoke;
 pub mod listener;
+pub mod local_api;
 mod management;
 pub mod origin;
+pub mod secrets_manager;
 pub mod upgrade;
 pub mod urls;
 mod voice;
@@ -49,6 +53,7 @@ use crate::api::{ApiRoute, SelectionExpression};
 use crate::ids;
 use crate::integration::{Authorizer, SharedIntegration};
 use crate::registry::Registry;
+use local_api::LocalApi;
 use streamgate_auth::dev::DevIssuer;
 use streamgate_local_services::SecretStore;
 
@@ -73,9 +78,6 @@ pub struct GatewayConfig {
     pub management_rate_limit: Option<u32>,
     /// Integrations running at once for one connection; further frames wait.
     pub max_in_flight_per_connection: usize,
-    /// Whether the chat API (and its `@connections` API and test page) is served; a
-    /// relay-only server (the voice waiter on ECS) has none.
-    pub chat_api: bool,
     /// A request's headers (the upgrade's included) must arrive within this long of its
     /// first byte, or of the connection's opening; an idle keep-alive connection is closed
     /// after it too.
@@ -90,7 +92,7 @@ pub struct GatewayConfig {
     /// relay behind CloudFront and a load balancer: 2). Decides the client address that
     /// `sourceIp` shows and per-client caps count.
     pub trusted_proxy_hops: usize,
-    /// When set, `@connections` and Secrets Manager answer only requests carrying this
+    /// When set, `@connections` and the local AWS APIs (Secrets Manager) answer only requests carrying this
     /// session token (`X-Amz-Security-Token`): the server hands it to the functions it runs,
     /// and nobody else has it (`crate::callers`).
     pub aws_token: Option<crate::callers::LocalToken>,
@@ -107,7 +109,6 @@ impl Default for GatewayConfig {
             max_lifetime: limits::MAX_CONNECTION_DURATION,
             management_rate_limit: None,
             max_in_flight_per_connection: 64,
-            chat_api: true,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(10),
             max_connections: listener::default_max_connections(),
@@ -127,7 +128,7 @@ pub struct Gateway {
     integration: Option<SharedIntegration>,
     authorizer: Option<Arc<dyn Authorizer>>,
     voice: Option<Arc<dyn VoiceSurface>>,
-    secrets: Option<Arc<SecretStore>>,
+    local_apis: Vec<Arc<dyn LocalApi>>,
     dev_issuer: Option<Arc<DevIssuer>>,
     metrics: Option<&'static streamgate_telemetry::Registry>,
     shutdown: watch::Sender<bool>,
@@ -154,15 +155,16 @@ impl GatewayConfig {
 /// [`chat`](GatewayBuilder::chat) (the chat API over an integration),
 /// [`authorizer`](GatewayBuilder::authorizer) (the `$connect` hook),
 /// [`voice`](GatewayBuilder::voice) (the voice relay on `/realtime`),
-/// [`secrets`](GatewayBuilder::secrets) and [`api_id`](GatewayBuilder::api_id) (a template's
-/// API), [`metrics`](GatewayBuilder::metrics) (`GET /metrics`), then
+/// [`secrets`](GatewayBuilder::secrets) (or any [`local_api`](GatewayBuilder::local_api))
+/// and [`api_id`](GatewayBuilder::api_id) (a template's API),
+/// [`metrics`](GatewayBuilder::metrics) (`GET /metrics`), then
 /// [`build`](GatewayBuilder::build).
 pub struct GatewayBuilder {
     config: GatewayConfig,
     chat: Option<(SharedIntegration, Arc<Registry>)>,
     authorizer: Option<Arc<dyn Authorizer>>,
     voice: Option<Arc<dyn VoiceSurface>>,
-    secrets: Option<Arc<SecretStore>>,
+    local_apis: Vec<Arc<dyn LocalApi>>,
     dev_issuer: Option<Arc<DevIssuer>>,
     metrics: Option<&'static streamgate_telemetry::Registry>,
     api_id: Option<String>,
@@ -188,8 +190,14 @@ impl GatewayBuilder {
     }
 
     /// Secrets Manager's `GetSecretValue`, served on the same port (a template's functions).
-    pub fn secrets(mut self, secrets: Arc<SecretStore>) -> Self {
-        self.secrets = Some(secrets);
+    pub fn secrets(self, secrets: Arc<SecretStore>) -> Self {
+        self.local_api(Arc::new(secrets_manager::SecretsManager(secrets)))
+    }
+
+    /// A local AWS API served on the same port: the URL table asks it (after the ones given
+    /// before) whether a request is its own.
+    pub fn local_api(mut self, api: Arc<dyn LocalApi>) -> Self {
+        self.local_apis.push(api);
         self
     }
 
@@ -218,7 +226,6 @@ impl GatewayBuilder {
         let (integration, registry) = match self.chat {
             Some((integration, registry)) => (Some(integration), registry),
             None => {
-                config.chat_api = false;
                 config.routes = Vec::new();
                 (None, Arc::new(Registry::new(None)))
             }
@@ -231,7 +238,7 @@ impl GatewayBuilder {
             integration,
             authorizer: self.authorizer,
             voice: self.voice,
-            secrets: self.secrets,
+            local_apis: self.local_apis,
             dev_issuer: self.dev_issuer,
             metrics: self.metrics,
             shutdown,
@@ -250,7 +257,7 @@ impl Gateway {
             chat: None,
             authorizer: None,
             voice: None,
-            secrets: None,
+            local_apis: Vec::new(),
             dev_issuer: None,
             metrics: None,
             api_id: None,

@@ -3,6 +3,7 @@
 //!
 //! | request                                   | endpoint                                 |
 //! |-------------------------------------------|------------------------------------------|
+//! | a call a [`LocalApi`] claims (`POST /` with `X-Amz-Target: secretsmanager.*`, ...) | that local AWS API (template APIs) |
 //! | WebSocket upgrade on `/` or `/{stage}`    | the chat API (`$connect`, then frames)    |
 //! | WebSocket upgrade on `/{other}`           | 403, as API Gateway answers a wrong stage |
 //! | any method on `/{stage}/@connections/{id}`| the management API                       |
@@ -10,22 +11,28 @@
 //! | `GET /`                                   | the test page                            |
 //! | `GET /streamgate.json`                    | the test page's settings                 |
 //! | `GET /voice`, `GET /restaurants.json`     | the voice page and its restaurants       |
-//! | `POST /` with `X-Amz-Target: secretsmanager.*` | Secrets Manager (template APIs)      |
 //! | `GET /healthz`                            | 200, or 503 once draining (load balancers) |
 //! | `GET /metrics`                            | the metrics, Prometheus text (when given) |
 //! | `GET /dev-issuer/.well-known/*`           | the development issuer's discovery and JWKS (`--auth dev`) |
 //! | anything else                             | 404                                      |
 //!
 //! A relay-only server (no chat API, as on ECS) answers none of the chat rows and serves the
-//! voice page on `GET /` too. While the server drains, upgrades are refused with 503.
+//! voice page on `GET /` too. While the server drains, upgrades are refused with 503. An
+//! endpoint of a part the server may lack carries that part, so the dispatcher never finds
+//! it missing.
+
+use std::fmt;
+use std::sync::Arc;
 
 use http::Method;
-
+use streamgate_auth::dev::DevIssuer;
 use streamgate_contract::relay;
 
+use super::local_api::{AwsRequest, LocalApi};
+use super::voice::VoiceSurface;
+
 /// What a request asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Endpoint {
+pub enum Endpoint<'a> {
     /// Open a chat socket.
     ChatSocket,
     /// A chat socket on another stage: 403.
@@ -36,224 +43,124 @@ pub enum Endpoint {
         raw_id: String,
     },
     /// Open a voice relay socket.
-    VoiceSocket,
+    VoiceSocket(&'a Arc<dyn VoiceSurface>),
     /// The test page.
     TestPage,
     /// The test page's settings.
     PageSettings,
     /// The voice page.
-    VoicePage,
+    VoicePage(&'a Arc<dyn VoiceSurface>),
     /// The voice page's restaurants and their menus.
-    Restaurants,
-    /// A Secrets Manager call (`POST /` with an `X-Amz-Target`).
-    SecretsManager,
+    Restaurants(&'a Arc<dyn VoiceSurface>),
+    /// A call of a local AWS API (Secrets Manager, ...).
+    LocalApi(&'a Arc<dyn LocalApi>),
     /// The health check.
     Health,
     /// The metrics in Prometheus' text format.
-    Metrics,
+    Metrics(&'a streamgate_telemetry::Registry),
     /// The development issuer's discovery document.
-    IssuerDiscovery,
+    IssuerDiscovery(&'a DevIssuer),
     /// The development issuer's key set.
-    IssuerKeys,
+    IssuerKeys(&'a DevIssuer),
     /// Nothing here: 404.
     NotFound,
 }
 
+impl Endpoint<'_> {
+    /// Whether the endpoint opens a socket (origin-checked; refused while draining).
+    pub fn is_socket(&self) -> bool {
+        matches!(self, Endpoint::ChatSocket | Endpoint::VoiceSocket(_))
+    }
+}
+
+impl fmt::Debug for Endpoint<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::ChatSocket => f.write_str("ChatSocket"),
+            Endpoint::WrongStage => f.write_str("WrongStage"),
+            Endpoint::Management { raw_id } => f
+                .debug_struct("Management")
+                .field("raw_id", raw_id)
+                .finish(),
+            Endpoint::VoiceSocket(_) => f.write_str("VoiceSocket"),
+            Endpoint::TestPage => f.write_str("TestPage"),
+            Endpoint::PageSettings => f.write_str("PageSettings"),
+            Endpoint::VoicePage(_) => f.write_str("VoicePage"),
+            Endpoint::Restaurants(_) => f.write_str("Restaurants"),
+            Endpoint::LocalApi(api) => f.debug_tuple("LocalApi").field(&api.name()).finish(),
+            Endpoint::Health => f.write_str("Health"),
+            Endpoint::Metrics(_) => f.write_str("Metrics"),
+            Endpoint::IssuerDiscovery(_) => f.write_str("IssuerDiscovery"),
+            Endpoint::IssuerKeys(_) => f.write_str("IssuerKeys"),
+            Endpoint::NotFound => f.write_str("NotFound"),
+        }
+    }
+}
+
 /// What a server serves, as the URL table sees it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Surface<'a> {
     /// The chat API's stage.
     pub stage: &'a str,
     /// The chat API, its `@connections` API and the test page.
     pub chat: bool,
     /// The voice relay, its page and restaurant list.
-    pub voice: bool,
-    /// Secrets Manager calls (template APIs).
-    pub secrets: bool,
-    /// The development issuer's documents.
-    pub issuer: bool,
-    /// `GET /metrics`.
-    pub metrics: bool,
+    pub voice: Option<&'a Arc<dyn VoiceSurface>>,
+    /// The local AWS APIs, asked in order (template APIs: Secrets Manager).
+    pub local_apis: &'a [Arc<dyn LocalApi>],
+    /// The development issuer, whose documents are served.
+    pub issuer: Option<&'a DevIssuer>,
+    /// The metrics `GET /metrics` gives.
+    pub metrics: Option<&'a streamgate_telemetry::Registry>,
 }
 
 /// Resolves a request: its method, path, whether it asks for a WebSocket upgrade, its
 /// `X-Amz-Target` header (AWS JSON-protocol calls), and what this server serves.
-pub fn resolve(
+pub fn resolve<'a>(
     method: &Method,
     path: &str,
     upgrade: bool,
     amz_target: Option<&str>,
-    on: &Surface,
-) -> Endpoint {
+    on: &Surface<'a>,
+) -> Endpoint<'a> {
+    let call = AwsRequest {
+        method,
+        path,
+        target: amz_target,
+    };
+    if let Some(api) = on.local_apis.iter().find(|api| api.claims(&call)) {
+        return Endpoint::LocalApi(api);
+    }
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let get = method == Method::GET;
-    if on.secrets
-        && method == Method::POST
-        && segments.is_empty()
-        && amz_target.is_some_and(|t| t.starts_with("secretsmanager."))
-    {
-        return Endpoint::SecretsManager;
-    }
-    let (chat, voice) = (on.chat, on.voice);
+    let chat = on.chat;
     let issuer = &crate::access::DEV_ISSUER_PATH[1..];
-    match segments.as_slice() {
-        [i, ".well-known", "openid-configuration"] if get && on.issuer && *i == issuer => {
-            Endpoint::IssuerDiscovery
+    match (segments.as_slice(), on.voice, on.issuer, on.metrics) {
+        ([i, ".well-known", "openid-configuration"], _, Some(dev), _) if get && *i == issuer => {
+            Endpoint::IssuerDiscovery(dev)
         }
-        [i, ".well-known", "jwks.json"] if get && on.issuer && *i == issuer => Endpoint::IssuerKeys,
-        [p] if get && !upgrade && *p == &relay::HEALTH_PATH[1..] => Endpoint::Health,
-        ["metrics"] if get && !upgrade && on.metrics => Endpoint::Metrics,
-        [p] if upgrade && voice && *p == &relay::SOCKET_PATH[1..] => Endpoint::VoiceSocket,
-        [s, "@connections", id] if chat && *s == on.stage => Endpoint::Management {
+        ([i, ".well-known", "jwks.json"], _, Some(dev), _) if get && *i == issuer => {
+            Endpoint::IssuerKeys(dev)
+        }
+        ([p], ..) if get && !upgrade && *p == &relay::HEALTH_PATH[1..] => Endpoint::Health,
+        (["metrics"], _, _, Some(metrics)) if get && !upgrade => Endpoint::Metrics(metrics),
+        ([p], Some(voice), ..) if upgrade && *p == &relay::SOCKET_PATH[1..] => {
+            Endpoint::VoiceSocket(voice)
+        }
+        ([s, "@connections", id], ..) if chat && *s == on.stage => Endpoint::Management {
             raw_id: (*id).to_owned(),
         },
-        [] if upgrade && chat => Endpoint::ChatSocket,
-        [s] if upgrade && chat && *s == on.stage => Endpoint::ChatSocket,
-        [_] if upgrade && chat => Endpoint::WrongStage,
-        [] if get && chat => Endpoint::TestPage,
-        [] if get && !upgrade && voice => Endpoint::VoicePage,
-        ["streamgate.json"] if get && chat => Endpoint::PageSettings,
-        ["voice"] if get && voice => Endpoint::VoicePage,
-        ["restaurants.json"] if get && voice => Endpoint::Restaurants,
+        ([], ..) if upgrade && chat => Endpoint::ChatSocket,
+        ([s], ..) if upgrade && chat && *s == on.stage => Endpoint::ChatSocket,
+        ([_], ..) if upgrade && chat => Endpoint::WrongStage,
+        ([], ..) if get && chat => Endpoint::TestPage,
+        ([], Some(voice), ..) if get && !upgrade => Endpoint::VoicePage(voice),
+        (["streamgate.json"], ..) if get && chat => Endpoint::PageSettings,
+        (["voice"], Some(voice), ..) if get => Endpoint::VoicePage(voice),
+        (["restaurants.json"], Some(voice), ..) if get => Endpoint::Restaurants(voice),
         _ => Endpoint::NotFound,
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const ALL: Surface = Surface {
-        stage: "dev",
-        chat: true,
-        voice: true,
-        secrets: false,
-        issuer: true,
-        metrics: true,
-    };
-
-    fn at(method: Method, path: &str, upgrade: bool) -> Endpoint {
-        resolve(&method, path, upgrade, None, &ALL)
-    }
-
-    #[test]
-    fn the_development_issuer_is_served_only_when_there_is_one() {
-        let discovery = "/dev-issuer/.well-known/openid-configuration";
-        let keys = "/dev-issuer/.well-known/jwks.json";
-        assert_eq!(at(Method::GET, discovery, false), Endpoint::IssuerDiscovery);
-        assert_eq!(at(Method::GET, keys, false), Endpoint::IssuerKeys);
-        assert_eq!(at(Method::POST, keys, false), Endpoint::NotFound);
-        let without = Surface {
-            issuer: false,
-            ..ALL
-        };
-        assert_eq!(
-            resolve(&Method::GET, keys, false, None, &without),
-            Endpoint::NotFound
-        );
-    }
-
-    #[test]
-    fn the_table_resolves_every_endpoint() {
-        assert_eq!(at(Method::GET, "/", true), Endpoint::ChatSocket);
-        assert_eq!(at(Method::GET, "/dev", true), Endpoint::ChatSocket);
-        assert_eq!(at(Method::GET, "/prod", true), Endpoint::WrongStage);
-        assert_eq!(
-            at(Method::POST, "/dev/@connections/R1kmxc2VNjMCFIA%3D", false),
-            Endpoint::Management {
-                raw_id: "R1kmxc2VNjMCFIA%3D".into()
-            }
-        );
-        assert_eq!(
-            at(Method::POST, "/prod/@connections/x", false),
-            Endpoint::NotFound
-        );
-        assert_eq!(at(Method::GET, "/realtime", true), Endpoint::VoiceSocket);
-        assert_eq!(at(Method::GET, "/", false), Endpoint::TestPage);
-        assert_eq!(at(Method::POST, "/", false), Endpoint::NotFound);
-        assert_eq!(
-            at(Method::GET, "/streamgate.json", false),
-            Endpoint::PageSettings
-        );
-        assert_eq!(at(Method::GET, "/voice", false), Endpoint::VoicePage);
-        assert_eq!(
-            at(Method::GET, "/restaurants.json", false),
-            Endpoint::Restaurants
-        );
-        assert_eq!(
-            at(Method::GET, "/elsewhere/deep", false),
-            Endpoint::NotFound
-        );
-        assert_eq!(at(Method::GET, "/healthz", false), Endpoint::Health);
-        assert_eq!(at(Method::GET, "/metrics", false), Endpoint::Metrics);
-        assert_eq!(at(Method::POST, "/metrics", false), Endpoint::NotFound);
-        let no_metrics = Surface {
-            metrics: false,
-            ..ALL
-        };
-        assert_eq!(
-            resolve(&Method::GET, "/metrics", false, None, &no_metrics),
-            Endpoint::NotFound
-        );
-        let with_secrets = Surface {
-            secrets: true,
-            ..ALL
-        };
-        let secrets = |target| resolve(&Method::POST, "/", false, target, &with_secrets);
-        assert_eq!(
-            resolve(
-                &Method::POST,
-                "/",
-                false,
-                Some("secretsmanager.GetSecretValue"),
-                &ALL
-            ),
-            Endpoint::NotFound
-        );
-        assert_eq!(
-            secrets(Some("secretsmanager.GetSecretValue")),
-            Endpoint::SecretsManager
-        );
-        assert_eq!(
-            secrets(Some("DynamoDB_20120810.GetItem")),
-            Endpoint::NotFound
-        );
-        assert_eq!(secrets(None), Endpoint::NotFound);
-    }
-
-    #[test]
-    fn voice_endpoints_exist_only_with_the_relay() {
-        let no_voice = Surface {
-            voice: false,
-            ..ALL
-        };
-        let without =
-            |path: &str, upgrade: bool| resolve(&Method::GET, path, upgrade, None, &no_voice);
-        assert_eq!(without("/voice", false), Endpoint::NotFound);
-        assert_eq!(without("/restaurants.json", false), Endpoint::NotFound);
-        // Without the relay, `/realtime` is just another stage name.
-        assert_eq!(without("/realtime", true), Endpoint::WrongStage);
-    }
-
-    #[test]
-    fn a_relay_only_server_serves_the_voice_page_at_the_root_and_nothing_of_the_chat_api() {
-        let relay = Surface { chat: false, ..ALL };
-        let on = |method: Method, path: &str, upgrade: bool| {
-            resolve(&method, path, upgrade, None, &relay)
-        };
-        assert_eq!(on(Method::GET, "/", false), Endpoint::VoicePage);
-        assert_eq!(on(Method::GET, "/voice", false), Endpoint::VoicePage);
-        assert_eq!(on(Method::GET, "/realtime", true), Endpoint::VoiceSocket);
-        assert_eq!(on(Method::GET, "/healthz", false), Endpoint::Health);
-        assert_eq!(on(Method::GET, "/", true), Endpoint::NotFound);
-        assert_eq!(on(Method::GET, "/dev", true), Endpoint::NotFound);
-        assert_eq!(
-            on(Method::POST, "/dev/@connections/x", false),
-            Endpoint::NotFound
-        );
-        assert_eq!(
-            on(Method::GET, "/streamgate.json", false),
-            Endpoint::NotFound
-        );
-    }
-}
+mod tests;
