@@ -24,7 +24,7 @@ impl Default for SelectionExpression {
 impl SelectionExpression {
     /// Parses `$request.body.a.b` (or `${request.body.a.b}`); anything else is an expression
     /// the emulator does not evaluate, named in the error.
-    pub fn parse(expression: &str) -> Result<SelectionExpression, String> {
+    pub fn parse(expression: &str) -> Result<SelectionExpression, UnsupportedSelection> {
         let trimmed = expression.trim();
         let inner = trimmed
             .strip_prefix("${")
@@ -76,9 +76,15 @@ impl SelectionExpression {
     }
 }
 
-fn unsupported(expression: &str) -> String {
-    format!("route selection expression {expression:?}: only $request.body.{{path}} is evaluated")
+fn unsupported(expression: &str) -> UnsupportedSelection {
+    UnsupportedSelection(expression.to_owned())
 }
+
+/// A route selection expression the emulator does not evaluate (only
+/// `$request.body.{path}` is).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("route selection expression {0:?}: only $request.body.{{path}} is evaluated")]
+pub struct UnsupportedSelection(pub String);
 
 #[cfg(test)]
 mod tests {
@@ -158,5 +164,12 @@ mod tests {
         ] {
             assert!(SelectionExpression::parse(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            SelectionExpression::parse("action").map_err(|e| e.to_string()),
+            Err(
+                r#"route selection expression "action": only $request.body.{path} is evaluated"#
+                    .to_owned()
+            )
+        );
     }
 }

@@ -9,6 +9,20 @@
 use base64::Engine;
 use serde_json::Value;
 
+/// A construct of a request template outside the subset the emulator renders.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// A directive (`#set`, `#if`, ...).
+    #[error("request template directive {0:?}... is not supported")]
+    Directive(String),
+    /// `$context.` with no name after it.
+    #[error("request template: `$context.` without a name")]
+    UnnamedContext,
+    /// A variable other than the supported ones.
+    #[error("request template variable {0:?}... is not supported")]
+    Variable(String),
+}
+
 /// One piece of a parsed template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Piece {
@@ -36,7 +50,7 @@ const FIXED: &[(&str, Piece)] = &[
 
 impl RequestTemplate {
     /// Parses `source`; the error names the first construct outside the subset.
-    pub fn parse(source: &str) -> Result<RequestTemplate, String> {
+    pub fn parse(source: &str) -> Result<RequestTemplate, TemplateError> {
         let mut pieces = Vec::new();
         let mut text = String::new();
         let mut rest = source;
@@ -46,9 +60,7 @@ impl RequestTemplate {
             if rest.starts_with('#') {
                 let directive: String = rest.chars().take(12).collect();
                 if rest[1..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '{') {
-                    return Err(format!(
-                        "request template directive {directive:?}... is not supported"
-                    ));
+                    return Err(TemplateError::Directive(directive));
                 }
                 text.push('#');
                 rest = &rest[1..];
@@ -66,7 +78,7 @@ impl RequestTemplate {
                     .unwrap_or(after.len());
                 let name = after[..len].trim_end_matches('.');
                 if name.is_empty() {
-                    return Err("request template: `$context.` without a name".into());
+                    return Err(TemplateError::UnnamedContext);
                 }
                 flush(&mut text, &mut pieces);
                 pieces.push(Piece::Context(name.split('.').map(str::to_owned).collect()));
@@ -76,9 +88,7 @@ impl RequestTemplate {
             let next = rest[1..].chars().next();
             if next.is_some_and(|c| c.is_ascii_alphabetic() || c == '{' || c == '!') {
                 let shown: String = rest.chars().take(24).collect();
-                return Err(format!(
-                    "request template variable {shown:?}... is not supported"
-                ));
+                return Err(TemplateError::Variable(shown));
             }
             text.push('$');
             rest = &rest[1..];
@@ -197,7 +207,7 @@ mod tests {
             "${x}",
         ] {
             let e = RequestTemplate::parse(bad).unwrap_err();
-            assert!(e.contains("not supported"), "{bad}: {e}");
+            assert!(e.to_string().contains("not supported"), "{bad}: {e}");
         }
         assert!(RequestTemplate::parse("costs $5 # of items").is_ok());
     }
