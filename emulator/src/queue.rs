@@ -6,6 +6,7 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
+use streamgate_sync::Locked;
 use tokio::sync::Notify;
 
 /// Why a push was refused.
@@ -50,14 +51,10 @@ impl<T> OutQueue<T> {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State<T>> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Queues `item` if there is room and the queue is open.
     pub fn try_push(&self, item: T) -> Result<(), PushRefused> {
         {
-            let mut s = self.lock();
+            let mut s = self.state.locked();
             if s.closed {
                 return Err(PushRefused::Closed);
             }
@@ -75,7 +72,7 @@ impl<T> OutQueue<T> {
     /// queued, then `None`.
     pub fn close(&self, last: Option<T>) {
         {
-            let mut s = self.lock();
+            let mut s = self.state.locked();
             if s.closed {
                 return;
             }
@@ -90,7 +87,7 @@ impl<T> OutQueue<T> {
     /// Asks the socket's owner to close it with `code` (see [`OutQueue::close_requested`]).
     pub fn request_close(&self, code: u16) {
         {
-            let mut s = self.lock();
+            let mut s = self.state.locked();
             if s.closed || s.close_requested.is_some() {
                 return;
             }
@@ -102,7 +99,7 @@ impl<T> OutQueue<T> {
     /// Resolves with the code once a close is asked for.
     pub async fn close_requested(&self) -> u16 {
         loop {
-            if let Some(code) = self.lock().close_requested {
+            if let Some(code) = self.state.locked().close_requested {
                 return code;
             }
             self.closing.notified().await;
@@ -111,14 +108,14 @@ impl<T> OutQueue<T> {
 
     /// Whether the queue is closed.
     pub fn is_closed(&self) -> bool {
-        self.lock().closed
+        self.state.locked().closed
     }
 
     /// The next item; `None` once the queue is closed and empty.
     pub async fn pop(&self) -> Option<T> {
         loop {
             {
-                let mut s = self.lock();
+                let mut s = self.state.locked();
                 if let Some(item) = s.items.pop_front() {
                     if s.items.is_empty() && s.items.capacity() > KEEP_SLOTS {
                         s.items = VecDeque::new();
@@ -202,6 +199,6 @@ mod tests {
         for _ in 0..100 {
             q.pop().await;
         }
-        assert_eq!(q.lock().items.capacity(), 0);
+        assert_eq!(q.state.locked().items.capacity(), 0);
     }
 }

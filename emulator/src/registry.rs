@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use streamgate_contract::limits::MESSAGE_PAYLOAD_MAX_BYTES;
 use streamgate_sync::Locked;
@@ -111,14 +111,10 @@ impl Registry {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
-        self.entries.locked()
-    }
-
     /// Records a connection whose `$connect` is running.
     pub fn begin(&self, info: ConnectionInfo) -> Arc<AtomicI64> {
         let last_active = Arc::new(AtomicI64::new(info.connected_at));
-        self.lock().insert(
+        self.entries.locked().insert(
             info.connection_id.clone(),
             Entry {
                 info: Arc::new(info),
@@ -131,7 +127,7 @@ impl Registry {
 
     /// The connection is established: frames may be sent to it.
     pub fn open(&self, id: &str, tx: Outbox, info: Arc<ConnectionInfo>) {
-        if let Some(e) = self.lock().get_mut(id) {
+        if let Some(e) = self.entries.locked().get_mut(id) {
             e.tx = Some(tx);
             e.info = info;
         }
@@ -139,12 +135,12 @@ impl Registry {
 
     /// Forgets a connection.
     pub fn remove(&self, id: &str) {
-        self.lock().remove(id);
+        self.entries.locked().remove(id);
     }
 
     /// How many connections are open or connecting.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.entries.locked().len()
     }
 
     /// Whether there is no connection.
@@ -153,7 +149,7 @@ impl Registry {
     }
 
     fn sender(&self, id: &str) -> Result<(Outbox, Arc<AtomicI64>), PostError> {
-        let entries = self.lock();
+        let entries = self.entries.locked();
         let e = entries.get(id).ok_or(PostError::Gone)?;
         let tx = e.tx.clone().ok_or(PostError::Gone)?;
         Ok((tx, e.last_active.clone()))
@@ -190,7 +186,7 @@ impl Registry {
 
     /// `GET @connections/{id}`.
     pub fn describe(&self, id: &str) -> Result<Description, PostError> {
-        let entries = self.lock();
+        let entries = self.entries.locked();
         let e = entries
             .get(id)
             .filter(|e| e.tx.is_some())

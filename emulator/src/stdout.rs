@@ -157,13 +157,14 @@ impl Write for Stdout {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use streamgate_sync::Locked;
 
     #[test]
     fn a_writer_that_cannot_keep_up_drops_lines_without_blocking() {
         let (release, blocked) = std::sync::mpsc::channel::<()>();
         let blocked = std::sync::Mutex::new(blocked);
         let writer = QueuedWriter::start(move |_| {
-            let _ = blocked.lock().unwrap().recv();
+            let _ = blocked.locked().recv();
         });
         let writer = Arc::new(writer);
         let (done, finished) = std::sync::mpsc::channel();
@@ -186,7 +187,7 @@ mod tests {
         let (release, blocked) = std::sync::mpsc::channel::<()>();
         let blocked = std::sync::Mutex::new(blocked);
         let writer = QueuedWriter::start(move |_| {
-            let _ = blocked.lock().unwrap().recv();
+            let _ = blocked.locked().recv();
         });
         let line = "x".repeat(256 * 1024);
         for _ in 0..100 {

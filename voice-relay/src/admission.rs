@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use streamgate_sync::Locked;
+
 use super::catalog::Restaurant;
 
 /// Why a `/realtime` handshake is refused.
@@ -55,7 +57,7 @@ pub struct SessionTicket {
 impl Drop for SessionTicket {
     fn drop(&mut self) {
         self.admissions.live.fetch_sub(1, Ordering::AcqRel);
-        let mut per_client = self.admissions.lock_clients();
+        let mut per_client = self.admissions.per_client.locked();
         if let Some(n) = per_client.get_mut(&self.client) {
             *n -= 1;
             if *n == 0 {
@@ -88,10 +90,6 @@ impl Admissions {
         self.live.load(Ordering::Relaxed)
     }
 
-    fn lock_clients(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
-        self.per_client.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// A place for `client` (its address, or its user), within `max` sessions in all and
     /// `per_client` for one client.
     pub fn take(
@@ -101,7 +99,7 @@ impl Admissions {
         per_client: usize,
     ) -> Result<SessionTicket, Refusal> {
         let limit = per_client;
-        let mut per_client = self.lock_clients();
+        let mut per_client = self.per_client.locked();
         let held = per_client.get(client).copied().unwrap_or(0);
         if held >= limit {
             return Err(Refusal::TooManyForClient);

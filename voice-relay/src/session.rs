@@ -16,6 +16,7 @@ use super::protocol::{self, SessionSetup};
 use super::settings::RealtimeConfig;
 use super::upstream::{Dial, Upstream};
 use streamgate_emulator::events::ConnectionInfo;
+use streamgate_sync::ReadWrite;
 
 /// The relay.
 pub struct RealtimeService {
@@ -53,15 +54,12 @@ impl RealtimeService {
 
     /// The catalog now.
     pub fn catalog(&self) -> Arc<Catalog> {
-        self.catalog
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.catalog.reading().clone()
     }
 
     /// Replaces the catalog: new sessions see it; running ones keep their restaurant.
     pub fn replace_catalog(&self, catalog: Catalog) {
-        *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(catalog);
+        *self.catalog.writing() = Arc::new(catalog);
     }
 
     /// Voice sessions open now.
