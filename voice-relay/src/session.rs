@@ -14,7 +14,7 @@ use super::budget::{self, user_of};
 use super::catalog::{Catalog, Restaurant};
 use super::protocol::{self, SessionSetup};
 use super::settings::RealtimeConfig;
-use super::upstream::{Dial, Upstream};
+use super::upstream::{Dial, Upstream, UpstreamError};
 use streamgate_emulator::events::ConnectionInfo;
 use streamgate_sync::ReadWrite;
 
@@ -132,8 +132,8 @@ impl RealtimeService {
         }
     }
 
-    pub(crate) async fn open_upstream(&self) -> Result<Upstream, String> {
-        let key = self.config.api_key.as_ref().ok_or("no key")?;
+    pub(crate) async fn open_upstream(&self) -> Result<Upstream, UpstreamError> {
+        let key = self.config.api_key.as_ref().ok_or(UpstreamError::NoKey)?;
         Upstream::connect(Dial {
             base_url: &self.config.base_url,
             model: &self.config.model,

@@ -35,6 +35,29 @@ pub enum UpstreamEvent {
     Closed(String),
 }
 
+/// Why the upstream socket did not open. It is safe to log: it never carries the key.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// The server has no key for the Realtime service.
+    #[error("no key")]
+    NoKey,
+    /// The endpoint and model do not make a WebSocket request.
+    #[error("{0}")]
+    BadUrl(String),
+    /// The key cannot be sent as a header.
+    #[error("the API key is not a valid header value")]
+    BadKey,
+    /// The service did not accept the socket in time.
+    #[error("no answer within {} s", CONNECT_TIMEOUT.as_secs())]
+    TimedOut,
+    /// The service refused the socket with an HTTP status.
+    #[error("HTTP {0}")]
+    Refused(http::StatusCode),
+    /// The socket failed otherwise.
+    #[error("{0}")]
+    Socket(String),
+}
+
 /// An open upstream session.
 pub struct Upstream {
     /// Events to send.
@@ -46,7 +69,7 @@ pub struct Upstream {
 
 impl Upstream {
     /// Opens the socket. The error is safe to log: it never carries the key.
-    pub async fn connect(dial: Dial<'_>) -> Result<Upstream, String> {
+    pub async fn connect(dial: Dial<'_>) -> Result<Upstream, UpstreamError> {
         let url = format!(
             "{}?model={}",
             dial.base_url.trim_end_matches('/'),
@@ -55,23 +78,21 @@ impl Upstream {
         let mut request = url
             .as_str()
             .into_client_request()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| UpstreamError::BadUrl(e.to_string()))?;
         let bearer = format!("Bearer {}", dial.key.expose());
         request.headers_mut().insert(
             "Authorization",
-            bearer
-                .parse()
-                .map_err(|_| "the API key is not a valid header value")?,
+            bearer.parse().map_err(|_| UpstreamError::BadKey)?,
         );
         // The request carries the key: log where it goes, never the request itself.
         tracing::trace!(url = %url, "opening the upstream Realtime socket");
         let (ws, _) =
             tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(request))
                 .await
-                .map_err(|_| format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()))?
+                .map_err(|_| UpstreamError::TimedOut)?
                 .map_err(|e| match e {
-                    tungstenite::Error::Http(r) => format!("HTTP {}", r.status()),
-                    other => other.to_string(),
+                    tungstenite::Error::Http(r) => UpstreamError::Refused(r.status()),
+                    other => UpstreamError::Socket(other.to_string()),
                 })?;
         let (tx, rx) = mpsc::channel::<Value>(dial.events_to_upstream.max(1));
         let (events_tx, events) = mpsc::channel::<UpstreamEvent>(dial.events_from_upstream.max(1));

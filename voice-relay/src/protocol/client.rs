@@ -33,19 +33,35 @@ pub enum ClientMsg {
     Ping,
 }
 
-/// A client frame that cannot be used, as the `error` frame's sentence.
-pub fn parse_client(text: &str) -> Result<ClientMsg, String> {
-    let value: Value =
-        serde_json::from_str(text).map_err(|_| "frames must be JSON objects".to_owned())?;
+/// Why a client frame cannot be used; it prints as the `error` frame's sentence.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadFrame {
+    /// Not a JSON object.
+    #[error("frames must be JSON objects")]
+    NotJson,
+    /// No `type` field.
+    #[error("the frame has no \"type\"")]
+    NoType,
+    /// An `audio` frame without its `audio` string.
+    #[error("audio frames need an \"audio\" string")]
+    NoAudio,
+    /// A `type` the relay does not know (or a known one with unusable fields).
+    #[error("unknown frame type {0:?}")]
+    UnknownType(String),
+}
+
+/// A client frame, or why it cannot be used.
+pub fn parse_client(text: &str) -> Result<ClientMsg, BadFrame> {
+    let value: Value = serde_json::from_str(text).map_err(|_| BadFrame::NotJson)?;
     let kind = value
         .get("type")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_owned();
     serde_json::from_value(value).map_err(|_| match kind.as_str() {
-        "" => "the frame has no \"type\"".to_owned(),
-        "audio" => "audio frames need an \"audio\" string".to_owned(),
-        other => format!("unknown frame type {other:?}"),
+        "" => BadFrame::NoType,
+        "audio" => BadFrame::NoAudio,
+        _ => BadFrame::UnknownType(kind),
     })
 }
 
@@ -81,7 +97,12 @@ fn no_session() -> Action {
 pub fn on_client(state: &mut SessionState, setup: &SessionSetup, text: &str) -> Vec<Action> {
     let msg = match parse_client(text) {
         Ok(m) => m,
-        Err(e) => return vec![Action::ToClient(error_frame(code::BAD_REQUEST, &e))],
+        Err(e) => {
+            return vec![Action::ToClient(error_frame(
+                code::BAD_REQUEST,
+                &e.to_string(),
+            ))];
+        }
     };
     match msg {
         ClientMsg::Ping => vec![Action::ToClient(json!({"type": "pong"}))],
@@ -173,17 +194,19 @@ mod tests {
             parse_client(r#"{"type":"commit_audio"}"#),
             Ok(ClientMsg::CommitAudio)
         );
-        assert!(
-            parse_client(r#"{"type":"audio"}"#)
-                .unwrap_err()
-                .contains("audio")
+        assert_eq!(
+            parse_client(r#"{"type":"audio"}"#).map_err(|e| e.to_string()),
+            Err(r#"audio frames need an "audio" string"#.to_owned())
         );
-        assert!(
-            parse_client(r#"{"type":"dance"}"#)
-                .unwrap_err()
-                .contains("dance")
+        assert_eq!(
+            parse_client(r#"{"type":"dance"}"#).map_err(|e| e.to_string()),
+            Err(r#"unknown frame type "dance""#.to_owned())
         );
-        assert!(parse_client("nope").is_err());
+        assert_eq!(
+            parse_client(r#"{"kind":"ping"}"#).map_err(|e| e.to_string()),
+            Err(r#"the frame has no "type""#.to_owned())
+        );
+        assert_eq!(parse_client("nope"), Err(BadFrame::NotJson));
     }
 
     #[test]

@@ -9,7 +9,7 @@ mod upstream;
 
 use serde_json::{Value, json};
 
-pub use client::{ClientMsg, SessionSetup, on_client, parse_client, valid_pcm16_base64};
+pub use client::{BadFrame, ClientMsg, SessionSetup, on_client, parse_client, valid_pcm16_base64};
 pub use config::{LANGUAGE_TAG_MAX, instructions, is_language_tag, session_update};
 pub use upstream::{FATAL_ERRORS, HARMLESS_ERRORS, audio_frames, on_upstream, on_upstream_closed};
 
