@@ -1,6 +1,8 @@
 //! What the server invokes for a route (the Lambda proxy integration), and the `$connect`
 //! authorizer hook: the two traits every host implements (the in-process host in
-//! `streamgate_server::in_process`, the template host in `streamgate_template_host::runtime`).
+//! `streamgate_server::in_process`, the template host in `streamgate_template_host::host`),
+//! with the event and answer types (`aws_lambda_events`' own) and why an integration gave
+//! no answer ([`IntegrationError`]).
 
 use std::sync::Arc;
 

@@ -6,14 +6,17 @@
 //!
 //! * [`access`]: who may connect (`--auth`: the development issuer, a real one, or none) and
 //!   the JWT `$connect` hook.
-//! * [`gateway`]: the emulator, one module per concern (the URL table, the handshake and
-//!   `$connect`, the connection loop, invocations, the management API, the upgrade, the
-//!   [`gateway::VoiceSurface`] a voice product plugs in).
+//! * [`gateway`]: the emulator, one module per concern (the URL table, the socket door every
+//!   surface goes through ([`Gateway::admit`]), the chat handshake and `$connect`, the
+//!   connection loop, invocations, the management API, the upgrade, the local AWS APIs the
+//!   URL table joins ([`gateway::local_api::LocalApi`]), the [`gateway::VoiceSurface`] a
+//!   voice product plugs in).
 //! * [`events`]: the CONNECT / MESSAGE / DISCONNECT / authorizer events, built in one place.
 //! * [`api`]: what an emulated API is (routes, integrations, selection, request templates).
 //! * [`registry`]: the live connections and the `@connections` operations on them.
 //! * [`queue`]: a socket's bounded outgoing queue (a close always finds a place).
-//! * [`integration`]: what a route invokes, and the authorizer hook.
+//! * [`integration`]: what a route invokes (its event and answer types, its typed error),
+//!   and the authorizer hook.
 //! * [`page`]: the test page.
 //! * [`process`]: what the server binaries share (logging, stop signals, the serve tail).
 //! * [`callers`]: who may call what the server opens on loopback (the Runtime API's socket
