@@ -46,9 +46,10 @@ impl VoiceSurface for RealtimeService {
 }
 
 /// Upgrades a `/realtime` request into a voice session, or refuses it: first the socket
-/// door's status (400 for a bad handshake, the authorizer's 401, 403, 500) when it refuses, then 400 without a restaurant or with a language
-/// that is not a language tag, 404 for an unknown restaurant, 429 when this client holds as
-/// many sessions as one may, 503 when the server holds as many as it may.
+/// door's status when it refuses (400 for a bad handshake; the authorizer's 401, 403, 500),
+/// then 400 without a restaurant or with a language that is not a language tag, 404 for an
+/// unknown restaurant, 429 when this client holds as many sessions as one may, 503 when the
+/// server holds as many as it may.
 async fn handshake(
     gateway: &Arc<Gateway>,
     mut req: Request<Incoming>,
