@@ -27,7 +27,7 @@ pub async fn charge(
     if daily_seconds == 0 {
         return Ok(());
     }
-    let now = streamgate_core::quota::now();
+    let now = streamgate_core::clock::now();
     let step = streamgate_contract::relay::VOICE_CHARGE_STEP.as_secs();
     match quotas
         .spend(

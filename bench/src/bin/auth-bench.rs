@@ -4,6 +4,11 @@
 //!
 //! `auth-bench [--connects N]`
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a benchmark: a step that fails ends the run, saying where"
+)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -125,7 +130,7 @@ async fn main() {
             n = args.next().and_then(|v| v.parse().ok()).unwrap_or(n);
         }
     }
-    let now = streamgate_core::quota::now();
+    let now = streamgate_core::clock::now();
     let claims = json!({"iss": "https://issuer.example", "aud": "bench", "sub": "bench-user", "exp": now + 3600});
     let dev = DevIssuer::new("https://issuer.example", "bench", [5; 32]);
     let ed = verify_time(

@@ -3,8 +3,17 @@
 //!
 //! `cargo run --release -p streamgate-tests --bin first-chunk-latency [RUNS]`
 
-use streamgate_core::handlers;
-use streamgate_core::{ChatSettings, memory::MemoryStore};
+#![allow(
+    clippy::unwrap_used,
+    reason = "a benchmark: a step that fails ends the run, saying where"
+)]
+
+use std::sync::Arc;
+
+use streamgate_contract::Function;
+use streamgate_core::conversation::memory::MemoryConversations;
+use streamgate_core::memory::{MemoryQuotas, MemoryStore};
+use streamgate_core::{ChatApp, ChatSettings, LlmProvider};
 use streamgate_llm::{OpenAiProvider, Timeouts};
 use streamgate_tests::doubles::{PushBehaviour, RecordingPush};
 use streamgate_tests::message_event_with;
@@ -32,14 +41,14 @@ async fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(200);
     let server = MockServer::start(vec![]).await;
-    let provider = OpenAiProvider::new(
+    let provider: Arc<dyn LlmProvider> = Arc::new(OpenAiProvider::new(
         reqwest::Client::new(),
         &server.url(),
         "m",
         None,
         Timeouts::default(),
-    );
-    let store = MemoryStore::new();
+    ));
+    let store = Arc::new(MemoryStore::new());
     let settings = ChatSettings::default();
     let event = message_event_with(r#"{"data":"hi"}"#);
     let mut samples = Vec::with_capacity(runs);
@@ -47,16 +56,15 @@ async fn main() {
         // The keep-alive comment opens the body; the first token follows 20 ms later.
         server.push_script(vec![reply()]);
         let push = RecordingPush::new(PushBehaviour::Accept);
-        handlers::message(
-            &event,
-            push.as_ref(),
-            &store,
-            &provider,
-            &streamgate_core::memory::MemoryQuotas::new(),
-            &streamgate_core::conversation::memory::MemoryConversations::new(),
-            &settings,
-        )
-        .await;
+        let app = ChatApp {
+            store: store.clone(),
+            push: push.clone(),
+            llm: provider.clone(),
+            quotas: Arc::new(MemoryQuotas::new()),
+            conversations: Arc::new(MemoryConversations::new()),
+            settings: settings.clone(),
+        };
+        app.handle(Function::Message, &event).await;
         // Piece 0 is the comment; piece 1 the first token.
         let token_at = server.sent_at(run)[1];
         let first_post = push.first_post_at().expect("a chunk was posted").into_std();

@@ -7,6 +7,7 @@
 //! runs in Lambda, in the local server and in tests. Nothing in this crate opens a socket or
 //! a file.
 
+pub mod clock;
 pub mod coalesce;
 pub mod conversation;
 pub mod event;
@@ -24,5 +25,4 @@ pub use ports::{
     ApiKey, ClientPush, ConnectionStore, LlmError, LlmEvent, LlmProvider, LlmRequest, LlmStream,
     NotGranted, PushError, QuotaStore, StoreError, Target,
 };
-pub use quota::QuotaSettings;
-pub use settings::{ChatSettings, SettingError};
+pub use settings::{ChatSettings, QuotaSettings, SettingError};

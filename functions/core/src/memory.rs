@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use streamgate_sync::Locked;
 
 use async_trait::async_trait;
 use streamgate_contract::ConnectionRecord;
@@ -37,7 +38,7 @@ impl MemoryStore {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, ConnectionRecord>> {
         // A panic while holding the lock cannot leave a map half-updated: recover it.
-        self.records.lock().unwrap_or_else(|e| e.into_inner())
+        self.records.locked()
     }
 }
 
@@ -88,7 +89,7 @@ impl MemoryQuotas {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, QuotaState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.locked()
     }
 }
 

@@ -10,6 +10,7 @@ use streamgate_telemetry::count;
 use tracing::{error, info, warn};
 
 use crate::ports::{ClientPush, ConnectionStore, PushError, Target};
+use crate::settings::ChatSettings;
 
 /// Tries at posting the terminal frame of an abandoned answer, [`TERMINAL_PAUSE`] apart: a
 /// client gets a few seconds more to make room than a chunk would.
@@ -20,13 +21,35 @@ pub(crate) const TERMINAL_PAUSE: Duration = Duration::from_millis(250);
 
 /// Posts frames to one connection.
 pub(crate) struct Outbox<'a> {
-    pub(crate) push: &'a dyn ClientPush,
-    pub(crate) store: &'a dyn ConnectionStore,
-    pub(crate) target: &'a Target,
-    pub(crate) attempts: u32,
+    push: &'a dyn ClientPush,
+    store: &'a dyn ConnectionStore,
+    target: &'a Target,
+    attempts: u32,
 }
 
-impl Outbox<'_> {
+impl<'a> Outbox<'a> {
+    /// The one way a handler gets its outbox: posts to `target` through `push`, a throttled
+    /// post tried `settings.post_attempts` times (at least once), a gone client's record
+    /// deleted from `store`.
+    pub(crate) fn new(
+        push: &'a dyn ClientPush,
+        store: &'a dyn ConnectionStore,
+        target: &'a Target,
+        settings: &ChatSettings,
+    ) -> Outbox<'a> {
+        Outbox {
+            push,
+            store,
+            target,
+            attempts: settings.post_attempts.max(1),
+        }
+    }
+
+    /// The connection it posts to.
+    pub(crate) fn target(&self) -> &Target {
+        self.target
+    }
+
     /// Posts one frame, retrying a throttled post with a short backoff.
     pub(crate) async fn post(&self, data: &str) -> Result<(), PushError> {
         let mut attempt = 1;

@@ -10,54 +10,13 @@
 //! client keeps its reservation (the provider may have billed it). A user's overspend is thus
 //! bounded by the answers already in flight.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use streamgate_contract::quota::{
     self as q, ANSWER_PLACE_SECONDS, CONNECTION_PLACE_SECONDS, PLACE_RETRY_AFTER_SECONDS,
 };
 use streamgate_contract::{ErrorFrame, Usage};
 
 use crate::ports::{QuotaStore, StoreError};
-use crate::settings::{SettingError, number_setting};
-
-/// The limits, from the stack's parameters (or the local server's flags).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QuotaSettings {
-    /// Tokens per user per UTC day (0: no budget).
-    pub daily_token_budget: u64,
-    /// Live connections per user.
-    pub max_connections: u32,
-    /// Answers in flight per user.
-    pub max_answers: u32,
-}
-
-impl Default for QuotaSettings {
-    fn default() -> Self {
-        QuotaSettings {
-            daily_token_budget: q::DEFAULT_DAILY_TOKEN_BUDGET,
-            max_connections: q::DEFAULT_MAX_CONNECTIONS_PER_USER,
-            max_answers: q::DEFAULT_MAX_ANSWERS_PER_USER,
-        }
-    }
-}
-
-impl QuotaSettings {
-    /// Settings from configuration variables; missing ones keep their defaults.
-    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
-        use streamgate_contract::config as env;
-        let mut s = QuotaSettings::default();
-        if let Some(n) = number_setting(get, env::DAILY_TOKEN_BUDGET, 0, 1_000_000_000)? {
-            s.daily_token_budget = n;
-        }
-        if let Some(n) = number_setting(get, env::MAX_CONNECTIONS_PER_USER, 1, 1_000)? {
-            s.max_connections = n as u32;
-        }
-        if let Some(n) = number_setting(get, env::MAX_ANSWERS_PER_USER, 1, 100)? {
-            s.max_answers = n as u32;
-        }
-        Ok(s)
-    }
-}
+use crate::settings::QuotaSettings;
 
 /// Why a quota refused, and when trying again may succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,14 +45,6 @@ pub enum QuotaError {
     /// The quota store failed (the request is refused: spending unmetered is not an option).
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// Epoch seconds now.
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// The tokens reserved before an answer to a prompt of `input_bytes` (the system prompt,

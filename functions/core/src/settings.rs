@@ -1,13 +1,14 @@
-//! The handlers' settings, read from configuration variables (the Lambda environment, or
-//! the local server's flags).
+//! The handlers' settings, the per-user quota limits among them, read from configuration
+//! variables (the Lambda environment, or the local server's flags). The quota rules
+//! (`crate::quota`) read their limits from here.
 
 use std::time::Duration;
 
 use streamgate_contract::config::DEFAULT_CONNECTION_TTL_SECONDS;
+use streamgate_contract::quota as q;
 
 use crate::coalesce::CoalesceSettings;
 use crate::conversation::ConversationSettings;
-use crate::quota::QuotaSettings;
 use crate::retry::RetryPolicy;
 
 /// Attempts at a throttled `@connections` post, unless configured.
@@ -78,6 +79,46 @@ pub fn number_setting(
             expected: "a whole number in its allowed range",
             value,
         }),
+    }
+}
+
+/// The per-user limits `crate::quota` applies, from the stack's parameters (or the local
+/// server's flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaSettings {
+    /// Tokens per user per UTC day (0: no budget).
+    pub daily_token_budget: u64,
+    /// Live connections per user.
+    pub max_connections: u32,
+    /// Answers in flight per user.
+    pub max_answers: u32,
+}
+
+impl Default for QuotaSettings {
+    fn default() -> Self {
+        QuotaSettings {
+            daily_token_budget: q::DEFAULT_DAILY_TOKEN_BUDGET,
+            max_connections: q::DEFAULT_MAX_CONNECTIONS_PER_USER,
+            max_answers: q::DEFAULT_MAX_ANSWERS_PER_USER,
+        }
+    }
+}
+
+impl QuotaSettings {
+    /// Settings from configuration variables; missing ones keep their defaults.
+    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
+        use streamgate_contract::config as env;
+        let mut s = QuotaSettings::default();
+        if let Some(n) = number_setting(get, env::DAILY_TOKEN_BUDGET, 0, 1_000_000_000)? {
+            s.daily_token_budget = n;
+        }
+        if let Some(n) = number_setting(get, env::MAX_CONNECTIONS_PER_USER, 1, 1_000)? {
+            s.max_connections = n as u32;
+        }
+        if let Some(n) = number_setting(get, env::MAX_ANSWERS_PER_USER, 1, 100)? {
+            s.max_answers = n as u32;
+        }
+        Ok(s)
     }
 }
 

@@ -39,7 +39,7 @@ async fn the_authorizer_allows_refuses_and_denies_as_api_gateway_expects() {
         Reply::json(200, dev.discovery()),
         Reply::json(200, dev.jwks()),
     ]);
-    let now = streamgate_core::quota::now();
+    let now = streamgate_core::clock::now();
     let good = dev.token("user-42", Duration::from_secs(300));
     let expired = dev
         .sign(&json!({"iss": dev.issuer(), "aud": AUDIENCE, "sub": "user-42", "exp": now - 600}));

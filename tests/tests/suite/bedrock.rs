@@ -9,9 +9,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde_json::json;
 use streamgate_contract::{ErrorCode, ServerFrame, Usage};
-use streamgate_core::handlers;
 use streamgate_core::ports::{ChatMessage, Role};
-use streamgate_core::{ChatSettings, LlmError, LlmEvent, LlmProvider, LlmRequest};
+use streamgate_core::{ChatApp, LlmError, LlmEvent, LlmProvider, LlmRequest};
 use streamgate_llm::{BedrockProvider, Timeouts};
 use streamgate_tests::bedrock::{answer, delta, error, event, exception, stream};
 use streamgate_tests::doubles::{PushBehaviour, RecordingPush};
@@ -204,27 +203,17 @@ async fn the_message_handler_streams_bedrock_and_ends_an_in_stream_failure_with_
         ]),
     ])
     .await;
-    let bedrock = provider(&server);
     let push = RecordingPush::new(PushBehaviour::Accept);
-    let store = streamgate_core::memory::MemoryStore::new();
-    let quotas = streamgate_core::memory::MemoryQuotas::new();
-    let conversations = streamgate_core::conversation::memory::MemoryConversations::new();
-    let settings = ChatSettings::default();
+    let app = ChatApp {
+        llm: std::sync::Arc::new(provider(&server)),
+        ..crate::chat_app::chat_app(push.clone())
+    };
     for (n, data) in ["what is the soup?", "and the dessert?"].iter().enumerate() {
         let mut e = message_event_with(
             json!({"action": streamgate_contract::Route::Message.key(), "data": data, "requestId": format!("b{n}")}).to_string(),
         );
         e.request_context.request_id = Some(format!("apigw-b{n}"));
-        handlers::message(
-            &e,
-            push.as_ref(),
-            &store,
-            &bedrock,
-            &quotas,
-            &conversations,
-            &settings,
-        )
-        .await;
+        app.handle(streamgate_contract::Function::Message, &e).await;
     }
     let frames = push.frames();
     let terminal: Vec<_> = frames.iter().filter(|f| f.is_terminal()).collect();

@@ -1,14 +1,25 @@
 //! The real API Gateway events drive the handlers, in process.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 use streamgate_contract::{ApiKind, ErrorCode, Function, Route, ServerFrame};
 use streamgate_core::handlers;
-use streamgate_core::{ChatSettings, ConnectionStore};
+use streamgate_core::{ChatApp, ChatSettings, ConnectionStore};
 use streamgate_llm::EchoProvider;
 use streamgate_tests::doubles::{BrokenStore, GuardedStore, PushBehaviour, RecordingPush};
 use streamgate_tests::{fixture_event, fixture_json, message_event_with};
+
+use crate::chat_app::chat_app;
+
+/// An app keeping its connection records in `store` (pushes accepted and not looked at).
+fn with_store(store: Arc<dyn ConnectionStore>) -> ChatApp {
+    ChatApp {
+        store,
+        ..chat_app(RecordingPush::new(PushBehaviour::Accept))
+    }
+}
 
 /// Every key and value of `expected` is in `actual` (which may have more keys, e.g. empty
 /// maps a type always serializes). Header names compare without case, as HTTP says.
@@ -57,19 +68,17 @@ fn real_events_deserialize_and_serialize_without_loss() {
 
 #[tokio::test]
 async fn connect_writes_the_record_from_the_real_event() {
-    let store = GuardedStore::new(Function::Connect);
+    let store = Arc::new(GuardedStore::new(Function::Connect));
     let settings = ChatSettings {
         connection_ttl: Duration::from_secs(3 * 3600),
         ..ChatSettings::default()
     };
     let event = fixture_event("connect");
-    let response = handlers::connect(
-        &event,
-        &store,
-        &streamgate_core::memory::MemoryQuotas::new(),
-        &settings,
-    )
-    .await;
+    let app = ChatApp {
+        settings,
+        ..with_store(store.clone())
+    };
+    let response = app.handle(Function::Connect, &event).await;
     assert_eq!(response.status_code, 200);
     let record = store
         .inner
@@ -96,30 +105,23 @@ async fn connect_writes_the_record_from_the_real_event() {
 #[tokio::test]
 async fn connect_answers_500_when_the_store_fails() {
     let event = fixture_event("connect");
-    let response = handlers::connect(
-        &event,
-        &BrokenStore,
-        &streamgate_core::memory::MemoryQuotas::new(),
-        &ChatSettings::default(),
-    )
-    .await;
+    let response = with_store(Arc::new(BrokenStore))
+        .handle(Function::Connect, &event)
+        .await;
     assert_eq!(response.status_code, 500);
 }
 
 #[tokio::test]
 async fn disconnect_deletes_the_record() {
     let event = fixture_event("disconnect");
-    let connect_store = GuardedStore::new(Function::Connect);
+    let connect_store = Arc::new(GuardedStore::new(Function::Connect));
     let mut connect_event = fixture_event("connect");
     connect_event.request_context.connection_id = event.request_context.connection_id.clone();
-    handlers::connect(
-        &connect_event,
-        &connect_store,
-        &streamgate_core::memory::MemoryQuotas::new(),
-        &ChatSettings::default(),
-    )
-    .await;
-    let store = GuardedStore::new(Function::Disconnect);
+    with_store(connect_store.clone())
+        .handle(Function::Connect, &connect_event)
+        .await;
+    let store = Arc::new(GuardedStore::new(Function::Disconnect));
+    let app = with_store(store.clone());
     let record = connect_store
         .inner
         .get("R1kmxc2VNjMCFIA=")
@@ -127,23 +129,12 @@ async fn disconnect_deletes_the_record() {
         .unwrap()
         .unwrap();
     store.inner.put(&record).await.unwrap();
-    let response = handlers::disconnect(
-        &event,
-        &store,
-        &streamgate_core::memory::MemoryQuotas::new(),
-    )
-    .await;
+    let response = app.handle(Function::Disconnect, &event).await;
     assert_eq!(response.status_code, 200);
     assert!(store.inner.is_empty());
     // Deleting again (API Gateway may retry) still succeeds.
     assert_eq!(
-        handlers::disconnect(
-            &event,
-            &store,
-            &streamgate_core::memory::MemoryQuotas::new()
-        )
-        .await
-        .status_code,
+        app.handle(Function::Disconnect, &event).await.status_code,
         200
     );
 }
@@ -151,9 +142,13 @@ async fn disconnect_deletes_the_record() {
 #[tokio::test]
 async fn default_answers_unknown_action_to_the_sender() {
     let push = RecordingPush::new(PushBehaviour::Accept);
-    let store = GuardedStore::new(Function::Default);
+    let store = Arc::new(GuardedStore::new(Function::Default));
     let event = fixture_event("message");
-    let response = handlers::default(&event, push.as_ref(), &store).await;
+    let app = ChatApp {
+        store,
+        ..chat_app(push.clone())
+    };
+    let response = app.handle(Function::Default, &event).await;
     assert_eq!(response.status_code, 200);
     let posts = push.posts();
     assert_eq!(posts.len(), 1);
@@ -179,13 +174,17 @@ async fn default_answers_unknown_action_to_the_sender() {
 #[tokio::test]
 async fn default_deletes_the_record_of_a_gone_client() {
     let push = RecordingPush::new(PushBehaviour::GoneAfter(0));
-    let store = GuardedStore::new(Function::Default);
+    let store = Arc::new(GuardedStore::new(Function::Default));
     let event = fixture_event("message");
     let mut record =
         handlers::connection_record(&fixture_event("connect"), Duration::from_secs(60)).unwrap();
     record.connection_id = "R1kmxc2VNjMCFIA=".into();
     store.inner.put(&record).await.unwrap();
-    handlers::default(&event, push.as_ref(), &store).await;
+    let app = ChatApp {
+        store: store.clone(),
+        ..chat_app(push.clone())
+    };
+    app.handle(Function::Default, &event).await;
     assert!(
         store.inner.is_empty(),
         "the gone connection's record is deleted"
@@ -194,7 +193,6 @@ async fn default_deletes_the_record_of_a_gone_client() {
 
 #[tokio::test]
 async fn message_validates_the_body_with_error_frames() {
-    let llm = EchoProvider::new(Duration::ZERO);
     let cases = [
         (r#"{"a": 1}"#, ErrorCode::BadRequest, "data is required"),
         (r#"{"data":""}"#, ErrorCode::BadRequest, "must not be empty"),
@@ -207,18 +205,12 @@ async fn message_validates_the_body_with_error_frames() {
     ];
     for (body, code, needle) in cases {
         let push = RecordingPush::new(PushBehaviour::Accept);
-        let store = GuardedStore::new(Function::Message);
         let event = message_event_with(body);
-        let response = handlers::message(
-            &event,
-            push.as_ref(),
-            &store,
-            &llm,
-            &streamgate_core::memory::MemoryQuotas::new(),
-            &streamgate_core::conversation::memory::MemoryConversations::new(),
-            &ChatSettings::default(),
-        )
-        .await;
+        let app = ChatApp {
+            store: Arc::new(GuardedStore::new(Function::Message)),
+            ..chat_app(push.clone())
+        };
+        let response = app.handle(Function::Message, &event).await;
         assert_eq!(response.status_code, 200);
         let frames = push.frames();
         assert_eq!(frames.len(), 1, "{body}: exactly one frame");
@@ -237,16 +229,11 @@ async fn message_validates_the_body_with_error_frames() {
     }
     let push = RecordingPush::new(PushBehaviour::Accept);
     let event = message_event_with(format!(r#"{{"data":"{}"}}"#, "x".repeat(128 * 1024)));
-    handlers::message(
-        &event,
-        push.as_ref(),
-        &GuardedStore::new(Function::Message),
-        &llm,
-        &streamgate_core::memory::MemoryQuotas::new(),
-        &streamgate_core::conversation::memory::MemoryConversations::new(),
-        &ChatSettings::default(),
-    )
-    .await;
+    let app = ChatApp {
+        store: Arc::new(GuardedStore::new(Function::Message)),
+        ..chat_app(push.clone())
+    };
+    app.handle(Function::Message, &event).await;
     assert!(
         matches!(&push.frames()[0], ServerFrame::Error(e) if e.code == ErrorCode::PayloadTooLarge)
     );
@@ -255,19 +242,13 @@ async fn message_validates_the_body_with_error_frames() {
 #[tokio::test]
 async fn message_streams_the_echo_answer() {
     let push = RecordingPush::new(PushBehaviour::Accept);
-    let store = GuardedStore::new(Function::Message);
     let event = message_event_with(r#"{"data":"what is on the menu today","requestId":"c-17"}"#);
-    let llm = EchoProvider::new(Duration::from_millis(1));
-    handlers::message(
-        &event,
-        push.as_ref(),
-        &store,
-        &llm,
-        &streamgate_core::memory::MemoryQuotas::new(),
-        &streamgate_core::conversation::memory::MemoryConversations::new(),
-        &ChatSettings::default(),
-    )
-    .await;
+    let app = ChatApp {
+        store: Arc::new(GuardedStore::new(Function::Message)),
+        llm: Arc::new(EchoProvider::new(Duration::from_millis(1))),
+        ..chat_app(push.clone())
+    };
+    app.handle(Function::Message, &event).await;
     assert_eq!(push.answer(), "what is on the menu today");
     let frames = push.frames();
     assert!(frames.iter().all(|f| match f {

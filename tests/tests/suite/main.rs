@@ -2,11 +2,17 @@
 //! SDKs instead of one per file). One module per area; `cargo test --test suite AREA::` runs
 //! one area, e.g. `cargo test --test suite local_server::`.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests: a step that fails is a failed test, and says where"
+)]
+
 mod abuse;
 mod authorizer;
 mod bedrock;
 mod binaries;
 mod browser;
+mod chat_app;
 mod contract;
 mod conversations;
 mod deploy_relay;

@@ -1,18 +1,21 @@
 //! `message` end to end: a mock OpenAI-compatible server → the real provider → the handler
 //! → a recording push.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use streamgate_contract::{ErrorCode, Function, ServerFrame};
 use streamgate_core::coalesce::CoalesceSettings;
-use streamgate_core::handlers::{self, connection_record};
+use streamgate_core::handlers::connection_record;
 use streamgate_core::retry::RetryPolicy;
-use streamgate_core::{ApiKey, ChatSettings, ConnectionStore};
+use streamgate_core::{ApiKey, ChatApp, ChatSettings, ConnectionStore, LlmProvider};
 use streamgate_llm::{OpenAiProvider, Timeouts};
 use streamgate_tests::doubles::{GuardedStore, PushBehaviour, RecordingPush};
 use streamgate_tests::mock_http::{MockServer, Part, Reply, pause, text};
 use streamgate_tests::sse::{OPENAI_DONE, OPENAI_STOP, openai_chunk, openai_usage};
 use streamgate_tests::{fixture_event, message_event_with};
+
+use crate::chat_app::chat_app;
 
 fn provider(server: &MockServer) -> OpenAiProvider {
     OpenAiProvider::new(
@@ -46,12 +49,28 @@ fn message_event(data: &str) -> aws_lambda_events::apigw::ApiGatewayWebsocketPro
 }
 
 /// A store holding the sender's record, as after `$connect`.
-async fn store_with_sender() -> GuardedStore {
+async fn store_with_sender() -> Arc<GuardedStore> {
     let store = GuardedStore::new(Function::Message);
     let mut record = connection_record(&fixture_event("connect"), Duration::from_secs(60)).unwrap();
     record.connection_id = "R1kmxc2VNjMCFIA=".into();
     store.inner.put(&record).await.unwrap();
-    store
+    Arc::new(store)
+}
+
+/// The app of one answer: posting through `push`, the connection records in `store`, the
+/// model `llm`.
+fn app(
+    push: &Arc<RecordingPush>,
+    store: Arc<GuardedStore>,
+    llm: impl LlmProvider + 'static,
+    settings: ChatSettings,
+) -> ChatApp {
+    ChatApp {
+        store,
+        llm: Arc::new(llm),
+        settings,
+        ..chat_app(push.clone())
+    }
 }
 
 fn terminal_frames(frames: &[ServerFrame]) -> usize {
@@ -78,16 +97,9 @@ async fn a_long_answer_arrives_whole_in_order_in_few_posts() {
     let push = RecordingPush::new(PushBehaviour::Accept);
     let store = store_with_sender().await;
     let started = std::time::Instant::now();
-    handlers::message(
-        &message_event("tell me a long story"),
-        push.as_ref(),
-        &store,
-        &provider(&server),
-        &streamgate_core::memory::MemoryQuotas::new(),
-        &streamgate_core::conversation::memory::MemoryConversations::new(),
-        &settings(),
-    )
-    .await;
+    app(&push, store.clone(), provider(&server), settings())
+        .handle(Function::Message, &message_event("tell me a long story"))
+        .await;
     let elapsed = started.elapsed();
 
     let frames = push.frames();
@@ -134,16 +146,9 @@ async fn gone_mid_answer_cancels_the_upstream_request_and_deletes_the_record() {
     let push = RecordingPush::new(PushBehaviour::GoneAfter(2));
     let store = store_with_sender().await;
     let started = std::time::Instant::now();
-    handlers::message(
-        &message_event("hi"),
-        push.as_ref(),
-        &store,
-        &provider(&server),
-        &streamgate_core::memory::MemoryQuotas::new(),
-        &streamgate_core::conversation::memory::MemoryConversations::new(),
-        &settings(),
-    )
-    .await;
+    app(&push, store.clone(), provider(&server), settings())
+        .handle(Function::Message, &message_event("hi"))
+        .await;
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "the handler stopped at once: {:?}",
@@ -168,15 +173,13 @@ async fn retries_before_the_first_delta_then_answers() {
     ])
     .await;
     let push = RecordingPush::new(PushBehaviour::Accept);
-    handlers::message(
-        &message_event("hi"),
-        push.as_ref(),
-        &store_with_sender().await,
-        &provider(&server),
-        &streamgate_core::memory::MemoryQuotas::new(),
-        &streamgate_core::conversation::memory::MemoryConversations::new(),
-        &settings(),
+    app(
+        &push,
+        store_with_sender().await,
+        provider(&server),
+        settings(),
     )
+    .handle(Function::Message, &message_event("hi"))
     .await;
     assert_eq!(server.received().len(), 3);
     assert_eq!(push.answer(), "Hello");
@@ -200,15 +203,13 @@ async fn no_retry_once_text_reached_the_client() {
         text(OPENAI_DONE),
     ]));
     let push = RecordingPush::new(PushBehaviour::Accept);
-    handlers::message(
-        &message_event("hi"),
-        push.as_ref(),
-        &store_with_sender().await,
-        &provider(&server),
-        &streamgate_core::memory::MemoryQuotas::new(),
-        &streamgate_core::conversation::memory::MemoryConversations::new(),
-        &settings(),
+    app(
+        &push,
+        store_with_sender().await,
+        provider(&server),
+        settings(),
     )
+    .handle(Function::Message, &message_event("hi"))
     .await;
     assert_eq!(server.received().len(), 1, "no second attempt");
     let frames = push.frames();
@@ -253,16 +254,9 @@ async fn provider_failures_become_stable_error_codes_without_secrets() {
                 idle: Duration::from_millis(200),
             },
         );
-        handlers::message(
-            &message_event("hi"),
-            push.as_ref(),
-            &store_with_sender().await,
-            &p,
-            &streamgate_core::memory::MemoryQuotas::new(),
-            &streamgate_core::conversation::memory::MemoryConversations::new(),
-            &s,
-        )
-        .await;
+        app(&push, store_with_sender().await, p, s)
+            .handle(Function::Message, &message_event("hi"))
+            .await;
         assert_eq!(server.received().len(), attempts, "{code:?}: attempts");
         let frames = push.frames();
         assert_eq!(frames.len(), 1, "{code:?}");
@@ -287,15 +281,13 @@ async fn throttled_posts_are_retried_in_order() {
     ])])
     .await;
     let push = RecordingPush::new(PushBehaviour::ThrottleFirst(1));
-    handlers::message(
-        &message_event("hi"),
-        push.as_ref(),
-        &store_with_sender().await,
-        &provider(&server),
-        &streamgate_core::memory::MemoryQuotas::new(),
-        &streamgate_core::conversation::memory::MemoryConversations::new(),
-        &settings(),
+    app(
+        &push,
+        store_with_sender().await,
+        provider(&server),
+        settings(),
     )
+    .handle(Function::Message, &message_event("hi"))
     .await;
     assert_eq!(push.answer(), "ab");
     assert_eq!(terminal_frames(&push.frames()), 1);
@@ -315,15 +307,13 @@ async fn too_slow(throttle: usize) -> std::sync::Arc<RecordingPush> {
         accept: 1,
         throttle,
     });
-    handlers::message(
-        &message_event("hi"),
-        push.as_ref(),
-        &store_with_sender().await,
-        &provider(&server),
-        &streamgate_core::memory::MemoryQuotas::new(),
-        &streamgate_core::conversation::memory::MemoryConversations::new(),
-        &settings(),
+    app(
+        &push,
+        store_with_sender().await,
+        provider(&server),
+        settings(),
     )
+    .handle(Function::Message, &message_event("hi"))
     .await;
     push
 }

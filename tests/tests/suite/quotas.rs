@@ -7,14 +7,16 @@ use std::time::Duration;
 
 use serde_json::json;
 use streamgate_aws::DynamoQuotas;
-use streamgate_contract::{ErrorCode, Route, ServerFrame, quota};
-use streamgate_core::handlers;
+use streamgate_contract::{ErrorCode, Function, Route, ServerFrame, quota};
+use streamgate_core::conversation::memory::MemoryConversations;
 use streamgate_core::memory::MemoryStore;
-use streamgate_core::{ChatSettings, QuotaSettings, QuotaStore};
+use streamgate_core::{ChatApp, ChatSettings, QuotaSettings, QuotaStore};
 use streamgate_llm::EchoProvider;
 use streamgate_tests::doubles::{PushBehaviour, RecordingPush};
 use streamgate_tests::dynamodb_local::{DynamoDbLocal, create_quotas_table};
 use streamgate_tests::fixture_json;
+
+use crate::chat_app::chat_app;
 
 /// A MESSAGE event from `user` (as the authorizer context carries it) on `connection`.
 fn message_from(
@@ -43,10 +45,10 @@ fn connect_from(
     serde_json::from_value(e).unwrap()
 }
 
-async fn quotas(db: &DynamoDbLocal) -> DynamoQuotas {
+async fn quotas(db: &DynamoDbLocal) -> Arc<DynamoQuotas> {
     let client = db.client();
     create_quotas_table(&client, "quotas").await;
-    DynamoQuotas::new(client, "quotas")
+    Arc::new(DynamoQuotas::new(client, "quotas"))
 }
 
 async fn used(db: &DynamoDbLocal, key: &str) -> u64 {
@@ -70,7 +72,7 @@ async fn used(db: &DynamoDbLocal, key: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_answers_at_once_on_a_budget_for_ten_never_overspend_and_others_are_unaffected() {
-    let db = DynamoDbLocal::start();
+    let db = DynamoDbLocal::start().await;
     let quotas = quotas(&db).await;
     // Each answer reserves 4 + 5 (19 bytes of input / 4, rounded up) and spends 8 (the echo
     // reports 4 tokens in, 4 out): the budget covers ten answers' spending.
@@ -84,23 +86,16 @@ async fn fifty_answers_at_once_on_a_budget_for_ten_never_overspend_and_others_ar
         ..ChatSettings::default()
     };
     let push = RecordingPush::new(PushBehaviour::Accept);
-    let store = MemoryStore::new();
-    let llm = EchoProvider::new(Duration::from_millis(2));
+    let app = ChatApp {
+        llm: Arc::new(EchoProvider::new(Duration::from_millis(2))),
+        quotas: quotas.clone(),
+        settings,
+        ..chat_app(push.clone())
+    };
     let events: Vec<_> = (0..50)
         .map(|i| message_from("alice", "R1kmxc2VNjMCFIA=", &format!("a-{i}")))
         .collect();
-    let conversations = streamgate_core::conversation::memory::MemoryConversations::new();
-    let runs = events.iter().map(|e| {
-        handlers::message(
-            e,
-            push.as_ref(),
-            &store,
-            &llm,
-            &quotas,
-            &conversations,
-            &settings,
-        )
-    });
+    let runs = events.iter().map(|e| app.handle(Function::Message, e));
     for response in futures::future::join_all(runs).await {
         assert_eq!(response.status_code, 200);
     }
@@ -130,7 +125,7 @@ async fn fifty_answers_at_once_on_a_budget_for_ten_never_overspend_and_others_ar
         );
     }
     // Settled to what was spent: never over the budget.
-    let key = quota::tokens_key("alice", streamgate_core::quota::now());
+    let key = quota::tokens_key("alice", streamgate_core::clock::now());
     let spent = used(&db, &key).await;
     assert!(
         spent <= 10 * 105,
@@ -140,14 +135,14 @@ async fn fifty_answers_at_once_on_a_budget_for_ten_never_overspend_and_others_ar
     assert!(spent > 0);
     // Bob's budget is his own.
     let bob = RecordingPush::new(PushBehaviour::Accept);
-    handlers::message(
+    let bobs = ChatApp {
+        push: bob.clone(),
+        conversations: Arc::new(MemoryConversations::new()),
+        ..app.clone()
+    };
+    bobs.handle(
+        Function::Message,
         &message_from("bob", "B0bxxxxxxxxxxxA=", "b-1"),
-        bob.as_ref(),
-        &store,
-        &llm,
-        &quotas,
-        &streamgate_core::conversation::memory::MemoryConversations::new(),
-        &settings,
     )
     .await;
     assert!(matches!(
@@ -158,7 +153,7 @@ async fn fifty_answers_at_once_on_a_budget_for_ten_never_overspend_and_others_ar
 
 #[tokio::test]
 async fn answers_at_once_are_capped_per_user() {
-    let db = DynamoDbLocal::start();
+    let db = DynamoDbLocal::start().await;
     let quotas = quotas(&db).await;
     let settings = ChatSettings {
         quotas: QuotaSettings {
@@ -168,24 +163,17 @@ async fn answers_at_once_are_capped_per_user() {
         ..ChatSettings::default()
     };
     let push = RecordingPush::new(PushBehaviour::Accept);
-    let store = MemoryStore::new();
-    // Slow enough that the first two are still streaming when the third asks.
-    let llm = EchoProvider::new(Duration::from_millis(150));
+    let app = ChatApp {
+        // Slow enough that the first two are still streaming when the third asks.
+        llm: Arc::new(EchoProvider::new(Duration::from_millis(150))),
+        quotas: quotas.clone(),
+        settings,
+        ..chat_app(push.clone())
+    };
     let events: Vec<_> = (0..3)
         .map(|i| message_from("carol", "C4r0lxxxxxxxxA=", &format!("c-{i}")))
         .collect();
-    let conversations = streamgate_core::conversation::memory::MemoryConversations::new();
-    let runs = events.iter().map(|e| {
-        handlers::message(
-            e,
-            push.as_ref(),
-            &store,
-            &llm,
-            &quotas,
-            &conversations,
-            &settings,
-        )
-    });
+    let runs = events.iter().map(|e| app.handle(Function::Message, e));
     futures::future::join_all(runs).await;
     let frames = push.frames();
     let refused: Vec<_> = frames
@@ -203,14 +191,15 @@ async fn answers_at_once_are_capped_per_user() {
     );
     // Both places were given back: the next answer goes through.
     let after = RecordingPush::new(PushBehaviour::Accept);
-    handlers::message(
+    let app = ChatApp {
+        store: app.store.clone(),
+        quotas: quotas.clone(),
+        settings: app.settings.clone(),
+        ..chat_app(after.clone())
+    };
+    app.handle(
+        Function::Message,
         &message_from("carol", "C4r0lxxxxxxxxA=", "c-9"),
-        after.as_ref(),
-        &store,
-        &EchoProvider::new(Duration::ZERO),
-        &quotas,
-        &streamgate_core::conversation::memory::MemoryConversations::new(),
-        &settings,
     )
     .await;
     assert!(matches!(
@@ -221,8 +210,8 @@ async fn answers_at_once_are_capped_per_user() {
 
 #[tokio::test]
 async fn live_connections_are_capped_per_user_and_places_free_up() {
-    let db = DynamoDbLocal::start();
-    let quotas: Arc<dyn QuotaStore> = Arc::new(quotas(&db).await);
+    let db = DynamoDbLocal::start().await;
+    let quotas: Arc<dyn QuotaStore> = quotas(&db).await;
     let settings = ChatSettings {
         quotas: QuotaSettings {
             max_connections: 5,
@@ -230,34 +219,28 @@ async fn live_connections_are_capped_per_user_and_places_free_up() {
         },
         ..ChatSettings::default()
     };
-    let store = MemoryStore::new();
+    let store = Arc::new(MemoryStore::new());
+    let app = ChatApp {
+        store: store.clone(),
+        quotas: quotas.clone(),
+        settings,
+        ..chat_app(RecordingPush::new(PushBehaviour::Accept))
+    };
     for i in 0..5 {
-        let r = handlers::connect(
-            &connect_from("dave", &format!("d{i}")),
-            &store,
-            quotas.as_ref(),
-            &settings,
-        )
-        .await;
+        let r = app
+            .handle(Function::Connect, &connect_from("dave", &format!("d{i}")))
+            .await;
         assert_eq!(r.status_code, 200);
     }
-    let sixth = handlers::connect(
-        &connect_from("dave", "d5"),
-        &store,
-        quotas.as_ref(),
-        &settings,
-    )
-    .await;
+    let sixth = app
+        .handle(Function::Connect, &connect_from("dave", "d5"))
+        .await;
     assert_eq!(sixth.status_code, 429, "the sixth connection is refused");
     assert_eq!(store.len(), 5, "and never reaches the store");
     // Another user is not affected.
-    let erin = handlers::connect(
-        &connect_from("erin", "e0"),
-        &store,
-        quotas.as_ref(),
-        &settings,
-    )
-    .await;
+    let erin = app
+        .handle(Function::Connect, &connect_from("erin", "e0"))
+        .await;
     assert_eq!(erin.status_code, 200);
     // A $disconnect gives the place back.
     let mut bye = fixture_json("disconnect");
@@ -265,18 +248,12 @@ async fn live_connections_are_capped_per_user_and_places_free_up() {
     bye["requestContext"]["authorizer"] = json!({"principalId": "dave", "userId": "dave"});
     let bye = serde_json::from_value(bye).unwrap();
     assert_eq!(
-        handlers::disconnect(&bye, &store, quotas.as_ref())
-            .await
-            .status_code,
+        app.handle(Function::Disconnect, &bye).await.status_code,
         200
     );
-    let again = handlers::connect(
-        &connect_from("dave", "d6"),
-        &store,
-        quotas.as_ref(),
-        &settings,
-    )
-    .await;
+    let again = app
+        .handle(Function::Connect, &connect_from("dave", "d6"))
+        .await;
     assert_eq!(again.status_code, 200);
     // Places whose $disconnect never came free up when they expire.
     let key = quota::connections_key("frank");

@@ -91,7 +91,7 @@ async fn tokens_are_checked_before_anything_else_and_sessions_are_capped_per_use
             .unwrap_err()
             .starts_with("401")
     );
-    let now = streamgate_core::quota::now();
+    let now = streamgate_core::clock::now();
     let other_app = door.dev.sign(
         &json!({"iss": door.dev.issuer(), "aud": "another-app", "sub": "u1", "exp": now + 600}),
     );

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
+use streamgate_sync::Locked;
 
 use async_trait::async_trait;
 use streamgate_contract::conversation::{ConversationSummary, Owner, Turn};
@@ -57,7 +58,7 @@ impl MemoryConversations {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         // Every change is made whole under the lock: recover it after a panic elsewhere.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.locked()
     }
 }
 
@@ -215,7 +216,7 @@ impl ConversationStore for MemoryConversations {
         ttl: i64,
     ) -> Result<(), StoreError> {
         let mut state = self.lock();
-        let now = crate::quota::now() as i64;
+        let now = crate::clock::now_ms() / 1000;
         // Lapsed requests go as new ones come: the map holds only live ones, and at most
         // MAX_STOP_REQUESTS (a client sending cancels for made-up ids pushes out the oldest).
         state.stops.retain(|_, (_, until)| *until > now);

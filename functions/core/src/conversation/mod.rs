@@ -239,14 +239,6 @@ pub fn new_conversation_id(now_ms: i64, connection_id: &str, delivery: &str) -> 
     format!("{:012x}{hash:016x}", now_ms.max(0))
 }
 
-/// Epoch milliseconds now.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,11 +7,9 @@ use streamgate_contract::metrics::Metric;
 use streamgate_contract::{ApiKind, ConnectionRecord};
 use tracing::{Instrument, error, info};
 
-use super::span;
+use super::{ChatApp, span};
 use crate::event::{self, WsEvent, WsResponse};
-use crate::ports::{ConnectionStore, QuotaStore};
 use crate::quota::{self, QuotaError};
-use crate::settings::ChatSettings;
 
 /// The connection record of a CONNECT event.
 pub fn connection_record(
@@ -37,12 +35,8 @@ pub fn connection_record(
 
 /// `$connect`: takes the user's place among their connections (429 when they hold as many
 /// as they may) and writes the connection record; 200, or 500 when either cannot be written.
-pub async fn connect(
-    event: &WsEvent,
-    store: &dyn ConnectionStore,
-    quotas: &dyn QuotaStore,
-    settings: &ChatSettings,
-) -> WsResponse {
+pub(super) async fn connect(app: &ChatApp, event: &WsEvent) -> WsResponse {
+    let settings = &app.settings;
     async {
         let record = match connection_record(event, settings.connection_ttl) {
             Ok(r) => r,
@@ -53,11 +47,11 @@ pub async fn connect(
         };
         if let Some(user) = record.user_id.as_deref() {
             let taken = quota::open_connection(
-                quotas,
+                app.quotas.as_ref(),
                 &settings.quotas,
                 user,
                 &record.connection_id,
-                quota::now(),
+                crate::clock::now(),
             )
             .await;
             match taken {
@@ -76,7 +70,7 @@ pub async fn connect(
                 }
             }
         }
-        match store.put(&record).await {
+        match app.store.put(&record).await {
             Ok(()) => {
                 streamgate_telemetry::count(Metric::ConnectionsOpened, &[]);
                 info!("connected");
@@ -94,22 +88,18 @@ pub async fn connect(
 
 /// `$disconnect`: deletes the connection record and gives the user's place back (best
 /// effort; records and places also expire).
-pub async fn disconnect(
-    event: &WsEvent,
-    store: &dyn ConnectionStore,
-    quotas: &dyn QuotaStore,
-) -> WsResponse {
+pub(super) async fn disconnect(app: &ChatApp, event: &WsEvent) -> WsResponse {
     async {
         let Some(id) = event.request_context.connection_id.as_deref() else {
             error!("DISCONNECT event without a connection id");
             return event::status(400);
         };
         if let Some(user) = event::user_id(event)
-            && let Err(e) = quota::close_connection(quotas, user, id).await
+            && let Err(e) = quota::close_connection(app.quotas.as_ref(), user, id).await
         {
             error!(error = %e, "cannot give the connection's place back");
         }
-        match store.delete(id).await {
+        match app.store.delete(id).await {
             Ok(()) => {
                 streamgate_telemetry::count(Metric::ConnectionsClosed, &[]);
                 info!(

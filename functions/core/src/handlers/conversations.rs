@@ -11,89 +11,67 @@
 use streamgate_contract::conversation::{
     CANCEL_MARK_TTL_SECONDS, PAGE_TEXT_MAX_BYTES, Turn, cut_to,
 };
-use streamgate_contract::metrics::Metric;
 use streamgate_contract::requests::{CancelRequest, ConversationsRequest, HistoryRequest};
-use streamgate_contract::{ErrorCode, ErrorFrame, Route, ServerFrame};
+use streamgate_contract::{ErrorCode, ErrorFrame, Function, Route, ServerFrame};
 use tracing::{Instrument, info, warn};
 
-use super::span;
-use crate::conversation::{ConversationStore, owner_of};
+use super::inbound::Inbound;
+use super::{ChatApp, span};
+use crate::conversation::ConversationStore;
 use crate::event::{self, WsEvent, WsResponse};
-use crate::outbox::Outbox;
-use crate::ports::{ClientPush, ConnectionStore};
-use crate::settings::DEFAULT_POST_ATTEMPTS;
 
-/// Serves `route` (`history`, `conversations` or `cancel`).
-pub async fn conversation_action(
-    route: Route,
-    event: &WsEvent,
-    push: &dyn ClientPush,
-    store: &dyn ConnectionStore,
-    conversations: &dyn ConversationStore,
-) -> WsResponse {
+/// What an action answers: a frame, an error frame, or nothing (a stop request recorded).
+type Reply = Result<Option<ServerFrame>, ErrorFrame>;
+
+/// The conversations function: serves the event's route (`history`, `conversations` or
+/// `cancel`); 500 for another route's event.
+pub(super) async fn conversations(app: &ChatApp, event: &WsEvent) -> WsResponse {
+    let route = event
+        .request_context
+        .route_key
+        .as_deref()
+        .and_then(Route::from_key)
+        .filter(|r| r.function() == Function::Conversations);
+    let Some(route) = route else {
+        tracing::error!("the conversations function got another route's event");
+        return event::status(500);
+    };
     async {
-        let (Some(target), Some(owner)) = (event::message_target(event), owner_of(event)) else {
+        let Some(inbound) = Inbound::of(event, route) else {
             return event::status(400);
         };
-        let out = Outbox {
-            push,
-            store,
-            target: &target,
-            attempts: DEFAULT_POST_ATTEMPTS,
-        };
-        streamgate_telemetry::count(Metric::Messages, &[route.key()]);
         let body = event::body(event);
-        let fallback_id = event::request_id(event).unwrap_or("-").to_owned();
-        let with_id = |frame: ErrorFrame| match frame.request_id {
-            Some(_) => frame,
-            None => frame.for_request(fallback_id.clone()),
-        };
+        let store = app.conversations.as_ref();
         let reply = match route {
             Route::History => match HistoryRequest::parse(body.as_deref()) {
-                Err(frame) => Err(with_id(frame)),
+                Err(frame) => Err(inbound.refusal(frame)),
                 Ok(r) => {
-                    let request_id = r.request_id.clone().unwrap_or(fallback_id.clone());
-                    history(&r, request_id, &owner, conversations).await
+                    let request_id = r.request_id.clone().unwrap_or(inbound.fallback_id.clone());
+                    history(&r, request_id, &inbound.owner, store)
+                        .await
+                        .map(Some)
                 }
             },
             Route::Conversations => match ConversationsRequest::parse(body.as_deref()) {
-                Err(frame) => Err(with_id(frame)),
+                Err(frame) => Err(inbound.refusal(frame)),
                 Ok(r) => {
-                    let request_id = r.request_id.clone().unwrap_or(fallback_id.clone());
-                    list(&r, request_id, &owner, conversations).await
+                    let request_id = r.request_id.clone().unwrap_or(inbound.fallback_id.clone());
+                    list(&r, request_id, &inbound.owner, store).await.map(Some)
                 }
             },
             Route::Cancel => match CancelRequest::parse(body.as_deref()) {
-                Err(frame) => Err(with_id(frame)),
-                Ok(r) => {
-                    let ttl = crate::quota::now() + CANCEL_MARK_TTL_SECONDS;
-                    let at = crate::conversation::now_ms();
-                    match conversations
-                        .request_stop(&target.connection_id, &r.request_id, at, ttl as i64)
-                        .await
-                    {
-                        Ok(()) => {
-                            info!(request = %r.request_id, "stop requested");
-                            return event::status(200);
-                        }
-                        Err(e) => {
-                            warn!(error = %e, "cannot record the stop request");
-                            Err(ErrorFrame::new(
-                                ErrorCode::Internal,
-                                "the answer could not be stopped",
-                            )
-                            .for_request(r.request_id))
-                        }
-                    }
-                }
+                Err(frame) => Err(inbound.refusal(frame)),
+                Ok(r) => cancel(&r, &inbound.target.connection_id, store).await,
             },
             _ => {
                 tracing::error!("not a conversation action");
                 return event::status(500);
             }
         };
+        let out = app.outbox(&inbound.target);
         let posted = match reply {
-            Ok(frame) => out.post(&frame.to_json()).await,
+            Ok(None) => Ok(()),
+            Ok(Some(frame)) => out.post(&frame.to_json()).await,
             Err(frame) => out.post_error(frame).await,
         };
         if let Err(e) = posted {
@@ -103,6 +81,33 @@ pub async fn conversation_action(
     }
     .instrument(span(route.key(), event))
     .await
+}
+
+/// Leaves a stop request for the connection's answer `r.request_id`; nothing is posted
+/// when it is recorded (the stopped answer's `done` frame says so).
+async fn cancel(
+    r: &CancelRequest,
+    connection_id: &str,
+    conversations: &dyn ConversationStore,
+) -> Reply {
+    let ttl = crate::clock::now() + CANCEL_MARK_TTL_SECONDS;
+    let at = crate::clock::now_ms();
+    match conversations
+        .request_stop(connection_id, &r.request_id, at, ttl as i64)
+        .await
+    {
+        Ok(()) => {
+            info!(request = %r.request_id, "stop requested");
+            Ok(None)
+        }
+        Err(e) => {
+            warn!(error = %e, "cannot record the stop request");
+            Err(
+                ErrorFrame::new(ErrorCode::Internal, "the answer could not be stopped")
+                    .for_request(r.request_id.clone()),
+            )
+        }
+    }
 }
 
 /// A page of the owner's conversation `r.conversation_id`, oldest turn first.

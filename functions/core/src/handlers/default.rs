@@ -5,11 +5,8 @@ use streamgate_contract::routes::api::ACTION_FIELD;
 use streamgate_contract::{ErrorFrame, Route};
 use tracing::Instrument;
 
-use super::span;
+use super::{ChatApp, span};
 use crate::event::{self, WsEvent, WsResponse};
-use crate::outbox::Outbox;
-use crate::ports::{ClientPush, ConnectionStore};
-use crate::settings::DEFAULT_POST_ATTEMPTS;
 
 /// The `unknown_action` frame for a body that matched no route.
 pub fn unknown_action_frame(body: Option<&str>) -> ErrorFrame {
@@ -42,28 +39,14 @@ pub fn unknown_action_frame(body: Option<&str>) -> ErrorFrame {
 }
 
 /// `$default`: answers an `unknown_action` error frame listing the valid actions.
-pub async fn default(
-    event: &WsEvent,
-    push: &dyn ClientPush,
-    store: &dyn ConnectionStore,
-) -> WsResponse {
+pub(super) async fn default(app: &ChatApp, event: &WsEvent) -> WsResponse {
     async {
         let Some(target) = event::message_target(event) else {
             return event::status(400);
         };
         streamgate_telemetry::count(Metric::Messages, &[Route::Default.key()]);
         let frame = unknown_action_frame(event::body(event).as_deref());
-        let out = Outbox {
-            push,
-            store,
-            target: &target,
-            // `$default` takes no settings: it posts one frame.
-            attempts: DEFAULT_POST_ATTEMPTS,
-        };
-        match out.post_error(frame).await {
-            Ok(()) => {}
-            Err(e) => out.failed(e).await,
-        }
+        app.outbox(&target).post_or_fail(frame).await;
         event::status(200)
     }
     .instrument(span("default", event))

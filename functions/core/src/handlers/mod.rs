@@ -1,27 +1,30 @@
-//! The four handlers of the chat API, and [`ChatApp`], the one dispatch from a contract
-//! function to its handler (used by Lambda, the local server and the tests alike).
+//! The chat API's handlers, each a function of the app ([`ChatApp`]) and the event, and
+//! [`ChatApp::handle`], the one dispatch from a contract function to its handler (used by
+//! Lambda, the local server and the tests alike).
 
 mod connection;
 mod conversations;
 mod default;
+mod inbound;
 mod message;
 mod stream;
 
 use std::sync::Arc;
 
-use streamgate_contract::{Function, Route};
+use streamgate_contract::Function;
 
 use crate::conversation::ConversationStore;
 use crate::event::{self, WsEvent, WsResponse};
-use crate::ports::{ClientPush, ConnectionStore, LlmProvider, QuotaStore};
+use crate::outbox::Outbox;
+use crate::ports::{ClientPush, ConnectionStore, LlmProvider, QuotaStore, Target};
 use crate::settings::ChatSettings;
 
-pub use connection::{connect, connection_record, disconnect};
-pub use conversations::conversation_action;
-pub use default::{default, unknown_action_frame};
-pub use message::{llm_error_frame, message};
+pub use connection::connection_record;
+pub use default::unknown_action_frame;
+pub use message::llm_error_frame;
 
-/// All the handlers with all their dependencies: what the local server hosts.
+/// All the handlers with all their dependencies: what the local server hosts. Each handler
+/// takes the app and the event; [`ChatApp::handle`] is the one way in.
 #[derive(Clone)]
 pub struct ChatApp {
     /// Connection records.
@@ -42,51 +45,11 @@ impl ChatApp {
     /// Runs the handler of `function` on `event`.
     pub async fn handle(&self, function: Function, event: &WsEvent) -> WsResponse {
         match function {
-            Function::Connect => {
-                connect(
-                    event,
-                    self.store.as_ref(),
-                    self.quotas.as_ref(),
-                    &self.settings,
-                )
-                .await
-            }
-            Function::Disconnect => {
-                disconnect(event, self.store.as_ref(), self.quotas.as_ref()).await
-            }
-            Function::Message => {
-                message(
-                    event,
-                    self.push.as_ref(),
-                    self.store.as_ref(),
-                    self.llm.as_ref(),
-                    self.quotas.as_ref(),
-                    self.conversations.as_ref(),
-                    &self.settings,
-                )
-                .await
-            }
-            Function::Conversations => {
-                let route = event
-                    .request_context
-                    .route_key
-                    .as_deref()
-                    .and_then(Route::from_key)
-                    .filter(|r| r.function() == Function::Conversations);
-                let Some(route) = route else {
-                    tracing::error!("the conversations function got another route's event");
-                    return event::status(500);
-                };
-                conversation_action(
-                    route,
-                    event,
-                    self.push.as_ref(),
-                    self.store.as_ref(),
-                    self.conversations.as_ref(),
-                )
-                .await
-            }
-            Function::Default => default(event, self.push.as_ref(), self.store.as_ref()).await,
+            Function::Connect => connection::connect(self, event).await,
+            Function::Disconnect => connection::disconnect(self, event).await,
+            Function::Message => message::message(self, event).await,
+            Function::Conversations => conversations::conversations(self, event).await,
+            Function::Default => default::default(self, event).await,
             // No route reaches the authorizer (`Route::function` never names it): a host
             // that asks for it is told so, as a failed integration.
             Function::Authorize => {
@@ -94,6 +57,17 @@ impl ChatApp {
                 event::status(500)
             }
         }
+    }
+
+    /// The outbox of a handler posting to `target` (`settings.post_attempts` tries at a
+    /// throttled post).
+    fn outbox<'a>(&'a self, target: &'a Target) -> Outbox<'a> {
+        Outbox::new(
+            self.push.as_ref(),
+            self.store.as_ref(),
+            target,
+            &self.settings,
+        )
     }
 }
 

@@ -5,14 +5,14 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use streamgate_contract::{ErrorCode, Route, ServerFrame, Usage};
+use streamgate_contract::{ErrorCode, Function, Route, ServerFrame, Usage};
 use streamgate_core::conversation::memory::MemoryConversations;
-use streamgate_core::handlers;
-use streamgate_core::memory::{MemoryQuotas, MemoryStore};
 use streamgate_core::ports::Role;
-use streamgate_core::{ChatSettings, LlmError, LlmEvent, LlmProvider, LlmRequest, LlmStream};
+use streamgate_core::{ChatApp, LlmError, LlmEvent, LlmProvider, LlmRequest, LlmStream};
 use streamgate_tests::doubles::{PushBehaviour, RecordingPush};
 use streamgate_tests::message_event_with;
+
+use crate::chat_app::chat_app;
 
 /// Answers `answer {n}` to its n-th request, and keeps every request.
 #[derive(Default)]
@@ -59,40 +59,35 @@ fn event(
     e
 }
 
+/// The app, with the parts the tests look into.
 struct Chat {
+    app: ChatApp,
     push: Arc<RecordingPush>,
-    store: MemoryStore,
-    llm: Recording,
-    quotas: MemoryQuotas,
-    conversations: MemoryConversations,
-    settings: ChatSettings,
+    llm: Arc<Recording>,
+    conversations: Arc<MemoryConversations>,
 }
 
 impl Chat {
     fn new(history_tokens: u64) -> Chat {
-        let mut settings = ChatSettings::default();
-        settings.conversations.history_tokens = history_tokens;
+        let push = RecordingPush::new(PushBehaviour::Accept);
+        let llm = Arc::new(Recording::default());
+        let conversations = Arc::new(MemoryConversations::new());
+        let mut app = ChatApp {
+            llm: llm.clone(),
+            conversations: conversations.clone(),
+            ..chat_app(push.clone())
+        };
+        app.settings.conversations.history_tokens = history_tokens;
         Chat {
-            push: RecordingPush::new(PushBehaviour::Accept),
-            store: MemoryStore::new(),
-            llm: Recording::default(),
-            quotas: MemoryQuotas::new(),
-            conversations: MemoryConversations::new(),
-            settings,
+            app,
+            push,
+            llm,
+            conversations,
         }
     }
 
     async fn send(&self, e: &aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest) {
-        let response = handlers::message(
-            e,
-            self.push.as_ref(),
-            &self.store,
-            &self.llm,
-            &self.quotas,
-            &self.conversations,
-            &self.settings,
-        )
-        .await;
+        let response = self.app.handle(Function::Message, e).await;
         assert_eq!(response.status_code, 200);
     }
 
@@ -226,15 +221,11 @@ async fn a_cancelled_answer_closes_its_upstream_request_and_returns() {
     );
     let chat = Chat::new(1000);
     let e = event("long", "talk for a while", None);
-    let answering = handlers::message(
-        &e,
-        chat.push.as_ref(),
-        &chat.store,
-        &openai,
-        &chat.quotas,
-        &chat.conversations,
-        &chat.settings,
-    );
+    let app = ChatApp {
+        llm: Arc::new(openai),
+        ..chat.app.clone()
+    };
+    let answering = app.handle(Function::Message, &e);
     let stopping = async {
         while chat.push.first_post_at().is_none() {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -244,7 +235,7 @@ async fn a_cancelled_answer_closes_its_upstream_request_and_returns() {
             .request_stop(
                 &connection,
                 "long",
-                streamgate_core::conversation::now_ms(),
+                streamgate_core::clock::now_ms(),
                 i64::MAX,
             )
             .await

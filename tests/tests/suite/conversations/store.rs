@@ -219,7 +219,7 @@ async fn the_in_memory_store_keeps_the_rules() {
 
 #[tokio::test]
 async fn the_dynamodb_store_keeps_the_same_rules_on_dynamodb_local() {
-    let db = DynamoDbLocal::start();
+    let db = DynamoDbLocal::start().await;
     let client = db.client();
     create_conversations_table(&client, "conversations").await;
     rules(&DynamoConversations::new(client, "conversations")).await;
