@@ -6,9 +6,10 @@
 
 use std::collections::HashMap;
 
+use crate::table::Table;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
     Update,
@@ -25,8 +26,7 @@ type Item = HashMap<String, AttributeValue>;
 /// The conversations table.
 #[derive(Debug, Clone)]
 pub struct DynamoConversations {
-    client: Client,
-    table: String,
+    table: Table,
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -90,17 +90,8 @@ impl DynamoConversations {
     /// Conversations in `table`.
     pub fn new(client: Client, table: impl Into<String>) -> DynamoConversations {
         DynamoConversations {
-            client,
-            table: table.into(),
+            table: Table::new(client, table),
         }
-    }
-
-    fn error<E, R>(&self, e: SdkError<E, R>) -> StoreError
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
-    {
-        crate::table_error(&self.table, e)
     }
 
     fn key(pk: String, sk: String) -> Item {
@@ -123,9 +114,8 @@ impl DynamoConversations {
             None => ("#pk = :pk AND begins_with(#sk, :bound)", prefix.to_owned()),
         };
         let out = self
-            .client
+            .table
             .query()
-            .table_name(&self.table)
             .key_condition_expression(condition)
             .expression_attribute_names("#pk", attr::PK)
             .expression_attribute_names("#sk", attr::SK)
@@ -136,7 +126,7 @@ impl DynamoConversations {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| self.error(e))?;
+            .map_err(|e| self.table.error(e))?;
         Ok(out.items.unwrap_or_default())
     }
 
@@ -149,9 +139,8 @@ impl DynamoConversations {
         item.insert(attr::BUSY_UNTIL.into(), n(claim.until_ms));
         item.insert(attr::TTL.into(), n(claim.ttl));
         let put = self
-            .client
+            .table
             .put_item()
-            .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", attr::PK)
@@ -170,7 +159,7 @@ impl DynamoConversations {
                     _ => Claimed::Busy,
                 })
             }
-            Err(e) => Err(self.error(e)),
+            Err(e) => Err(self.table.error(e)),
         }
     }
 }
@@ -182,9 +171,8 @@ impl ConversationStore for DynamoConversations {
             return self.create(claim, title).await;
         }
         let update = self
-            .client
+            .table
             .update_item()
-            .table_name(&self.table)
             .set_key(Some(Self::key(
                 claim.owner.key(),
                 conversation_key(claim.conversation_id),
@@ -226,7 +214,7 @@ impl ConversationStore for DynamoConversations {
                     Some(_) => Claimed::Busy,
                 })
             }
-            Err(e) => Err(self.error(e)),
+            Err(e) => Err(self.table.error(e)),
         }
     }
 
@@ -237,9 +225,8 @@ impl ConversationStore for DynamoConversations {
         delivery: &str,
     ) -> Result<(), StoreError> {
         let result = self
-            .client
+            .table
             .update_item()
-            .table_name(&self.table)
             .set_key(Some(Self::key(
                 owner.key(),
                 conversation_key(conversation_id),
@@ -254,7 +241,7 @@ impl ConversationStore for DynamoConversations {
         match result {
             // Not held by this delivery (any more): nothing to give back.
             Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(()),
-            Err(e) => Err(self.error(e)),
+            Err(e) => Err(self.table.error(e)),
             Ok(_) => Ok(()),
         }
     }
@@ -277,14 +264,14 @@ impl ConversationStore for DynamoConversations {
         item.insert(attr::REQUEST_ID.into(), s(&turn.request_id));
         item.insert(attr::TTL.into(), n(ttl));
         let put = Put::builder()
-            .table_name(&self.table)
+            .table_name(self.table.name())
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", attr::PK)
             .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let update = Update::builder()
-            .table_name(&self.table)
+            .table_name(self.table.name())
             .set_key(Some(Self::key(
                 owner.key(),
                 conversation_key(conversation_id),
@@ -302,7 +289,7 @@ impl ConversationStore for DynamoConversations {
             .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let result = self
-            .client
+            .table
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(put).build())
             .transact_items(TransactWriteItem::builder().update(update).build())
@@ -313,7 +300,7 @@ impl ConversationStore for DynamoConversations {
             Err(e) if e.code() == Some("TransactionCanceledException") => Err(
                 StoreError::Unavailable("the answer's claim on its conversation lapsed".into()),
             ),
-            Err(e) => Err(self.error(e)),
+            Err(e) => Err(self.table.error(e)),
         }
     }
 
@@ -323,9 +310,8 @@ impl ConversationStore for DynamoConversations {
         conversation_id: &str,
     ) -> Result<Option<ConversationSummary>, StoreError> {
         let out = self
-            .client
+            .table
             .get_item()
-            .table_name(&self.table)
             .set_key(Some(Self::key(
                 owner.key(),
                 conversation_key(conversation_id),
@@ -333,7 +319,7 @@ impl ConversationStore for DynamoConversations {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| self.error(e))?;
+            .map_err(|e| self.table.error(e))?;
         out.item().map(summary).transpose()
     }
 
@@ -371,13 +357,12 @@ impl ConversationStore for DynamoConversations {
         let mut item = Self::key(cancel_partition(connection_id), cancel_key(request_id));
         item.insert(attr::AT.into(), n(at_ms));
         item.insert(attr::TTL.into(), n(ttl));
-        self.client
+        self.table
             .put_item()
-            .table_name(&self.table)
             .set_item(Some(item))
             .send()
             .await
-            .map_err(|e| self.error(e))?;
+            .map_err(|e| self.table.error(e))?;
         Ok(())
     }
 
@@ -388,9 +373,8 @@ impl ConversationStore for DynamoConversations {
         since_ms: i64,
     ) -> Result<bool, StoreError> {
         let out = self
-            .client
+            .table
             .get_item()
-            .table_name(&self.table)
             .set_key(Some(Self::key(
                 cancel_partition(connection_id),
                 cancel_key(request_id),
@@ -400,7 +384,7 @@ impl ConversationStore for DynamoConversations {
             .expression_attribute_names("#at", attr::AT)
             .send()
             .await
-            .map_err(|e| self.error(e))?;
+            .map_err(|e| self.table.error(e))?;
         Ok(out
             .item()
             .and_then(|i| number(i, attr::AT))

@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
+use crate::table::Table;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use streamgate_contract::record::attr;
 use streamgate_contract::{ApiKind, ConnectionRecord};
@@ -13,25 +13,15 @@ use streamgate_core::{ConnectionStore, StoreError};
 /// The connections table.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
-    client: Client,
-    table: String,
+    table: Table,
 }
 
 impl DynamoStore {
     /// A store on `table`.
     pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
         DynamoStore {
-            client,
-            table: table.into(),
+            table: Table::new(client, table),
         }
-    }
-
-    fn error<E, R>(&self, e: SdkError<E, R>) -> StoreError
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
-    {
-        crate::table_error(&self.table, e)
     }
 }
 
@@ -109,21 +99,19 @@ pub fn from_item(item: &HashMap<String, AttributeValue>) -> Result<ConnectionRec
 #[async_trait]
 impl ConnectionStore for DynamoStore {
     async fn put(&self, record: &ConnectionRecord) -> Result<(), StoreError> {
-        self.client
+        self.table
             .put_item()
-            .table_name(&self.table)
             .set_item(Some(to_item(record)))
             .send()
             .await
-            .map_err(|e| self.error(e))?;
+            .map_err(|e| self.table.error(e))?;
         Ok(())
     }
 
     async fn get(&self, connection_id: &str) -> Result<Option<ConnectionRecord>, StoreError> {
         let out = self
-            .client
+            .table
             .get_item()
-            .table_name(&self.table)
             .key(
                 attr::CONNECTION_ID,
                 AttributeValue::S(connection_id.to_owned()),
@@ -131,21 +119,20 @@ impl ConnectionStore for DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| self.error(e))?;
+            .map_err(|e| self.table.error(e))?;
         out.item().map(from_item).transpose()
     }
 
     async fn delete(&self, connection_id: &str) -> Result<(), StoreError> {
-        self.client
+        self.table
             .delete_item()
-            .table_name(&self.table)
             .key(
                 attr::CONNECTION_ID,
                 AttributeValue::S(connection_id.to_owned()),
             )
             .send()
             .await
-            .map_err(|e| self.error(e))?;
+            .map_err(|e| self.table.error(e))?;
         Ok(())
     }
 }

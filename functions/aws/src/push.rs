@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use streamgate_sync::Locked;
 
 use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::Client;
@@ -55,7 +56,7 @@ impl ApiGatewayPush {
 
     fn client(&self, to: &Target) -> Client {
         let endpoint = self.endpoint(to);
-        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        let mut clients = self.clients.locked();
         clients
             .entry(endpoint.clone())
             .or_insert_with(|| {

@@ -6,9 +6,10 @@
 
 use std::collections::HashMap;
 
+use crate::table::Table;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use streamgate_contract::quota::attr;
 use streamgate_core::{QuotaStore, StoreError};
@@ -16,8 +17,7 @@ use streamgate_core::{QuotaStore, StoreError};
 /// The quotas table.
 #[derive(Debug, Clone)]
 pub struct DynamoQuotas {
-    client: Client,
-    table: String,
+    table: Table,
 }
 
 /// What an update came to: done, or refused by its condition (with the item as it was, when
@@ -35,17 +35,8 @@ impl DynamoQuotas {
     /// Quotas in `table`.
     pub fn new(client: Client, table: impl Into<String>) -> DynamoQuotas {
         DynamoQuotas {
-            client,
-            table: table.into(),
+            table: Table::new(client, table),
         }
-    }
-
-    fn error<E, R>(&self, e: SdkError<E, R>) -> StoreError
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
-    {
-        crate::table_error(&self.table, e)
     }
 
     /// One `UpdateItem` on `key`.
@@ -58,9 +49,8 @@ impl DynamoQuotas {
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<Outcome, StoreError> {
         let mut request = self
-            .client
+            .table
             .update_item()
-            .table_name(&self.table)
             .key(attr::KEY, AttributeValue::S(key.to_owned()))
             .update_expression(expression)
             .set_condition_expression(condition.map(str::to_owned));
@@ -86,7 +76,7 @@ impl DynamoQuotas {
                     });
                 Ok(Outcome::ConditionFailed(old))
             }
-            Err(e) => Err(self.error(e)),
+            Err(e) => Err(self.table.error(e)),
         }
     }
 
