@@ -9,6 +9,23 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
+/// Why DynamoDB Local did not start; each prints the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// No loopback port was free.
+    #[error("no free port for DynamoDB Local: {0}")]
+    NoPort(#[source] std::io::Error),
+    /// `java` could not be run.
+    #[error("cannot start java for DynamoDB Local ({0}): install Java 17")]
+    NoJava(#[source] std::io::Error),
+    /// Java ran and DynamoDB Local stopped before it listened.
+    #[error("DynamoDB Local exited at start ({0}); check Java 17 with `java -version`")]
+    Exited(std::process::ExitStatus),
+    /// It did not listen in time.
+    #[error("DynamoDB Local did not listen on port {0} within 60 s")]
+    NotListening(u16),
+}
+
 /// A running DynamoDB Local.
 pub struct DynamoDbLocal {
     child: Child,
@@ -34,11 +51,11 @@ impl DynamoDbLocal {
     }
 
     /// Starts it from `jar_dir` and waits (up to 60 s) until it listens.
-    pub async fn start(jar_dir: &Path) -> Result<DynamoDbLocal, String> {
+    pub async fn start(jar_dir: &Path) -> Result<DynamoDbLocal, StartError> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
-            .map_err(|e| format!("no free port for DynamoDB Local: {e}"))?;
+            .map_err(StartError::NoPort)?;
         let mut java = Command::new("java");
         java.args(JVM_OPTIONS).arg(format!(
             "-Djava.library.path={}",
@@ -70,7 +87,7 @@ impl DynamoDbLocal {
             .process_group(0)
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| format!("cannot start java for DynamoDB Local ({e}): install Java 17"))?;
+            .map_err(StartError::NoJava)?;
         // It dies with the server, however the server ends.
         crate::reaper::watch(child.id().unwrap_or_default());
         for _ in 0..600 {
@@ -81,15 +98,11 @@ impl DynamoDbLocal {
                 return Ok(DynamoDbLocal { child, port });
             }
             if let Ok(Some(status)) = child.try_wait() {
-                return Err(format!(
-                    "DynamoDB Local exited at start ({status}); check Java 17 with `java -version`"
-                ));
+                return Err(StartError::Exited(status));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Err(format!(
-            "DynamoDB Local did not listen on port {port} within 60 s"
-        ))
+        Err(StartError::NotListening(port))
     }
 
     /// `http://127.0.0.1:PORT`.

@@ -13,6 +13,7 @@ use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::process::{ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
+use streamgate_sync::Locked;
 
 /// The watcher's script: groups are kept in one space-separated list.
 const SCRIPT: &str = r#"trap '' INT TERM HUP PIPE
@@ -48,7 +49,7 @@ fn watcher() -> &'static Mutex<Option<ChildStdin>> {
 }
 
 fn tell(line: &str) {
-    let mut stdin = watcher().lock().unwrap_or_else(|e| e.into_inner());
+    let mut stdin = watcher().locked();
     if let Some(pipe) = stdin.as_mut()
         && pipe.write_all(line.as_bytes()).is_err()
     {

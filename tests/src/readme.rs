@@ -62,14 +62,6 @@ pub fn command_after(text: &str, marker: &str, starts_with: &str) -> String {
     command.trim().to_owned()
 }
 
-/// A free loopback port.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 /// A shell command running in the workspace, in its own process group (bash, `just`, cargo
 /// and the server it runs), with its output collected. Dropping it kills the group.
 pub struct ShellCommand {

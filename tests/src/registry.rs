@@ -24,7 +24,7 @@ impl LocalRegistry {
     /// # Panics
     /// When `docker-registry` is not installed (with the setup step) or does not answer.
     pub fn start(dir: &Path) -> LocalRegistry {
-        let port = crate::dynamodb_local::free_port();
+        let port = crate::free_port();
         let config = dir.join("registry.yml");
         std::fs::write(
             &config,

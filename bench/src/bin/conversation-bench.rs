@@ -9,15 +9,20 @@
 //!
 //! `cargo run --release -p streamgate-bench --bin conversation-bench [RUNS]` (Markdown).
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a benchmark: a step that fails ends the run, saying where"
+)]
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
 use streamgate_aws::DynamoConversations;
-use streamgate_contract::{Route, ServerFrame};
+use streamgate_contract::{Function, Route, ServerFrame};
 use streamgate_core::conversation::memory::MemoryConversations;
-use streamgate_core::handlers::{self, conversation_action};
 use streamgate_core::memory::{MemoryQuotas, MemoryStore};
-use streamgate_core::{ChatSettings, ConversationStore, LlmProvider};
+use streamgate_core::{ChatApp, ChatSettings, ClientPush, ConversationStore, LlmProvider};
 use streamgate_llm::{BedrockProvider, EchoProvider, OpenAiProvider, Timeouts};
 use streamgate_tests::doubles::{PushBehaviour, RecordingPush};
 use streamgate_tests::dynamodb_local::{DynamoDbLocal, create_conversations_table};
@@ -35,6 +40,24 @@ fn event(route: Route, body: serde_json::Value, delivery: &str) -> Event {
     e
 }
 
+/// An app posting through `push` to the answers of `llm`, its conversations in
+/// `conversations`, the rest in memory.
+fn app(
+    push: Arc<dyn ClientPush>,
+    llm: Arc<dyn LlmProvider>,
+    conversations: Arc<dyn ConversationStore>,
+    settings: ChatSettings,
+) -> ChatApp {
+    ChatApp {
+        store: Arc::new(MemoryStore::new()),
+        push,
+        llm,
+        quotas: Arc::new(MemoryQuotas::new()),
+        conversations,
+        settings,
+    }
+}
+
 fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples.sort();
     samples[((samples.len() - 1) as f64 * p).round() as usize]
@@ -46,11 +69,10 @@ fn ms(d: Duration) -> String {
 
 /// Median time of one message (echo, no delay) in a conversation of `runs` turns, replaying
 /// the history each time.
-async fn per_message(conversations: &dyn ConversationStore, runs: usize) -> Duration {
+async fn per_message(conversations: Arc<dyn ConversationStore>, runs: usize) -> Duration {
     let push = RecordingPush::new(PushBehaviour::Accept);
-    let (store, quotas) = (MemoryStore::new(), MemoryQuotas::new());
-    let llm = EchoProvider::new(Duration::ZERO);
-    let settings = ChatSettings::default();
+    let llm = Arc::new(EchoProvider::new(Duration::ZERO));
+    let app = app(push.clone(), llm, conversations, ChatSettings::default());
     let mut conversation: Option<String> = None;
     let mut samples = Vec::new();
     for run in 0..=runs {
@@ -60,16 +82,7 @@ async fn per_message(conversations: &dyn ConversationStore, runs: usize) -> Dura
         }
         let e = event(Route::Message, body, &format!("d{run}"));
         let started = Instant::now();
-        handlers::message(
-            &e,
-            push.as_ref(),
-            &store,
-            &llm,
-            &quotas,
-            conversations,
-            &settings,
-        )
-        .await;
+        app.handle(Function::Message, &e).await;
         if run > 0 {
             samples.push(started.elapsed());
         }
@@ -86,13 +99,14 @@ async fn per_message(conversations: &dyn ConversationStore, runs: usize) -> Dura
 /// `cancel` → `done` of a streaming answer (echo, 20 ms between words), `runs` times:
 /// (median, max).
 async fn cancel_to_done(
-    conversations: &dyn ConversationStore,
+    conversations: Arc<dyn ConversationStore>,
     check: Duration,
     runs: usize,
     label: &str,
 ) -> (Duration, Duration) {
-    let (store, quotas) = (MemoryStore::new(), MemoryQuotas::new());
-    let llm = EchoProvider::new(Duration::from_millis(20));
+    let store: Arc<MemoryStore> = Arc::new(MemoryStore::new());
+    let quotas = Arc::new(MemoryQuotas::new());
+    let llm = Arc::new(EchoProvider::new(Duration::from_millis(20)));
     let mut settings = ChatSettings::default();
     settings.conversations.cancel_check = check;
     let words = vec!["word"; 200].join(" ");
@@ -111,15 +125,17 @@ async fn cancel_to_done(
             json!({"action": Route::Cancel.key(), "requestId": request_id}),
             &format!("stop-{request_id}"),
         );
-        let answering = handlers::message(
-            &ask,
-            push.as_ref(),
-            &store,
-            &llm,
-            &quotas,
-            conversations,
-            &settings,
-        );
+        let app = ChatApp {
+            store: store.clone(),
+            quotas: quotas.clone(),
+            ..app(
+                push.clone(),
+                llm.clone(),
+                conversations.clone(),
+                settings.clone(),
+            )
+        };
+        let answering = app.handle(Function::Message, &ask);
         let stopping = async {
             while push.first_post_at().is_none() {
                 tokio::time::sleep(Duration::from_millis(1)).await;
@@ -128,7 +144,7 @@ async fn cancel_to_done(
             let after = 100 + (run as u64 * 37) % 100;
             tokio::time::sleep(Duration::from_millis(after)).await;
             let asked = Instant::now();
-            conversation_action(Route::Cancel, &stop, push.as_ref(), &store, conversations).await;
+            app.handle(Function::Conversations, &stop).await;
             loop {
                 if push
                     .frames()
@@ -149,14 +165,14 @@ async fn cancel_to_done(
 
 /// First upstream token → first `chunk` frame: (p50, p99).
 async fn first_token(
-    provider: &dyn LlmProvider,
+    provider: Arc<dyn LlmProvider>,
     server: &MockServer,
     reply: impl Fn() -> Reply,
     first_token_part: usize,
     runs: usize,
 ) -> (Duration, Duration) {
-    let settings = ChatSettings::default();
-    let (store, quotas) = (MemoryStore::new(), MemoryQuotas::new());
+    let store: Arc<MemoryStore> = Arc::new(MemoryStore::new());
+    let quotas = Arc::new(MemoryQuotas::new());
     let mut samples = Vec::new();
     for run in 0..runs {
         server.push_script(vec![reply()]);
@@ -166,16 +182,17 @@ async fn first_token(
             json!({"action": Route::Message.key(), "data": "hi", "requestId": "f"}),
             &format!("f-{}-{run}", provider.name()),
         );
-        handlers::message(
-            &e,
-            push.as_ref(),
-            &store,
-            provider,
-            &quotas,
-            &MemoryConversations::new(),
-            &settings,
-        )
-        .await;
+        let app = ChatApp {
+            store: store.clone(),
+            quotas: quotas.clone(),
+            ..app(
+                push.clone(),
+                provider.clone(),
+                Arc::new(MemoryConversations::new()),
+                ChatSettings::default(),
+            )
+        };
+        app.handle(Function::Message, &e).await;
         let token_at = server.sent_at(run)[first_token_part];
         let first_post = push.first_post_at().expect("a chunk was posted").into_std();
         samples.push(first_post.saturating_duration_since(token_at));
@@ -190,18 +207,19 @@ async fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(200);
-    let db = DynamoDbLocal::start();
+    let db = DynamoDbLocal::start().await;
     let client = db.client();
     create_conversations_table(&client, "conversations").await;
-    let dynamo = DynamoConversations::new(client, "conversations");
-    let memory = MemoryConversations::new();
+    let dynamo: Arc<dyn ConversationStore> =
+        Arc::new(DynamoConversations::new(client, "conversations"));
+    let memory: Arc<dyn ConversationStore> = Arc::new(MemoryConversations::new());
 
     println!("## Conversations, stop requests and Bedrock\n");
     println!(
         "The `message` handler (echo provider, in-process push) with each conversation store; DynamoDB Local (Java, on loopback) stands in for DynamoDB, so its times are an upper bound of the work and not of AWS's network.\n"
     );
-    let in_memory = per_message(&memory, runs).await;
-    let in_dynamo = per_message(&dynamo, runs).await;
+    let in_memory = per_message(memory.clone(), runs).await;
+    let in_dynamo = per_message(dynamo.clone(), runs).await;
     println!(
         "| per message, in a conversation ({runs} turns, history replayed) | median (ms) |\n|---|---:|"
     );
@@ -219,12 +237,9 @@ async fn main() {
     println!(
         "| `cancel` → `done` ({stops} answers stopped part-way) | look every | median (ms) | max (ms) |\n|---|---:|---:|---:|"
     );
-    for (name, store) in [
-        ("in-memory", &memory as &dyn ConversationStore),
-        ("DynamoDB Local", &dynamo),
-    ] {
+    for (name, store) in [("in-memory", &memory), ("DynamoDB Local", &dynamo)] {
         for check in [Duration::from_millis(50), Duration::from_millis(100)] {
-            let (p50, max) = cancel_to_done(store, check, stops, name).await;
+            let (p50, max) = cancel_to_done(store.clone(), check, stops, name).await;
             println!(
                 "| {name} | {} ms | {} | {} |",
                 check.as_millis(),
@@ -236,13 +251,13 @@ async fn main() {
 
     let timeouts = Timeouts::default();
     let openai_server = MockServer::start(vec![]).await;
-    let openai = OpenAiProvider::new(
+    let openai = Arc::new(OpenAiProvider::new(
         reqwest::Client::new(),
         &openai_server.url(),
         "m",
         None,
         timeouts,
-    );
+    ));
     let openai_reply = || {
         let mut parts = vec![
             text(": keep-alive\n\n"),
@@ -256,12 +271,12 @@ async fn main() {
     let bedrock_server = MockServer::start(vec![]).await;
     let sdk =
         streamgate_local_services::loopback_sdk_config("AKIDBENCH", "bench-secret", "us-east-1");
-    let bedrock = BedrockProvider::new(
+    let bedrock = Arc::new(BedrockProvider::new(
         &sdk,
         Some(&bedrock_server.url()),
         "anthropic.claude-3-5-haiku-20241022-v1:0",
         timeouts,
-    );
+    ));
     let bedrock_reply = || {
         use streamgate_tests::bedrock::{delta, event as frame, stream};
         let mut parts = vec![
@@ -273,8 +288,8 @@ async fn main() {
         parts.push(frame("messageStop", json!({"stopReason": "end_turn"})));
         stream(parts)
     };
-    let (o50, o99) = first_token(&openai, &openai_server, openai_reply, 1, runs).await;
-    let (b50, b99) = first_token(&bedrock, &bedrock_server, bedrock_reply, 1, runs).await;
+    let (o50, o99) = first_token(openai, &openai_server, openai_reply, 1, runs).await;
+    let (b50, b99) = first_token(bedrock, &bedrock_server, bedrock_reply, 1, runs).await;
     println!(
         "\n| first upstream token → first `chunk` frame ({runs} answers, loopback mock) | p50 (ms) | p99 (ms) |\n|---|---:|---:|"
     );

@@ -8,6 +8,11 @@
 //! `lambda-bench [--runs N] [--qemu SYSROOT] [--label TEXT] DIR` where DIR holds
 //! `<binary>/bootstrap` (`target/lambda` after `just package`). Prints Markdown table rows.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a benchmark: a step that fails ends the run, saying where"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -211,7 +216,7 @@ async fn init_once(target: &Target, bootstrap: &Path, function: Function) -> Dur
 /// Warm `message` invocations of a 100-token echo answer (the first, cold one discarded),
 /// each a new conversation in DynamoDB Local (its claim and its stored turn).
 async fn warm_message(target: &Target, bootstrap: &Path, runs: usize) -> Duration {
-    let db = streamgate_tests::dynamodb_local::DynamoDbLocal::start();
+    let db = streamgate_tests::dynamodb_local::DynamoDbLocal::start().await;
     streamgate_tests::dynamodb_local::create_conversations_table(&db.client(), "conversations")
         .await;
     let connections = MockServer::start(vec![]).await;

@@ -42,7 +42,9 @@ pub(super) async fn start(
                     api.tables.len()
                 ))
             })?;
-            let db = DynamoDbLocal::start(&dir).await?;
+            let db = DynamoDbLocal::start(&dir)
+                .await
+                .map_err(|e| StartError::one(e.to_string()))?;
             let endpoint = db.endpoint();
             setup.push(format!("DynamoDB Local at {endpoint}"));
             Database {

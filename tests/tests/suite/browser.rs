@@ -85,7 +85,7 @@ async fn the_page_works_against_the_template_host_hosting_the_packaged_bootstrap
 async fn the_page_signs_in_with_the_development_token_and_is_refused_without_it() {
     use tokio::io::AsyncBufReadExt;
     let chromium = browser_tools();
-    let port = streamgate_tests::readme::free_port();
+    let port = streamgate_tests::free_port();
     let mut server =
         tokio::process::Command::new(streamgate_tests::workspace_binary("streamgate-server"))
             .args(["--port", &port.to_string(), "--echo-delay-ms", "5"])

@@ -1,16 +1,19 @@
 //! The DynamoDB store against AWS's DynamoDB Local (started by the test, on a free port).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use streamgate_aws::DynamoStore;
 use streamgate_contract::record::attr;
-use streamgate_contract::{ApiKind, ConnectionRecord};
-use streamgate_core::handlers;
-use streamgate_core::{ChatSettings, ConnectionStore, StoreError};
+use streamgate_contract::{ApiKind, ConnectionRecord, Function};
+use streamgate_core::{ChatApp, ChatSettings, ConnectionStore, StoreError};
+use streamgate_tests::doubles::{PushBehaviour, RecordingPush};
 use streamgate_tests::dynamodb_local::{DynamoDbLocal, create_connections_table};
 use streamgate_tests::fixture_event;
+
+use crate::chat_app::chat_app;
 
 fn record(id: &str) -> ConnectionRecord {
     ConnectionRecord {
@@ -30,7 +33,7 @@ fn record(id: &str) -> ConnectionRecord {
 
 #[tokio::test]
 async fn records_round_trip_with_the_right_attribute_types() {
-    let db = DynamoDbLocal::start();
+    let db = DynamoDbLocal::start().await;
     let client = db.client();
     create_connections_table(&client, "connections").await;
     let store = DynamoStore::new(client.clone(), "connections");
@@ -83,7 +86,7 @@ async fn records_round_trip_with_the_right_attribute_types() {
 
 #[tokio::test]
 async fn delete_is_idempotent() {
-    let db = DynamoDbLocal::start();
+    let db = DynamoDbLocal::start().await;
     let client = db.client();
     create_connections_table(&client, "connections").await;
     let store = DynamoStore::new(client, "connections");
@@ -96,7 +99,7 @@ async fn delete_is_idempotent() {
 
 #[tokio::test]
 async fn a_missing_table_is_a_clear_error() {
-    let db = DynamoDbLocal::start();
+    let db = DynamoDbLocal::start().await;
     let store = DynamoStore::new(db.client(), "no-such-table");
     let err = store.put(&record("a")).await.unwrap_err();
     assert_eq!(err, StoreError::TableNotFound("no-such-table".into()));
@@ -109,49 +112,39 @@ async fn a_missing_table_is_a_clear_error() {
 
 #[tokio::test]
 async fn connect_and_disconnect_handlers_on_dynamodb() {
-    let db = DynamoDbLocal::start();
+    let db = DynamoDbLocal::start().await;
     let client = db.client();
     create_connections_table(&client, "connections").await;
-    let store = DynamoStore::new(client, "connections");
+    let store = Arc::new(DynamoStore::new(client, "connections"));
     let settings = ChatSettings {
         connection_ttl: Duration::from_secs(7200),
         ..ChatSettings::default()
     };
+    let app = ChatApp {
+        store: store.clone(),
+        settings: settings.clone(),
+        ..chat_app(RecordingPush::new(PushBehaviour::Accept))
+    };
     let event = fixture_event("connect");
-    assert_eq!(
-        handlers::connect(
-            &event,
-            &store,
-            &streamgate_core::memory::MemoryQuotas::new(),
-            &settings
-        )
-        .await
-        .status_code,
-        200
-    );
+    assert_eq!(app.handle(Function::Connect, &event).await.status_code, 200);
     let stored = store.get("asdfasdf=").await.unwrap().expect("written");
     assert_eq!(stored.ttl_epoch_seconds, 1_645_556_857 + 7200);
     let mut bye = fixture_event("disconnect");
     bye.request_context.connection_id = Some("asdfasdf=".into());
     assert_eq!(
-        handlers::disconnect(&bye, &store, &streamgate_core::memory::MemoryQuotas::new())
-            .await
-            .status_code,
+        app.handle(Function::Disconnect, &bye).await.status_code,
         200
     );
     assert_eq!(store.get("asdfasdf=").await.unwrap(), None);
 
     // A store failure answers 500 and writes nothing.
-    let broken = DynamoStore::new(db.client(), "missing");
+    let broken = ChatApp {
+        store: Arc::new(DynamoStore::new(db.client(), "missing")),
+        settings,
+        ..chat_app(RecordingPush::new(PushBehaviour::Accept))
+    };
     assert_eq!(
-        handlers::connect(
-            &event,
-            &broken,
-            &streamgate_core::memory::MemoryQuotas::new(),
-            &settings
-        )
-        .await
-        .status_code,
+        broken.handle(Function::Connect, &event).await.status_code,
         500
     );
 }

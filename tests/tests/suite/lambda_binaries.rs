@@ -140,7 +140,7 @@ pub(crate) async fn invoke_with(
 
 #[tokio::test]
 async fn connect_and_message_binaries_serve_real_events() {
-    let db = DynamoDbLocal::start();
+    let db = DynamoDbLocal::start().await;
     let client = db.client();
     create_connections_table(&client, "connections").await;
     create_conversations_table(&client, "conversations").await;
@@ -239,7 +239,7 @@ async fn connect_and_message_binaries_serve_real_events() {
 /// which otherwise writes `connections_opened` (above), writes no EMF line.
 #[tokio::test]
 async fn with_metrics_off_a_function_writes_no_emf_line() {
-    let db = DynamoDbLocal::start();
+    let db = DynamoDbLocal::start().await;
     create_connections_table(&db.client(), "connections").await;
     let vars = vec![
         (env::TABLE_NAME, "connections".to_owned()),
@@ -259,7 +259,7 @@ async fn with_metrics_off_a_function_writes_no_emf_line() {
 /// invocation's ids.
 #[tokio::test]
 async fn lambdas_log_level_hides_info_and_keeps_errors() {
-    let db = DynamoDbLocal::start();
+    let db = DynamoDbLocal::start().await;
     // No table: writing the record fails, which is logged as an error.
     let vars = vec![
         (env::TABLE_NAME, "no-such-table".to_owned()),
@@ -327,7 +327,7 @@ async fn a_function_without_its_table_fails_at_start_with_a_clear_error() {
 #[tokio::test]
 async fn the_api_key_never_reaches_logs_or_frames() {
     const KEY: &str = "sk-live-do-not-print-0123456789";
-    let db = DynamoDbLocal::start();
+    let db = DynamoDbLocal::start().await;
     create_connections_table(&db.client(), "connections").await;
     create_conversations_table(&db.client(), "conversations").await;
     // The provider refuses the key and quotes it back, as OpenAI does (partly masked).

@@ -82,7 +82,7 @@ fn every_bootstrap_is_a_small_arm64_executable_for_lambdas_glibc() {
 #[tokio::test]
 async fn the_arm64_connect_bootstrap_answers_a_real_event_under_qemu() {
     let (qemu, sysroot) = qemu_aarch64();
-    let db = DynamoDbLocal::start();
+    let db = DynamoDbLocal::start().await;
     let client = db.client();
     create_connections_table(&client, "connections").await;
     let mut cmd = tokio::process::Command::new(qemu);

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use serde_json::json;
 use streamgate_contract::Route;
+use streamgate_tests::free_port;
 use streamgate_tests::local::{answer, connect, send};
-use streamgate_tests::readme::{ShellCommand, banner_url, command_after, free_port, readme};
+use streamgate_tests::readme::{ShellCommand, banner_url, command_after, readme};
 
 /// Long enough for `cargo run` to build the server when `just test` has not built it in this
 /// feature set (it has, so the banner usually comes in seconds).

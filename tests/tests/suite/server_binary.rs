@@ -32,7 +32,7 @@ async fn count(client: &aws_sdk_dynamodb::Client) -> i32 {
 
 #[tokio::test]
 async fn dynamodb_store_and_sigterm_shutdown() {
-    let db = DynamoDbLocal::start();
+    let db = DynamoDbLocal::start().await;
     let client = db.client();
     create_connections_table(&client, "connections").await;
     create_conversations_table(&client, "conversations").await;

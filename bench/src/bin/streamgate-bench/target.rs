@@ -56,13 +56,7 @@ impl QuietGroup for Command {
     }
 }
 
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub(crate) use streamgate_tests::free_port;
 
 pub(crate) async fn wait_for_port(
     child: &mut Child,

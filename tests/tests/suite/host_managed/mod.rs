@@ -84,7 +84,7 @@ pub(super) async fn refused(options: TemplateOptions) -> Vec<String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     match TemplateHost::start(options, &listener).await {
         Ok(_) => panic!("the template was served"),
-        Err(problems) => problems,
+        Err(problems) => problems.into(),
     }
 }
 

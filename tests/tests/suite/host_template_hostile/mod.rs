@@ -74,7 +74,7 @@ async fn server_process(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> (tokio::process::Child, std::net::SocketAddr) {
-    let port = streamgate_tests::readme::free_port();
+    let port = streamgate_tests::free_port();
     let server =
         tokio::process::Command::new(streamgate_tests::workspace_binary("streamgate-server"))
             .arg("--template")
