@@ -39,5 +39,5 @@ pub mod serve_args;
 pub mod stdout;
 
 pub use gateway::{Gateway, GatewayConfig, VoiceSurface};
-pub use integration::{AuthDecision, Authorizer, Integration};
+pub use integration::{AuthDecision, Authorizer, Integration, IntegrationError};
 pub use registry::Registry;

@@ -11,7 +11,7 @@ pub fn init_logs(json: bool) {
     use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    let filter = log_filter(std::env::var("RUST_LOG").ok().as_deref());
+    let filter = streamgate_telemetry::logs::capped_env(std::env::var("RUST_LOG").ok().as_deref());
     // Through the queue: a terminal or pipe that does not keep up never stops the server.
     let layer = tracing_subscriber::fmt::layer()
         .with_target(false)
@@ -171,20 +171,6 @@ fn trim() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn trim() {}
 
-/// `RUST_LOG` (`info` when unset or unreadable) with the noisy dependencies capped.
-pub fn log_filter(rust_log: Option<&str>) -> tracing_subscriber::EnvFilter {
-    use streamgate_contract::logging::{CAP, CAPPED_TARGETS};
-    let mut filter = rust_log
-        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
-        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"));
-    for target in CAPPED_TARGETS {
-        if let Ok(directive) = format!("{target}={CAP}").parse() {
-            filter = filter.add_directive(directive);
-        }
-    }
-    filter
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,23 +191,5 @@ mod tests {
             !small.should_trim(0),
             "fewer than 100 sockets is not worth a trim"
         );
-    }
-
-    #[test]
-    fn trace_stays_off_for_the_dependencies_that_log_headers() {
-        for asked in [
-            "trace",
-            "tungstenite=trace,trace",
-            "trace,tungstenite=trace",
-        ] {
-            let shown = log_filter(Some(asked)).to_string();
-            assert!(shown.contains("tungstenite=info"), "{asked}: {shown}");
-            assert!(!shown.contains("tungstenite=trace"), "{asked}: {shown}");
-            assert_eq!(
-                log_filter(Some(asked)).max_level_hint(),
-                Some(tracing::level_filters::LevelFilter::TRACE),
-                "our own trace logs stay on"
-            );
-        }
     }
 }

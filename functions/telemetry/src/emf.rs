@@ -9,12 +9,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
+use streamgate_sync::Locked;
 
 use metrics::{CounterFn, HistogramFn, Key, Label};
 use serde_json::{Map, Value, json};
 use streamgate_contract::metrics::{Metric, NAMESPACE, SERVICE_DIMENSION};
 
-use crate::registry::{Labels, Registry, Slot, lock};
+use crate::registry::{Labels, Registry, Slot};
 
 /// CloudWatch's limit of metrics in one EMF object.
 pub const MAX_METRICS_PER_OBJECT: usize = 100;
@@ -35,7 +36,7 @@ impl Registry {
                     }
                 }
                 Slot::Histogram(h) => {
-                    let mut s = lock(&h.state);
+                    let mut s = h.state.locked();
                     let values = std::mem::take(&mut s.pending);
                     let unreported = std::mem::take(&mut s.unreported);
                     match values.as_slice() {

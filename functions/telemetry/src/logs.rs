@@ -53,13 +53,31 @@ fn lambda_level(name: &str) -> Option<Level> {
     }
 }
 
-/// `filter` with the capped dependencies at most at `info`.
+/// The capped dependencies, each with the most verbose level it logs at
+/// ([`streamgate_contract::logging`]).
+fn caps() -> impl Iterator<Item = (&'static str, Level)> {
+    use streamgate_contract::logging::{CAP, CAPPED_TARGETS};
+    let cap = CAP.parse().unwrap_or(Level::INFO);
+    CAPPED_TARGETS.iter().map(move |t| (*t, cap))
+}
+
+/// `filter` (a Lambda function's) with the capped dependencies at most at `info`.
 pub fn capped(filter: Targets) -> Targets {
-    filter.with_targets(
-        streamgate_contract::logging::CAPPED_TARGETS
-            .iter()
-            .map(|t| (*t, Level::INFO)),
-    )
+    filter.with_targets(caps())
+}
+
+/// A server's filter: `RUST_LOG` (`info` when unset or unreadable) with the capped
+/// dependencies at most at `info`, whatever it asks.
+pub fn capped_env(rust_log: Option<&str>) -> tracing_subscriber::EnvFilter {
+    let filter = rust_log
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"));
+    caps().fold(filter, |filter, (target, level)| {
+        match format!("{target}={level}").parse() {
+            Ok(directive) => filter.add_directive(directive),
+            Err(_) => filter,
+        }
+    })
 }
 
 impl LogSettings {

@@ -3,10 +3,11 @@
 //! counters without labels show 0 before anything happened, so a dashboard finds them.
 
 use std::fmt::Write;
+use streamgate_sync::Locked;
 
 use streamgate_contract::metrics::{Kind, Metric, PROMETHEUS_PREFIX};
 
-use crate::registry::{Labels, Registry, Slot, lock};
+use crate::registry::{Labels, Registry, Slot};
 
 /// The content type of [`Registry::prometheus`]'s text.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -73,7 +74,7 @@ impl Registry {
                         let _ = writeln!(out, "{name}{} {total}", label_set(labels, None));
                     }
                     Slot::Histogram(h) => {
-                        let s = lock(&h.state);
+                        let s = h.state.locked();
                         let bounds = s.bounds.iter().copied().chain([f64::INFINITY]);
                         for (bound, count) in bounds.zip(&s.buckets) {
                             let le = label_set(labels, Some(("le", number(bound))));

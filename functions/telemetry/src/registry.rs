@@ -6,7 +6,8 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
+use streamgate_sync::Locked;
 
 use metrics::{Counter, CounterFn, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata};
 use metrics::{Recorder, SharedString};
@@ -62,7 +63,7 @@ impl HistogramFn for HistogramSlot {
         if !value.is_finite() {
             return;
         }
-        let mut s = lock(&self.state);
+        let mut s = self.state.locked();
         for (i, bound) in s.bounds.iter().enumerate() {
             if value <= *bound {
                 s.buckets[i] += 1;
@@ -94,10 +95,6 @@ pub struct Registry {
     series: Mutex<HashMap<(Metric, Labels), Slot>>,
 }
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 impl Registry {
     /// A registry with nothing recorded.
     pub fn new() -> Registry {
@@ -125,7 +122,7 @@ impl Registry {
             .map(|l| (l.key().to_owned(), l.value().to_owned()))
             .collect();
         labels.sort();
-        let mut series = lock(&self.series);
+        let mut series = self.series.locked();
         if series.len() >= MAX_SERIES && !series.contains_key(&(metric, labels.clone())) {
             return None;
         }
@@ -150,7 +147,9 @@ impl Registry {
     /// Every series, sorted by the contract's order then labels.
     pub(crate) fn snapshot(&self) -> Vec<(Metric, Labels, Slot)> {
         let order = |m: &Metric| Metric::ALL.iter().position(|x| x == m);
-        let mut all: Vec<(Metric, Labels, Slot)> = lock(&self.series)
+        let mut all: Vec<(Metric, Labels, Slot)> = self
+            .series
+            .locked()
             .iter()
             .map(|((m, l), s)| (*m, l.clone(), s.clone()))
             .collect();
@@ -160,8 +159,8 @@ impl Registry {
 
     /// Whether some histogram holds as many values as one EMF flush can report.
     pub fn wants_flush(&self) -> bool {
-        lock(&self.series).values().any(|s| match s {
-            Slot::Histogram(h) => lock(&h.state).pending.len() >= PENDING_VALUES,
+        self.series.locked().values().any(|s| match s {
+            Slot::Histogram(h) => h.state.locked().pending.len() >= PENDING_VALUES,
             Slot::Counter(_) => false,
         })
     }

@@ -281,3 +281,21 @@ fn the_number_of_series_is_bounded() {
         crate::registry::MAX_SERIES
     );
 }
+
+#[test]
+fn a_servers_trace_stays_off_for_the_dependencies_that_log_headers() {
+    for asked in [
+        "trace",
+        "tungstenite=trace,trace",
+        "trace,tungstenite=trace",
+    ] {
+        let shown = crate::logs::capped_env(Some(asked)).to_string();
+        assert!(shown.contains("tungstenite=info"), "{asked}: {shown}");
+        assert!(!shown.contains("tungstenite=trace"), "{asked}: {shown}");
+        assert_eq!(
+            crate::logs::capped_env(Some(asked)).max_level_hint(),
+            Some(tracing::level_filters::LevelFilter::TRACE),
+            "our own trace logs stay on"
+        );
+    }
+}
