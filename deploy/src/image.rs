@@ -48,7 +48,10 @@ fn sha256(bytes: &[u8]) -> String {
 
 fn uid_gid() -> (u64, u64) {
     let (uid, gid) = relay::USER.split_once(':').expect("USER is uid:gid");
-    (uid.parse().unwrap(), gid.parse().unwrap())
+    (
+        uid.parse().expect("USER's uid is a number"),
+        gid.parse().expect("USER's gid is a number"),
+    )
 }
 
 /// The layer: an uncompressed tar of the root file system.

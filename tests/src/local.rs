@@ -10,7 +10,9 @@ use serde_json::Value;
 use streamgate_contract::Route;
 use streamgate_core::event::{WsEvent, WsResponse, status, status_with_body};
 use streamgate_emulator::api::ApiRoute;
-use streamgate_emulator::{Authorizer, Gateway, GatewayConfig, Integration, Registry};
+use streamgate_emulator::{
+    Authorizer, Gateway, GatewayConfig, Integration, IntegrationError, Registry,
+};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -105,10 +107,11 @@ impl Recorder {
 
 #[async_trait]
 impl Integration for Recorder {
-    async fn invoke(&self, route: &ApiRoute, event: Value) -> Result<WsResponse, String> {
+    async fn invoke(&self, route: &ApiRoute, event: Value) -> Result<WsResponse, IntegrationError> {
         let route = Route::from_key(&route.key).expect("recorded APIs use the contract's routes");
         self.events.lock().unwrap().push((route, event.clone()));
-        let event: WsEvent = serde_json::from_value(event).map_err(|e| e.to_string())?;
+        let event: WsEvent = serde_json::from_value(event)
+            .map_err(|e| IntegrationError::Malformed(e.to_string()))?;
         match (self.script)(route, &event) {
             Behaviour::Ok => Ok(status(200)),
             Behaviour::Status(s) => Ok(status(s)),
@@ -118,7 +121,7 @@ impl Integration for Recorder {
                 Ok(r)
             }
             Behaviour::Body(b) => Ok(status_with_body(200, b)),
-            Behaviour::Crash => Err("injected crash".into()),
+            Behaviour::Crash => Err(IntegrationError::Failed("injected crash".into())),
             Behaviour::Panic => panic!("injected panic"),
             Behaviour::Sleep(d) => {
                 tokio::time::sleep(d).await;

@@ -167,6 +167,7 @@ pub fn collect_output(
     (lines, readers)
 }
 
+/// A plain HTTP/1.1 GET of `url` (`http://` only): the status and the body.
 pub async fn http_get(url: &str) -> (u16, String) {
     let rest = url.strip_prefix("http://").expect("an http:// URL");
     let (host, path) = rest

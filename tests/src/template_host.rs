@@ -86,7 +86,7 @@ async fn invoke(recorder: &Recorder, request: &Value) -> Value {
         .await;
     match outcome {
         Ok(Ok(response)) => json!({"response": serde_json::to_value(&response).unwrap()}),
-        Ok(Err(message)) => json!({"error": message}),
+        Ok(Err(error)) => json!({"error": error.to_string()}),
         // What panics in process is a process that dies mid-invocation here.
         Err(_) => json!({"exit": true}),
     }

@@ -4,6 +4,11 @@
 //!
 //! `cargo run --release -p streamgate-tests --bin relay-latency [CHUNKS]`
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a benchmark: a step that fails ends the run, saying where"
+)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -9,6 +9,11 @@
 //! runs (10). Warm: `--warm` round trips (300) on a warm process, median and p99. Prints
 //! Markdown. `runtime-bench [--cold N] [--warm N]`.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a benchmark: a step that fails ends the run, saying where"
+)]
+
 use std::time::{Duration, Instant};
 
 use serde_json::json;

@@ -10,6 +10,11 @@
 //! run, for profiling), DIR holding
 //! `streamgate-*/bootstrap` built for this machine. Prints Markdown.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a benchmark: a step that fails ends the run, saying where"
+)]
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -2,6 +2,11 @@
 //! issuer's Ed25519 key and a fresh RSA key, checked by the same `Verifier` the Lambda
 //! authorizer, the local server and the voice relay use.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests: a step that fails is a failed test, and says where"
+)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -17,7 +17,8 @@ pub trait Locked<T: ?Sized> {
 
 impl<T: ?Sized> Locked<T> for Mutex<T> {
     fn locked(&self) -> MutexGuard<'_, T> {
-        self.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -31,11 +32,13 @@ pub trait ReadWrite<T: ?Sized> {
 
 impl<T: ?Sized> ReadWrite<T> for RwLock<T> {
     fn reading(&self) -> RwLockReadGuard<'_, T> {
-        self.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn writing(&self) -> RwLockWriteGuard<'_, T> {
-        self.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -4,6 +4,11 @@
 //! to `/error`), or an exit mid-invocation (a crash). `PARITY_ROLE=authorizer` sends the
 //! event to the recorder's authorizer instead. `PARITY_INIT_ERROR` reports `/init/error`.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test tool: a step that fails ends the run, saying where"
+)]
+
 use serde_json::{Value, json};
 
 #[tokio::main(flavor = "current_thread")]

@@ -5,6 +5,11 @@
 //! connection. It uses only the AWS SDKs' standard configuration (endpoints from
 //! `AWS_ENDPOINT_URL_*` when set, else `https://{domainName}/{stage}` of the event).
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test tool: a step that fails ends the run, saying where"
+)]
+
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_runtime::{LambdaEvent, service_fn};

@@ -6,6 +6,11 @@
 //! `target.rs` starts and stops what is measured, `load.rs` drives the sockets, `measure.rs`
 //! turns a plan into figures, `report.rs` writes them, `metrics_cost.rs` is the other mode.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a benchmark: a step that fails ends the run, saying where"
+)]
+
 mod load;
 mod measure;
 mod metrics_cost;
@@ -21,8 +26,11 @@ use target::{start_baseline, start_streamgate};
 /// How long and how much to measure.
 #[derive(Clone, Copy)]
 pub struct Plan {
+    /// How long the round-trip measurement runs, in seconds.
     pub round_trip_secs: u64,
+    /// How many connection set-ups are timed.
     pub setups: usize,
+    /// How many idle connections are held for the memory figure.
     pub idle_connections: usize,
 }
 

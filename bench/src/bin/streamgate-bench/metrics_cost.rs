@@ -1,5 +1,5 @@
 //! What recording metrics costs on the hot path: the in-process server with its metrics
-//! (the default) and with `--no-metrics`, under the same round-trip load, alternated twice so
+//! (the default) and with `--metrics off`, under the same round-trip load, alternated twice so
 //! that drift in the machine shows as spread rather than as a difference. Prints Markdown.
 
 use std::path::Path;
@@ -48,10 +48,10 @@ pub(crate) async fn metrics_cost(bin: &Path, secs: u64) -> Result<String, String
     let mut without = Vec::new();
     for _ in 0..2 {
         with.push(rates(bin, &[], secs).await?);
-        without.push(rates(bin, &["--no-metrics"], secs).await?);
+        without.push(rates(bin, &["--metrics", "off"], secs).await?);
     }
     let mut text = format!(
-        "## Metrics on the hot path\n\nThe in-process server (release build, echo provider without delay), round trips per second with its metrics recorded (the default; `GET /metrics` served) and with `--no-metrics`, {secs} s per row, each configuration run twice, alternated (both runs shown).\n\n| route | connections | with metrics (req/s) | without (req/s) | cost |\n|---|---:|---:|---:|---:|\n"
+        "## Metrics on the hot path\n\nThe in-process server (release build, echo provider without delay), round trips per second with its metrics recorded (the default; `GET /metrics` served) and with `--metrics off`, {secs} s per row, each configuration run twice, alternated (both runs shown).\n\n| route | connections | with metrics (req/s) | without (req/s) | cost |\n|---|---:|---:|---:|---:|\n"
     );
     for (i, (kind, connections)) in ROWS.iter().enumerate() {
         let route = route(*kind);

@@ -7,6 +7,11 @@
 //! `main.rs`: the flags and the report; `support.rs`: the server under test and what the
 //! scenarios share; one module per kind of scenario (`traffic`, `attacks`, `readers`, `voice`).
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test tool: a step that fails ends the run, saying where"
+)]
+
 mod attacks;
 mod readers;
 mod support;
