@@ -17,6 +17,7 @@ pub mod mock_http;
 pub mod mock_realtime;
 pub mod packaging;
 pub mod readme;
+pub mod recorder;
 pub mod registry;
 pub mod relay_process;
 pub mod sam_template;

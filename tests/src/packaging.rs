@@ -120,3 +120,11 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("target/ is writable");
     dir
 }
+
+/// This machine's architecture as Lambda names it (`Architectures`).
+pub fn lambda_architecture() -> &'static str {
+    match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        _ => "x86_64",
+    }
+}

@@ -14,7 +14,7 @@ pub fn sam_template_for(
     recorder_url: &str,
     with_authorizer: bool,
 ) -> Value {
-    let architecture = crate::template_host::lambda_architecture();
+    let architecture = crate::packaging::lambda_architecture();
     let mut resources = Map::new();
     let function = |role: &str, route: &str, timeout_s: u64| {
         json!({"Type": "AWS::Serverless::Function", "Properties": {

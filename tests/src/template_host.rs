@@ -22,8 +22,8 @@ use streamgate_emulator::api::{ApiRoute, RouteIntegration, reserved};
 use streamgate_emulator::{AuthDecision, Authorizer, GatewayConfig, Integration};
 use streamgate_template_host::host::{TemplateHost, TemplateOptions};
 
-use crate::local::Recorder;
 use crate::packaging::scratch_dir;
+use crate::recorder::Recorder;
 
 /// The `parity-function` binary (built with the test suite).
 pub fn parity_function() -> PathBuf {
@@ -147,13 +147,7 @@ done
     function
 }
 
-/// This machine's architecture as Lambda names it (`Architectures`).
-pub fn lambda_architecture() -> &'static str {
-    match std::env::consts::ARCH {
-        "aarch64" => "arm64",
-        _ => "x86_64",
-    }
-}
+pub use crate::packaging::lambda_architecture;
 
 /// A template for `config`'s API where every function is `bootstrap_dir`'s bootstrap.
 pub fn template_for(
