@@ -226,6 +226,16 @@ impl ServerFrame {
     pub fn is_terminal(&self) -> bool {
         !matches!(self, ServerFrame::Chunk { .. })
     }
+    /// The request this frame answers (an error frame may answer none).
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            ServerFrame::Chunk { request_id, .. }
+            | ServerFrame::Done { request_id, .. }
+            | ServerFrame::History { request_id, .. }
+            | ServerFrame::Conversations { request_id, .. } => Some(request_id),
+            ServerFrame::Error(e) => e.request_id.as_deref(),
+        }
+    }
 }
 
 #[cfg(test)]

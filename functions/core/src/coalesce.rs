@@ -18,7 +18,8 @@ pub struct CoalesceSettings {
     pub window: Duration,
     /// Bytes that make a frame worth sending before the window ends.
     pub max_bytes: usize,
-    /// Most bytes of content in one frame (well under the 128 KB message limit).
+    /// Most bytes of content in one frame: even text that escapes worst (a control
+    /// character takes six bytes in JSON) stays under the 128 KB message limit once encoded.
     pub frame_limit: usize,
 }
 
@@ -27,10 +28,14 @@ impl Default for CoalesceSettings {
         CoalesceSettings {
             window: Duration::from_millis(50),
             max_bytes: 4096,
-            frame_limit: 32 * 1024,
+            frame_limit: CHUNK_TEXT_MAX_BYTES,
         }
     }
 }
+
+/// The most text in one `chunk` frame: 20 KB, which escaped six bytes to one is 120 KB, under
+/// the 128 KB message limit with room for the frame around it.
+pub const CHUNK_TEXT_MAX_BYTES: usize = 20 * 1024;
 
 /// Gathers deltas and says when a frame is due.
 #[derive(Debug)]

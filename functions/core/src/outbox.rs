@@ -71,6 +71,26 @@ impl<'a> Outbox<'a> {
         self.post(&ServerFrame::Error(frame).to_json()).await
     }
 
+    /// Posts a reply (a `history` or `conversations` page); one API Gateway refuses as too
+    /// large is answered with an `internal` error frame for its request instead, so the
+    /// client is never left waiting. Other failures are dealt with as [`Self::failed`] says.
+    pub(crate) async fn post_reply(&self, frame: &ServerFrame) {
+        match self.post(&frame.to_json()).await {
+            Ok(()) => {}
+            Err(PushError::PayloadTooLarge) => {
+                error!("a reply did not fit one frame");
+                let refusal =
+                    ErrorFrame::new(ErrorCode::Internal, "the reply did not fit one frame");
+                let refusal = match frame.request_id() {
+                    Some(id) => refusal.for_request(id.to_owned()),
+                    None => refusal,
+                };
+                self.post_or_fail(refusal).await;
+            }
+            Err(e) => self.failed(e).await,
+        }
+    }
+
     /// Posts an error frame; a client that cannot take it is dealt with as [`Self::failed`]
     /// says.
     pub(crate) async fn post_or_fail(&self, frame: ErrorFrame) {

@@ -70,18 +70,21 @@ pub enum Spent {
 #[derive(Debug)]
 pub struct AnswerLease {
     user: String,
-    request_id: String,
+    place: String,
     reserved: u64,
     input_estimate: u64,
     started: u64,
 }
 
-/// Takes `user`'s place for answer `request_id` and reserves its tokens.
+/// Takes `user`'s place `place` for an answer and reserves its tokens. `place` is an id the
+/// server owns, one per answer (API Gateway's id of the delivery), never one the client
+/// chose: a place taken again under an id it already holds is granted (a delivery repeated),
+/// so a client's own id, sent with many messages, would hold one place for many answers.
 pub async fn begin_answer(
     store: &dyn QuotaStore,
     settings: &QuotaSettings,
     user: &str,
-    request_id: &str,
+    place: &str,
     input_bytes: usize,
     max_tokens: u32,
     now: u64,
@@ -96,7 +99,7 @@ pub async fn begin_answer(
     let tokens = q::tokens_key(user, now);
     // The place and the tokens in one round trip (two updates at once); whichever is granted
     // is given back when the other is refused.
-    let take = store.take_place(&places, request_id, settings.max_answers, now, expires);
+    let take = store.take_place(&places, place, settings.max_answers, now, expires);
     let spend = async {
         if reserved == 0 {
             return Ok(true);
@@ -116,14 +119,14 @@ pub async fn begin_answer(
     if placed && granted {
         return Ok(AnswerLease {
             user: user.to_owned(),
-            request_id: request_id.to_owned(),
+            place: place.to_owned(),
             reserved,
             input_estimate: input_bytes.div_ceil(4) as u64,
             started: now,
         });
     }
     if placed {
-        let _ = store.free_place(&places, request_id).await;
+        let _ = store.free_place(&places, place).await;
     }
     if granted && reserved > 0 {
         let _ = store
@@ -168,7 +171,7 @@ pub async fn end_answer(store: &dyn QuotaStore, lease: AnswerLease, spent: Spent
             Ok(())
         }
     };
-    let (settled, freed) = futures::join!(settle, store.free_place(&places, &lease.request_id));
+    let (settled, freed) = futures::join!(settle, store.free_place(&places, &lease.place));
     if let Err(e) = settled {
         tracing::warn!(error = %e, "cannot settle the answer's tokens");
     }

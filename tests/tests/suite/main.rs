@@ -8,6 +8,7 @@
 )]
 
 mod abuse;
+mod answer_cap;
 mod authorizer;
 mod bedrock;
 mod binaries;

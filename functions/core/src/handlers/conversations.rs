@@ -8,9 +8,7 @@
 //! answered by the stopped answer's `done` frame (`stopReason: "cancelled"`), and by nothing
 //! when no such answer is streaming.
 
-use streamgate_contract::conversation::{
-    CANCEL_MARK_TTL_SECONDS, PAGE_TEXT_MAX_BYTES, Turn, cut_to,
-};
+use streamgate_contract::conversation::CANCEL_MARK_TTL_SECONDS;
 use streamgate_contract::requests::{CancelRequest, ConversationsRequest, HistoryRequest};
 use streamgate_contract::{ErrorCode, ErrorFrame, Function, Route, ServerFrame};
 use tracing::{Instrument, info, warn};
@@ -69,13 +67,10 @@ pub(super) async fn conversations(app: &ChatApp, event: &WsEvent) -> WsResponse 
             }
         };
         let out = app.outbox(&inbound.target);
-        let posted = match reply {
-            Ok(None) => Ok(()),
-            Ok(Some(frame)) => out.post(&frame.to_json()).await,
-            Err(frame) => out.post_error(frame).await,
-        };
-        if let Err(e) = posted {
-            out.failed(e).await;
+        match reply {
+            Ok(None) => {}
+            Ok(Some(frame)) => out.post_reply(&frame).await,
+            Err(frame) => out.post_or_fail(frame).await,
         }
         event::status(200)
     }
@@ -134,39 +129,11 @@ async fn history(
         .turns(&r.conversation_id, r.before, r.limit)
         .await
         .map_err(unreadable)?;
-    let mut turns = fit_page(newest_first);
-    turns.reverse();
-    let next_cursor = turns
-        .first()
-        .filter(|t| t.turn > 1)
-        .map(|t| t.turn.to_string());
-    Ok(ServerFrame::History {
+    Ok(super::pages::history(
         request_id,
-        conversation_id: r.conversation_id.clone(),
-        turns,
-        next_cursor,
-    })
-}
-
-/// The newest turns whose text fits one frame; a first turn too big alone is cut to fit.
-fn fit_page(newest_first: Vec<Turn>) -> Vec<Turn> {
-    let mut page = Vec::new();
-    let mut bytes = 0;
-    for mut turn in newest_first {
-        let size = turn.user.len() + turn.answer.len();
-        if bytes + size > PAGE_TEXT_MAX_BYTES {
-            if page.is_empty() {
-                let half = PAGE_TEXT_MAX_BYTES / 2;
-                turn.user = cut_to(&turn.user, half).to_owned();
-                turn.answer = cut_to(&turn.answer, half).to_owned();
-                page.push(turn);
-            }
-            break;
-        }
-        bytes += size;
-        page.push(turn);
-    }
-    page
+        r.conversation_id.clone(),
+        newest_first,
+    ))
 }
 
 /// A page of the owner's conversations, newest first.
@@ -193,35 +160,5 @@ async fn list(
     };
     let more = page.len() > r.limit as usize;
     page.truncate(r.limit as usize);
-    let next_cursor = more
-        .then(|| page.last().map(|c| c.conversation_id.clone()))
-        .flatten();
-    Ok(ServerFrame::Conversations {
-        request_id,
-        conversations: page,
-        next_cursor,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_page_holds_what_fits_one_frame() {
-        let turn = |n: u64, size: usize| Turn {
-            turn: n,
-            user: "u".repeat(size),
-            answer: "a".repeat(size),
-            stop_reason: None,
-            at: 0,
-            request_id: "r".into(),
-        };
-        let page = fit_page(vec![turn(3, 30_000), turn(2, 30_000), turn(1, 30_000)]);
-        assert_eq!(page.len(), 1, "two turns of 60 KB do not fit 96 KB");
-        let page = fit_page(vec![turn(2, 200_000), turn(1, 10)]);
-        assert_eq!(page.len(), 1);
-        assert!(page[0].user.len() + page[0].answer.len() <= PAGE_TEXT_MAX_BYTES);
-        assert_eq!(fit_page(vec![turn(2, 10), turn(1, 10)]).len(), 2);
-    }
+    Ok(super::pages::conversations(request_id, page, more))
 }

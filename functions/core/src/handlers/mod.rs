@@ -7,6 +7,7 @@ mod conversations;
 mod default;
 mod inbound;
 mod message;
+mod pages;
 mod stream;
 
 use std::sync::Arc;

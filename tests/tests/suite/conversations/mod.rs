@@ -3,6 +3,7 @@
 //! delivery answered once), and the protocol end to end on the local server (`history`,
 //! `conversations`, `not_found`, `conversation_busy`, `cancel`).
 
+mod escapes;
 mod handler;
 mod protocol;
 mod store;

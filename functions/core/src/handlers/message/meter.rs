@@ -19,11 +19,15 @@ pub(super) async fn meter(p: &Parts<'_>, prompt_bytes: usize) -> Result<Option<A
         return Ok(None);
     };
     let settings = &p.app.settings;
+    // The answer's place is keyed by API Gateway's id of this delivery, which the client
+    // cannot choose (its own requestId may repeat); the client's id only when the event has
+    // none, which API Gateway never sends.
+    let place = event::request_id(p.event).unwrap_or(p.request_id);
     let begun = quota::begin_answer(
         p.app.quotas.as_ref(),
         &settings.quotas,
         user,
-        p.request_id,
+        place,
         prompt_bytes,
         settings.max_tokens,
         crate::clock::now(),
