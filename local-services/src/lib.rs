@@ -1,10 +1,12 @@
 //! The AWS services functions call, on this machine: DynamoDB (DynamoDB Local, on loopback) and
 //! the values behind Secrets Manager's `GetSecretValue` (the emulator serves them on its own
 //! port). Functions reach them through the SDKs' standard endpoint variables, as they would
-//! reach any endpoint. Also the [`reaper`], so every process started here dies with the server.
+//! reach any endpoint. Also the [`reaper`], so every process started here dies with the server,
+//! and the [`sandbox`], so what a function starts dies with it even when it leaves its group.
 
 pub mod dynamodb_local;
 pub mod reaper;
+pub mod sandbox;
 pub mod secrets;
 
 pub use dynamodb_local::DynamoDbLocal;

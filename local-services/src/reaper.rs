@@ -15,16 +15,24 @@ use std::process::{ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use streamgate_sync::Locked;
 
-/// The watcher's script: groups are kept in one space-separated list.
+/// The watcher's script: groups (`-PGID`) and single processes (`PID`, those that left their
+/// group: [`crate::sandbox`]) are kept in one space-separated list.
 const SCRIPT: &str = r#"trap '' INT TERM HUP PIPE
-groups=" "
+targets=" "
 while read -r op id; do
   case "$op" in
-    add) groups="$groups$id " ;;
-    del) case "$groups" in *" $id "*) groups="${groups%%" $id "*} ${groups#*" $id "}" ;; esac ;;
+    add) t="-$id" ;;
+    del) t="-$id" ;;
+    addp) t="$id" ;;
+    delp) t="$id" ;;
+    *) continue ;;
+  esac
+  case "$op" in
+    add|addp) targets="$targets$t " ;;
+    *) case "$targets" in *" $t "*) targets="${targets%%" $t "*} ${targets#*" $t "}" ;; esac ;;
   esac
 done
-for g in $groups; do kill -9 "-$g" 2>/dev/null; done
+for t in $targets; do kill -9 "$t" 2>/dev/null; done
 "#;
 
 static WATCHER: OnceLock<Mutex<Option<ChildStdin>>> = OnceLock::new();
@@ -81,6 +89,17 @@ pub fn forget(pgid: u32) {
     tell(&format!("del {pgid}\n"));
 }
 
+/// Registers the single process `pid` (one that left its group), to be killed when the
+/// server goes.
+pub fn watch_pid(pid: u32) {
+    tell(&format!("addp {pid}\n"));
+}
+
+/// Forgets the single process `pid` (it has gone).
+pub fn forget_pid(pid: u32) {
+    tell(&format!("delp {pid}\n"));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,18 +125,32 @@ mod tests {
                 .spawn()
                 .unwrap()
         };
-        let (mut kept, mut forgotten) = (start(), start());
+        let (mut kept, forgotten) = (start(), start());
+        let (mut single, single_forgotten) = (start(), start());
         let mut pipe = sh.stdin.take().unwrap();
         writeln!(pipe, "add {}", kept.id()).unwrap();
         writeln!(pipe, "add {}", forgotten.id()).unwrap();
         writeln!(pipe, "add 999999").unwrap();
         writeln!(pipe, "del {}", forgotten.id()).unwrap();
+        writeln!(pipe, "addp {}", single.id()).unwrap();
+        writeln!(pipe, "addp {}", single_forgotten.id()).unwrap();
+        writeln!(pipe, "delp {}", single_forgotten.id()).unwrap();
+        // A group and a process of the same number are told apart.
+        writeln!(pipe, "delp {}", kept.id()).unwrap();
         drop(pipe);
         sh.wait().unwrap();
         kept.wait().unwrap();
+        single.wait().unwrap();
         assert!(!alive(kept.id()));
+        assert!(!alive(single.id()));
         assert!(alive(forgotten.id()), "a forgotten group is left alone");
-        forgotten.kill().unwrap();
-        forgotten.wait().unwrap();
+        assert!(
+            alive(single_forgotten.id()),
+            "a forgotten process is left alone"
+        );
+        for mut child in [forgotten, single_forgotten] {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
     }
 }

@@ -104,7 +104,6 @@ pub struct Pool {
     config: PoolConfig,
     state: Mutex<State>,
     freed: Notify,
-    next_id: AtomicU64,
     cold_starts: AtomicU64,
 }
 
@@ -121,7 +120,6 @@ impl Pool {
             config,
             state: Mutex::new(State::default()),
             freed: Notify::new(),
-            next_id: AtomicU64::new(1),
             cold_starts: AtomicU64::new(0),
         });
         let weak = Arc::downgrade(&pool);
@@ -384,12 +382,11 @@ impl Pool {
     }
 
     async fn spawn(&self) -> Result<Arc<Process>, SpawnError> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.cold_starts.fetch_add(1, Ordering::Relaxed);
         let generation = self.state.locked().generation;
         let process =
-            Process::start(&self.function, &self.launch, &self.config, id, generation).await?;
-        info!(function = %self.function.name, process = id, "cold start");
+            Process::start(&self.function, &self.launch, &self.config, generation).await?;
+        info!(function = %self.function.name, pid = process.pgid, "cold start");
         Ok(Arc::new(process))
     }
 }

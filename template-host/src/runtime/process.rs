@@ -1,7 +1,8 @@
 //! One function process, as Lambda runs an execution environment: the `bootstrap` (or its
 //! launcher, such as qemu) with Lambda's environment, its own Runtime API endpoint, its
 //! output read line by line, in a process group of its own that is killed whole when it
-//! exits, is stopped, or the server goes.
+//! exits, is stopped, or the server goes, and in a sandbox
+//! ([`streamgate_local_services::sandbox`]) that takes along what left the group.
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -19,6 +20,7 @@ use super::runtime_api::{Invocation, RuntimeApi};
 use crate::template::FunctionDef;
 use streamgate_emulator::clock;
 use streamgate_local_services::reaper;
+use streamgate_local_services::sandbox::Sandbox;
 use streamgate_sync::Locked;
 
 /// One function process: its Runtime API endpoint, the channel its invocations go through,
@@ -51,10 +53,14 @@ impl Process {
 }
 
 /// Owns the child until it exits (by itself, or killed on request or when the [`Process`] is
-/// dropped), reaps it, kills what is left of its process group (what it started in the
-/// background dies with it, as with Lambda's sandbox), and tells the pool: exits are noticed
-/// as they happen, not polled.
-fn watch_child(mut child: Child, pgid: u32) -> (oneshot::Sender<()>, watch::Receiver<bool>) {
+/// dropped), reaps it, kills what is left of its process group and of its sandbox (what it
+/// started in the background dies with it, as with Lambda's sandbox, even what left the
+/// group), and tells the pool: exits are noticed as they happen, not polled.
+fn watch_child(
+    mut child: Child,
+    pgid: u32,
+    sandbox: Sandbox,
+) -> (oneshot::Sender<()>, watch::Receiver<bool>) {
     let (kill, killed) = oneshot::channel::<()>();
     let (exited_tx, exited) = watch::channel(false);
     tokio::spawn(async move {
@@ -67,6 +73,7 @@ fn watch_child(mut child: Child, pgid: u32) -> (oneshot::Sender<()>, watch::Rece
             }
         }
         reaper::kill_group(pgid);
+        sandbox.end();
         reaper::forget(pgid);
         let _ = exited_tx.send(true);
     });
@@ -95,25 +102,36 @@ impl Process {
         f: &FunctionDef,
         launch: &Launch,
         config: &PoolConfig,
-        id: u64,
         generation: u64,
     ) -> Result<Process, SpawnError> {
         let (tx, rx) = mpsc::channel(1);
         let api = RuntimeApi::start(rx)
             .await
             .map_err(SpawnError::RuntimeApi)?;
+        // Lambda names each execution environment's log stream anew; the sandbox knows its
+        // processes by it.
+        let day = clock::iso8601(clock::now_ms())[..10].replace('-', "/");
+        let stream = format!("{day}/[$LATEST]{:032x}", rand::random::<u128>());
         let mut command = Command::new(&launch.command[0]);
         command
             .args(&launch.command[1..])
             .current_dir(&launch.task_root)
             .env_clear()
-            .envs(environment(f, launch, &api.addr.to_string(), config, id))
+            .envs(environment(
+                f,
+                launch,
+                &api.addr.to_string(),
+                config,
+                &stream,
+            ))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             // A group of its own: what it starts in the background is stopped with it.
             .process_group(0)
             .kill_on_drop(true);
+        // Before the process runs: a daemon it forks at once is re-parented here, not to init.
+        streamgate_local_services::sandbox::become_subreaper();
         let started = Instant::now();
         let mut child = command.spawn().map_err(|source| SpawnError::Spawn {
             command: launch.command.join(" "),
@@ -121,6 +139,7 @@ impl Process {
         })?;
         let pgid = child.id().unwrap_or_default();
         reaper::watch(pgid);
+        let sandbox = Sandbox::track(pgid, &stream);
         for stream in [
             child
                 .stdout
@@ -138,7 +157,7 @@ impl Process {
             let name = f.name.clone();
             tokio::spawn(output::read_lines(stream, move |line| logs(&name, line)));
         }
-        let (kill, exited) = watch_child(child, pgid);
+        let (kill, exited) = watch_child(child, pgid, sandbox);
         Ok(Process {
             pgid,
             kill: Mutex::new(Some(kill)),
@@ -175,11 +194,10 @@ pub fn environment(
     launch: &Launch,
     runtime_api: &str,
     config: &PoolConfig,
-    process: u64,
+    log_stream: &str,
 ) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
     let root = launch.task_root.display().to_string();
-    let day = clock::iso8601(clock::now_ms())[..10].replace('-', "/");
     let lambda = [
         ("AWS_LAMBDA_FUNCTION_NAME", f.name.clone()),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", f.memory_mb.to_string()),
@@ -189,10 +207,7 @@ pub fn environment(
             "AWS_LAMBDA_LOG_GROUP_NAME",
             format!("/aws/lambda/{}", f.name),
         ),
-        (
-            "AWS_LAMBDA_LOG_STREAM_NAME",
-            format!("{day}/[$LATEST]{:032x}", process),
-        ),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", log_stream.to_owned()),
         ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_owned()),
         ("AWS_REGION", config.region.clone()),
         ("AWS_DEFAULT_REGION", config.region.clone()),

@@ -10,6 +10,7 @@
 mod cdk;
 mod node;
 mod python;
+mod sessions;
 mod startup;
 mod watch;
 

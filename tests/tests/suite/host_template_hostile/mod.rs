@@ -11,6 +11,7 @@
 mod callers;
 mod processes;
 mod refusals;
+mod sessions;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
