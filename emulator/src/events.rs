@@ -211,7 +211,13 @@ mod tests {
     fn the_authorizer_request_copies_the_connect_event_in_api_gateways_order() {
         let headers = [("Host".to_owned(), "localhost".to_owned())];
         let query = [("token".to_owned(), "t".to_owned())];
-        let connect = connect(&info(), "$connect", &headers, Some(&query), 1);
+        let connect = connect(
+            &info(),
+            crate::api::reserved::CONNECT,
+            &headers,
+            Some(&query),
+            1,
+        );
         let arn = "arn:aws:execute-api:us-east-1:000000000000:api/local/$connect";
         let request = authorizer_request(&connect, arn);
         let keys: Vec<&str> = request
@@ -243,7 +249,7 @@ mod tests {
 
     #[test]
     fn the_authorizer_request_omits_query_maps_the_connect_event_lacks() {
-        let connect = connect(&info(), "$connect", &[], None, 1);
+        let connect = connect(&info(), crate::api::reserved::CONNECT, &[], None, 1);
         let request = authorizer_request(&connect, "arn");
         assert!(request.get("queryStringParameters").is_none());
         assert!(request.get("multiValueQueryStringParameters").is_none());

@@ -49,6 +49,28 @@ pub(super) fn sam_build_output(template: &std::path::Path) -> Option<PathBuf> {
     built.is_file().then_some(built)
 }
 
+/// Makes the scratch folder `dir` for this user alone (mode 0700: unpacked code and inline
+/// code are nobody else's to read). A folder already there under that name is removed first
+/// when it is this user's (a server with the same pid, gone), and refused when it is not (a
+/// shared temporary folder where another user made it first, to read or plant code).
+pub(super) fn private_scratch(dir: &std::path::Path) -> Result<(), StartError> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    if let Ok(meta) = dir.symlink_metadata() {
+        let ours = meta.is_dir() && meta.uid() == streamgate_emulator::callers::own_uid();
+        if !ours {
+            return Err(StartError::one(format!(
+                "{} already exists and is not this user's folder: remove it, or set TMPDIR to a folder of your own",
+                dir.display()
+            )));
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| StartError::one(format!("cannot create {}: {e}", dir.display())))
+}
+
 /// Scratch folders are named `{SCRATCH_PREFIX}{pid}-{api id}`.
 pub(super) const SCRATCH_PREFIX: &str = "streamgate-functions-";
 
@@ -102,5 +124,33 @@ mod tests {
         assert!(ours.exists(), "a running server's are kept");
         assert!(other.exists(), "other folders are left alone");
         let _ = std::fs::remove_dir_all(&temp);
+    }
+
+    #[test]
+    fn a_scratch_folder_is_private_and_another_users_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("streamgate-private-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("left")).unwrap();
+        private_scratch(&dir).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        assert!(
+            !dir.join("left").exists(),
+            "a folder of our own left there is made anew"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        // A link where the folder should be is not followed.
+        let target =
+            std::env::temp_dir().join(format!("streamgate-private-t-{}", std::process::id()));
+        std::fs::create_dir_all(&target).unwrap();
+        std::os::unix::fs::symlink(&target, &dir).unwrap();
+        let refused = private_scratch(&dir).unwrap_err();
+        assert!(
+            refused.to_string().contains("not this user's folder"),
+            "{refused}"
+        );
+        std::fs::remove_file(&dir).unwrap();
+        std::fs::remove_dir_all(&target).unwrap();
     }
 }

@@ -77,6 +77,7 @@ impl TemplateHost {
         let unpacked = ScratchDir(
             std::env::temp_dir().join(format!("{SCRATCH_PREFIX}{}-{api_id}", std::process::id())),
         );
+        files::private_scratch(&unpacked.0)?;
         let port = listener
             .local_addr()
             .map_err(|e| StartError::one(format!("no local address: {e}")))?

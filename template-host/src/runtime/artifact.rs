@@ -255,57 +255,8 @@ fn bootstrap(f: &FunctionDef, task_root: PathBuf) -> Result<Launch, String> {
     })
 }
 
-/// Lambda's limit on a function's code, unzipped (250 MB).
-pub const MAX_UNZIPPED_BYTES: u64 = 262_144_000;
-
-/// Unpacks a zip as Lambda does, keeping the files' Unix modes; one that would unzip past
-/// Lambda's limit is refused before anything is written, as Lambda refuses it at deploy time.
-fn unzip(zip_path: &Path, into: &Path) -> std::io::Result<()> {
-    let file = std::fs::File::open(zip_path)?;
-    let mut archive = zip::ZipArchive::new(file).map_err(std::io::Error::other)?;
-    let mut total: u64 = 0;
-    for i in 0..archive.len() {
-        let entry = archive.by_index_raw(i).map_err(std::io::Error::other)?;
-        total = total.saturating_add(entry.size());
-    }
-    if total > MAX_UNZIPPED_BYTES {
-        return Err(std::io::Error::other(format!(
-            "it unzips to {total} bytes; Lambda's limit is {MAX_UNZIPPED_BYTES} (250 MB)"
-        )));
-    }
-    std::fs::create_dir_all(into)?;
-    let mut written: u64 = 0;
-    for i in 0..archive.len() {
-        let mut entry = archive.by_index(i).map_err(std::io::Error::other)?;
-        let Some(relative) = entry.enclosed_name() else {
-            continue;
-        };
-        let out = into.join(relative);
-        if entry.is_dir() {
-            std::fs::create_dir_all(&out)?;
-            continue;
-        }
-        if let Some(parent) = out.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let mut target = std::fs::File::create(&out)?;
-        // The declared size can lie; what is written is held to it too.
-        let budget = MAX_UNZIPPED_BYTES.saturating_sub(written);
-        let copied = std::io::copy(&mut (&mut entry).take(budget + 1), &mut target)?;
-        written += copied;
-        if copied > budget {
-            return Err(std::io::Error::other(format!(
-                "it unzips past Lambda's limit of {MAX_UNZIPPED_BYTES} bytes (250 MB)"
-            )));
-        }
-        #[cfg(unix)]
-        if let Some(mode) = entry.unix_mode() {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&out, std::fs::Permissions::from_mode(mode & 0o7777))?;
-        }
-    }
-    Ok(())
-}
+pub use super::unzip::MAX_UNZIPPED_BYTES;
+use super::unzip::unzip;
 
 #[cfg(test)]
 mod tests {

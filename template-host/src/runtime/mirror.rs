@@ -13,8 +13,15 @@ pub fn refresh(from: &Path, to: &Path) -> std::io::Result<()> {
         let entry = entry?;
         let source = entry.path();
         let target = to.join(entry.file_name());
-        // Follows symlinks: a linked bootstrap is copied as the file it names.
+        // A linked folder stays a link (its contents are not the function's own to copy); a
+        // linked file is copied as the file it names (a linked bootstrap that is rebuilt).
         let meta = std::fs::metadata(&source)?;
+        if meta.is_dir() && entry.file_type()?.is_symlink() {
+            if target.symlink_metadata().is_err() {
+                std::os::unix::fs::symlink(std::fs::canonicalize(&source)?, &target)?;
+            }
+            continue;
+        }
         if meta.is_dir() {
             refresh(&source, &target)?;
             continue;
@@ -55,6 +62,38 @@ mod tests {
             "two"
         );
         drop(held);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn a_linked_folder_stays_a_link_and_a_linked_file_is_copied() {
+        let root =
+            std::env::temp_dir().join(format!("streamgate-mirror-links-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let (from, to, big) = (root.join("from"), root.join("to"), root.join("big"));
+        std::fs::create_dir_all(&from).unwrap();
+        std::fs::create_dir_all(&big).unwrap();
+        std::fs::write(big.join("model"), "weights").unwrap();
+        std::fs::write(root.join("built"), "bin").unwrap();
+        std::os::unix::fs::symlink(&big, from.join("data")).unwrap();
+        std::os::unix::fs::symlink("../built", from.join("bootstrap")).unwrap();
+        refresh(&from, &to).unwrap();
+        let data = to.join("data");
+        assert!(data.symlink_metadata().unwrap().file_type().is_symlink());
+        assert_eq!(
+            std::fs::read_to_string(data.join("model")).unwrap(),
+            "weights"
+        );
+        let bootstrap = to.join("bootstrap");
+        assert!(
+            !bootstrap
+                .symlink_metadata()
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(bootstrap).unwrap(), "bin");
+        refresh(&from, &to).unwrap();
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

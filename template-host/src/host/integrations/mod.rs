@@ -65,14 +65,17 @@ mod tests {
     #[tokio::test]
     async fn each_route_goes_to_its_own_integration() {
         let mut routes = Routes::new();
-        routes.insert("$connect", Arc::new(Fixed(200)));
+        routes.insert(
+            streamgate_emulator::api::reserved::CONNECT,
+            Arc::new(Fixed(200)),
+        );
         routes.insert("sendMessage", Arc::new(Fixed(204)));
         let route = |key: &str| ApiRoute::proxy(key);
         let answered = routes.invoke(&route("sendMessage"), Value::Null).await;
         assert_eq!(answered.unwrap().status_code, 204);
         assert!(matches!(
-            routes.invoke(&route("$default"), Value::Null).await,
-            Err(IntegrationError::NoRoute(ref k)) if k == "$default"
+            routes.invoke(&route(streamgate_emulator::api::reserved::DEFAULT), Value::Null).await,
+            Err(IntegrationError::NoRoute(ref k)) if k == streamgate_emulator::api::reserved::DEFAULT
         ));
     }
 }
