@@ -1,6 +1,7 @@
-//! A Python function whose init starts a plain child, a child in a new session
-//! (`start_new_session=True`) and a double-forked daemon: all three go with an idle stop, as
-//! everything in a Lambda sandbox goes with it (`/proc`, by the pids they wrote).
+//! A Python and a Node.js function whose init starts a plain child, a child in a new session
+//! (`start_new_session=True`, `detached: true`) and a daemon whose parent exits at once: all
+//! three go with an idle stop, as everything in a Lambda sandbox goes with it (`/proc`, by
+//! the pids they wrote).
 
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ Resources:
   Connect:
     Type: AWS::Serverless::Function
     Properties:
-      Runtime: python3.12
+      Runtime: RUNTIME
       CodeUri: app/
       Handler: spawn.handler
       Environment:
@@ -52,14 +53,39 @@ def handler(event, context):
     return {"statusCode": 200}
 "#;
 
+const SPAWN_JS: &str = r#"const { spawn } = require('child_process');
+const fs = require('fs');
+const path = require('path');
+
+const OUT = process.env.OUT;
+const note = (name, pid) => fs.writeFileSync(path.join(OUT, name), String(pid));
+
+note('plain', spawn('sleep', ['1000'], { stdio: 'ignore' }).pid);
+note('session', spawn('sleep', ['1000'], { stdio: 'ignore', detached: true }).pid);
+spawn('sh', ['-c', 'sleep 1000 & echo $! > "$OUT/daemon"'], { stdio: 'ignore', detached: true });
+
+exports.handler = async () => ({ statusCode: 200 });
+"#;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_a_python_function_starts_in_a_new_session_goes_with_an_idle_stop() {
-    let dir = scratch_dir("managed-python-sessions");
+    goes_with_an_idle_stop("python", "python3.12", "spawn.py", SPAWN).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_node_function_starts_detached_goes_with_an_idle_stop() {
+    goes_with_an_idle_stop("node", "nodejs20.x", "spawn.js", SPAWN_JS).await;
+}
+
+async fn goes_with_an_idle_stop(name: &str, runtime: &str, file: &str, code: &str) {
+    let dir = scratch_dir(&format!("managed-{name}-sessions"));
     let out = dir.join("out");
     std::fs::create_dir_all(dir.join("app")).unwrap();
     std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(dir.join("app/spawn.py"), SPAWN).unwrap();
-    let template = TEMPLATE.replace("OUT_DIR", &out.display().to_string());
+    std::fs::write(dir.join("app").join(file), code).unwrap();
+    let template = TEMPLATE
+        .replace("OUT_DIR", &out.display().to_string())
+        .replace("RUNTIME", runtime);
     std::fs::write(dir.join("template.yaml"), template).unwrap();
     let (running, _, _) = serve(dir.join("template.yaml")).await;
     assert_eq!(handshake_status(&running.url()).await, 101);
@@ -70,7 +96,7 @@ async fn what_a_python_function_starts_in_a_new_session_goes_with_an_idle_stop()
         for _ in 0..100 {
             if let Some(p) = std::fs::read_to_string(&path)
                 .ok()
-                .and_then(|t| t.parse::<u32>().ok())
+                .and_then(|t| t.trim().parse::<u32>().ok())
             {
                 pid = Some(p);
                 break;
