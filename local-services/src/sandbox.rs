@@ -7,7 +7,7 @@
 //!   leave behind is re-parented to the server, never to init;
 //! - each function process is a [`Sandbox`] (its leader's pid and its Lambda log stream
 //!   name, which Lambda gives each execution environment its own of); a thread walks the
-//!   process table every [`SCAN_EVERY`] while sandboxes exist and counts in a sandbox every
+//!   server's own process tree every [`SCAN_EVERY`] while sandboxes exist and counts in a sandbox every
 //!   descendant of its leader and every process re-parented to the server whose environment
 //!   carries the sandbox's log stream name (a daemon double-forked out of the way keeps the
 //!   environment it was started with);
@@ -95,12 +95,6 @@ impl Sandbox {
             }
         }
         Sandbox { leader }
-    }
-
-    /// Counts what is in the sandbox now (also done every [`SCAN_EVERY`]); a function that
-    /// has just exited is scanned once more before its sandbox ends.
-    pub fn scan_now(&self) {
-        scan();
     }
 
     /// Ends the sandbox: every process counted in it is killed and reaped.
@@ -275,7 +269,50 @@ struct ProcessTable {
 }
 
 impl ProcessTable {
+    /// This server's descendants (every process a sandbox can hold: the function processes
+    /// are its children, and orphans come to it), read through the kernel's `children`
+    /// lists, so a walk costs what the server's own tree holds, not the whole machine's
+    /// table; the whole table where those lists are not kept.
     fn read() -> ProcessTable {
+        ProcessTable::below(std::process::id()).unwrap_or_else(ProcessTable::whole)
+    }
+
+    /// The descendants of `root`, or `None` when the kernel keeps no `children` lists.
+    fn below(root: u32) -> Option<ProcessTable> {
+        let mut stats = HashMap::new();
+        let mut queue = vec![root];
+        let mut first = true;
+        while let Some(pid) = queue.pop() {
+            let tasks = std::fs::read_dir(format!("/proc/{pid}/task"));
+            let mut listed = false;
+            for task in tasks.into_iter().flatten().flatten() {
+                let Ok(children) = std::fs::read_to_string(task.path().join("children")) else {
+                    continue;
+                };
+                listed = true;
+                for child in children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok())
+                {
+                    if stats.len() >= 100_000 {
+                        return Some(ProcessTable { stats });
+                    }
+                    if let Some(stat) = stat_of(child) {
+                        stats.insert(child, stat);
+                        queue.push(child);
+                    }
+                }
+            }
+            if first && !listed {
+                return None;
+            }
+            first = false;
+        }
+        Some(ProcessTable { stats })
+    }
+
+    /// Every process of the machine.
+    fn whole() -> ProcessTable {
         let stats = std::fs::read_dir("/proc")
             .into_iter()
             .flatten()
@@ -347,10 +384,41 @@ mod tests {
     }
 
     #[test]
-    fn this_process_is_in_the_table_with_its_parent() {
-        let table = ProcessTable::read();
+    fn this_process_is_in_the_whole_table_with_its_parent() {
+        let table = ProcessTable::whole();
         let me = std::process::id();
         assert!(table.started(me).is_some());
         assert_eq!(table.parent(me), parent_of(me));
+    }
+
+    #[test]
+    fn the_walk_below_a_process_finds_its_grandchildren() {
+        let mut sh = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & wait"])
+            .spawn()
+            .unwrap();
+        let sh_pid = sh.id();
+        let mut grandchild = None;
+        for _ in 0..100 {
+            let table = ProcessTable::read();
+            grandchild = table.children(sh_pid).first().copied();
+            if grandchild.is_some() {
+                assert_eq!(table.parent(sh_pid), Some(std::process::id()));
+                assert_eq!(
+                    table.descendants(std::process::id()).len(),
+                    table.stats.len(),
+                    "the walk holds only what is below this process"
+                );
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let grandchild = grandchild.expect("the sleep is found below its shell");
+        assert_eq!(started_at(grandchild.pid), Some(grandchild.started));
+        // SAFETY: kill(2) signals the sleep this test started.
+        unsafe {
+            libc::kill(grandchild.pid as i32, libc::SIGKILL);
+        }
+        sh.wait().unwrap();
     }
 }
