@@ -6,17 +6,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
 use streamgate_aws::DynamoQuotas;
-use streamgate_contract::{ErrorCode, Function, Route, ServerFrame, quota};
+use streamgate_contract::{ErrorCode, Function, ServerFrame, quota};
 use streamgate_core::memory::MemoryQuotas;
-use streamgate_core::{ChatApp, ChatSettings, QuotaSettings, QuotaStore};
-use streamgate_llm::EchoProvider;
+use streamgate_core::{ChatApp, QuotaStore};
 use streamgate_tests::doubles::{PushBehaviour, RecordingPush};
 use streamgate_tests::dynamodb_local::{DynamoDbLocal, create_quotas_table};
-use streamgate_tests::fixture_json;
 
-use crate::chat_app::chat_app;
+use crate::chat_app::{capped_app, handle_all, message_event};
 
 /// How many messages a user sends at once, and how many answers may stream at once.
 const SENT: usize = 10;
@@ -43,47 +40,17 @@ impl Ids {
     }
 }
 
-/// A MESSAGE event from `user` on `connection` with the client's `request_id`, as API
-/// Gateway delivers it (its own request id, `delivery`, on each).
-fn message(
-    user: &str,
-    connection: &str,
-    request_id: &str,
-    delivery: &str,
-) -> aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest {
-    let mut e = fixture_json("message");
-    e["body"] = json!({"action": Route::Message.key(), "data": "four words of input", "requestId": request_id})
-        .to_string()
-        .into();
-    e["requestContext"]["connectionId"] = json!(connection);
-    e["requestContext"]["requestId"] = json!(delivery);
-    e["requestContext"]["authorizer"] = json!({"principalId": user, "userId": user});
-    serde_json::from_value(e).unwrap()
-}
-
 /// Sends `SENT` messages at once from `user` over `connections` (taking turns) with `ids`,
 /// and checks that `CAP` were answered and the rest refused `quota_exceeded`, then that
 /// every place was given back.
 async fn cap_holds(quotas: Arc<dyn QuotaStore>, user: &str, ids: Ids, connections: usize) {
-    let settings = ChatSettings {
-        quotas: QuotaSettings {
-            max_answers: CAP,
-            ..QuotaSettings::default()
-        },
-        ..ChatSettings::default()
-    };
     let push = RecordingPush::new(PushBehaviour::Accept);
-    let app = ChatApp {
-        // Four words, a second to stream: every place is asked for long before one frees.
-        llm: Arc::new(EchoProvider::new(Duration::from_millis(250))),
-        quotas: quotas.clone(),
-        settings,
-        ..chat_app(push.clone())
-    };
+    // Four words, a second to stream: every place is asked for long before one frees.
+    let app = capped_app(push.clone(), quotas, CAP, Duration::from_millis(250));
     let events: Vec<_> = (0..SENT)
         .map(|i| {
             let connection = format!("{user}-conn-{}", i % connections);
-            message(
+            message_event(
                 user,
                 &connection,
                 &ids.of(i),
@@ -91,10 +58,7 @@ async fn cap_holds(quotas: Arc<dyn QuotaStore>, user: &str, ids: Ids, connection
             )
         })
         .collect();
-    let runs = events.iter().map(|e| app.handle(Function::Message, e));
-    for response in futures::future::join_all(runs).await {
-        assert_eq!(response.status_code, 200);
-    }
+    handle_all(&app, Function::Message, &events).await;
     let frames = push.frames();
     let done = frames
         .iter()
@@ -114,9 +78,9 @@ async fn cap_holds(quotas: Arc<dyn QuotaStore>, user: &str, ids: Ids, connection
         ..app
     };
     let next: Vec<_> = (0..CAP as usize)
-        .map(|i| message(user, "after", &ids.of(i), &format!("{user}-after-{i}")))
+        .map(|i| message_event(user, "after", &ids.of(i), &format!("{user}-after-{i}")))
         .collect();
-    futures::future::join_all(next.iter().map(|e| app.handle(Function::Message, e))).await;
+    handle_all(&app, Function::Message, &next).await;
     let answered = after
         .frames()
         .iter()

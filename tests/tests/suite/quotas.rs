@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use streamgate_aws::DynamoQuotas;
-use streamgate_contract::{ErrorCode, Function, Route, ServerFrame, quota};
+use streamgate_contract::{ErrorCode, Function, ServerFrame, quota};
 use streamgate_core::conversation::memory::MemoryConversations;
 use streamgate_core::memory::MemoryStore;
 use streamgate_core::{ChatApp, ChatSettings, QuotaSettings, QuotaStore};
@@ -16,23 +16,16 @@ use streamgate_tests::doubles::{PushBehaviour, RecordingPush};
 use streamgate_tests::dynamodb_local::{DynamoDbLocal, create_quotas_table};
 use streamgate_tests::fixture_json;
 
-use crate::chat_app::chat_app;
+use crate::chat_app::{capped_app, chat_app, handle_all, message_event};
 
-/// A MESSAGE event from `user` (as the authorizer context carries it) on `connection`.
+/// A MESSAGE event from `user` on `connection`, each frame its own delivery, as API Gateway
+/// numbers them.
 fn message_from(
     user: &str,
     connection: &str,
     request_id: &str,
 ) -> aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest {
-    let mut e = fixture_json("message");
-    e["body"] = json!({"action": Route::Message.key(), "data": "four words of input", "requestId": request_id})
-        .to_string()
-        .into();
-    e["requestContext"]["connectionId"] = json!(connection);
-    // Each frame is its own delivery, as API Gateway numbers them.
-    e["requestContext"]["requestId"] = json!(format!("apigw-{request_id}"));
-    e["requestContext"]["authorizer"] = json!({"principalId": user, "userId": user});
-    serde_json::from_value(e).unwrap()
+    message_event(user, connection, request_id, &format!("apigw-{request_id}"))
 }
 
 fn connect_from(
@@ -95,10 +88,7 @@ async fn fifty_answers_at_once_on_a_budget_for_ten_never_overspend_and_others_ar
     let events: Vec<_> = (0..50)
         .map(|i| message_from("alice", "R1kmxc2VNjMCFIA=", &format!("a-{i}")))
         .collect();
-    let runs = events.iter().map(|e| app.handle(Function::Message, e));
-    for response in futures::future::join_all(runs).await {
-        assert_eq!(response.status_code, 200);
-    }
+    handle_all(&app, Function::Message, &events).await;
     let frames = push.frames();
     let done = frames
         .iter()
@@ -155,26 +145,13 @@ async fn fifty_answers_at_once_on_a_budget_for_ten_never_overspend_and_others_ar
 async fn answers_at_once_are_capped_per_user() {
     let db = DynamoDbLocal::start().await;
     let quotas = quotas(&db).await;
-    let settings = ChatSettings {
-        quotas: QuotaSettings {
-            max_answers: 2,
-            ..QuotaSettings::default()
-        },
-        ..ChatSettings::default()
-    };
     let push = RecordingPush::new(PushBehaviour::Accept);
-    let app = ChatApp {
-        // Slow enough that the first two are still streaming when the third asks.
-        llm: Arc::new(EchoProvider::new(Duration::from_millis(150))),
-        quotas: quotas.clone(),
-        settings,
-        ..chat_app(push.clone())
-    };
+    // Slow enough that the first two are still streaming when the third asks.
+    let app = capped_app(push.clone(), quotas.clone(), 2, Duration::from_millis(150));
     let events: Vec<_> = (0..3)
         .map(|i| message_from("carol", "C4r0lxxxxxxxxA=", &format!("c-{i}")))
         .collect();
-    let runs = events.iter().map(|e| app.handle(Function::Message, e));
-    futures::future::join_all(runs).await;
+    handle_all(&app, Function::Message, &events).await;
     let frames = push.frames();
     let refused: Vec<_> = frames
         .iter()
