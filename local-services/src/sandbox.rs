@@ -205,17 +205,28 @@ fn kill(p: Pid) {
     crate::reaper::forget_pid(p.pid);
 }
 
-/// Waits for this server's child `pid` (killed or a zombie already).
+/// Reaps this server's child `pid` (killed or a zombie already), waiting at most
+/// [`REAP_WAIT`]: a process stuck in the kernel is left unreaped (a table entry, no more)
+/// rather than holding up the thread that ends a sandbox.
 fn reap(pid: u32) {
-    if let Ok(pid) = i32::try_from(pid) {
+    let Ok(pid) = i32::try_from(pid) else {
+        return;
+    };
+    let deadline = std::time::Instant::now() + REAP_WAIT;
+    loop {
         let mut status = 0;
         // SAFETY: waitpid(2) on one pid, writing only `status`. Only processes counted in a
         // sandbox are reaped here, never a child this server started itself.
-        unsafe {
-            libc::waitpid(pid, &mut status, 0);
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r != 0 || std::time::Instant::now() >= deadline {
+            return;
         }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// The longest a killed process is waited for.
+const REAP_WAIT: Duration = Duration::from_secs(1);
 
 /// Whether `pid`'s environment holds `SANDBOX_VARIABLE=stream`.
 fn carries(pid: u32, stream: &str) -> bool {
