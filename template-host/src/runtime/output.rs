@@ -1,12 +1,17 @@
 //! A function's output, read as Lambda reads it: bytes, not text (invalid UTF-8 is shown with
 //! replacement characters instead of stopping the reader), cut into lines of at most
 //! [`MAX_LINE_BYTES`] (a longer line, or one that never ends, is split, as CloudWatch splits
-//! events over 256 KB), and handed to a sink that never blocks the server: the default one
-//! goes through [`streamgate_emulator::stdout`], which drops lines the terminal cannot take.
+//! events over 256 KB), and handed to a sink that never blocks the server. Lines are read
+//! only as fast as the server's standard output takes them ([`streamgate_emulator::stdout`]):
+//! a function printing faster waits on its pipe, as Lambda loses nothing a function prints;
+//! only a standard output that takes nothing for seconds has the lines dropped, and counted.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::Notify;
 
 /// The longest line kept whole (CloudWatch Logs' event size).
 pub const MAX_LINE_BYTES: usize = 256 * 1024;
@@ -66,8 +71,48 @@ impl LineSplitter {
     }
 }
 
-/// Reads `stream` to its end, calling `line` for each line.
+/// Readers of functions' output still reading, told when one ends.
+static READING: AtomicUsize = AtomicUsize::new(0);
+static READ: Notify = Notify::const_new();
+
+/// Counts one reader in while it lives.
+struct Reading;
+
+impl Reading {
+    fn start() -> Reading {
+        READING.fetch_add(1, Ordering::AcqRel);
+        Reading
+    }
+}
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        READING.fetch_sub(1, Ordering::AcqRel);
+        READ.notify_waiters();
+    }
+}
+
+/// Waits at most `within` for every function's output to be read to its end (once their
+/// processes are stopped, before the server exits): `false` if some was not.
+pub async fn all_read(within: Duration) -> bool {
+    let until = tokio::time::Instant::now() + within;
+    loop {
+        let ended = READ.notified();
+        tokio::pin!(ended);
+        ended.as_mut().enable();
+        if READING.load(Ordering::Acquire) == 0 {
+            return true;
+        }
+        if tokio::time::timeout_at(until, ended).await.is_err() {
+            return READING.load(Ordering::Acquire) == 0;
+        }
+    }
+}
+
+/// Reads `stream` to its end, calling `line` for each line once standard output has room
+/// (each line the server's standard output drops is counted there instead).
 pub async fn read_lines(mut stream: impl AsyncRead + Unpin, mut line: impl FnMut(&str)) {
+    let _reading = Reading::start();
     let mut splitter = LineSplitter::new(MAX_LINE_BYTES);
     let mut buf = vec![0u8; 8192];
     loop {
@@ -75,12 +120,16 @@ pub async fn read_lines(mut stream: impl AsyncRead + Unpin, mut line: impl FnMut
             Ok(0) | Err(_) => break,
             Ok(n) => {
                 for l in splitter.push(&buf[..n]) {
-                    line(&l);
+                    if streamgate_emulator::stdout::room().await {
+                        line(&l);
+                    }
                 }
             }
         }
     }
-    if let Some(l) = splitter.finish() {
+    if let Some(l) = splitter.finish()
+        && streamgate_emulator::stdout::room().await
+    {
         line(&l);
     }
 }

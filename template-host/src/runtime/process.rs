@@ -52,14 +52,18 @@ impl Process {
     }
 }
 
+/// How long an exit waits for the process's output to be read.
+const READ_AFTER_EXIT: Duration = Duration::from_secs(1);
+
 /// Owns the child until it exits (by itself, or killed on request or when the [`Process`] is
 /// dropped), reaps it, kills what is left of its process group and of its sandbox (what it
 /// started in the background dies with it, as with Lambda's sandbox, even what left the
-/// group), and tells the pool: exits are noticed as they happen, not polled.
+/// group), reads what it printed last, and tells the pool: exits are noticed as they happen, not polled.
 fn watch_child(
     mut child: Child,
     pgid: u32,
     sandbox: Sandbox,
+    readers: Vec<tokio::task::JoinHandle<()>>,
 ) -> (oneshot::Sender<()>, watch::Receiver<bool>) {
     let (kill, killed) = oneshot::channel::<()>();
     let (exited_tx, exited) = watch::channel(false);
@@ -75,6 +79,9 @@ fn watch_child(
         reaper::kill_group(pgid);
         sandbox.end();
         reaper::forget(pgid);
+        // What it printed last is read before its exit is told (a crash's last words come
+        // before the error they explain), unless standard output is too slow to wait for.
+        let _ = tokio::time::timeout(READ_AFTER_EXIT, futures::future::join_all(readers)).await;
         let _ = exited_tx.send(true);
     });
     (kill, exited)
@@ -140,6 +147,7 @@ impl Process {
         let pgid = child.id().unwrap_or_default();
         reaper::watch(pgid);
         let sandbox = Sandbox::track(pgid, &stream);
+        let mut readers = Vec::with_capacity(2);
         for stream in [
             child
                 .stdout
@@ -155,9 +163,11 @@ impl Process {
         {
             let logs = config.logs.clone();
             let name = f.name.clone();
-            tokio::spawn(output::read_lines(stream, move |line| logs(&name, line)));
+            readers.push(tokio::spawn(output::read_lines(stream, move |line| {
+                logs(&name, line)
+            })));
         }
-        let (kill, exited) = watch_child(child, pgid, sandbox);
+        let (kill, exited) = watch_child(child, pgid, sandbox, readers);
         Ok(Process {
             pgid,
             kill: Mutex::new(Some(kill)),

@@ -1,6 +1,8 @@
 //! `--template`: a CloudFormation template's WebSocket API, its functions' bootstraps run under
 //! the embedded Lambda Runtime API, its tables in DynamoDB Local, its secrets served locally.
 
+use std::time::Duration;
+
 use streamgate_emulator::access::Access;
 use streamgate_emulator::process::{StopSignal, serve_until_stopped};
 use streamgate_template_host::host::{TemplateHost, TemplateOptions};
@@ -109,7 +111,9 @@ pub(super) async fn run(cli: Cli, mut options: TemplateOptions) -> Result<(), St
         shutting_down,
     )
     .await;
-    // The functions' processes and DynamoDB Local stop with it.
+    // The functions' processes and DynamoDB Local stop with it, and what the functions printed
+    // last is read before standard output's queue is flushed.
     drop(server);
+    streamgate_template_host::runtime::output::all_read(Duration::from_secs(2)).await;
     outcome.map_err(still_open)
 }

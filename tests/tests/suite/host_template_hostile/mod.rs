@@ -75,6 +75,17 @@ async fn server_process(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> (tokio::process::Child, std::net::SocketAddr) {
+    server_writing_to(template, args, env, Stdio::piped()).await
+}
+
+/// `streamgate-server --template TEMPLATE` with `args`, its standard output `stdout`, once it
+/// listens.
+async fn server_writing_to(
+    template: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdout: Stdio,
+) -> (tokio::process::Child, std::net::SocketAddr) {
     let port = streamgate_tests::free_port();
     let server =
         tokio::process::Command::new(streamgate_tests::workspace_binary("streamgate-server"))
@@ -83,7 +94,7 @@ async fn server_process(
             .args(["--port", &port.to_string()])
             .args(args)
             .envs(env.iter().copied())
-            .stdout(Stdio::piped())
+            .stdout(stdout)
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()

@@ -151,3 +151,59 @@ async fn a_standard_output_nobody_reads_does_not_stop_the_server() {
         "the server is still running"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_output_reaches_a_file_whole() {
+    let dir = scratch_dir("hostile-output-burst");
+    // One invocation prints 200,000 numbered lines (about 30 MB) as fast as it can, then its
+    // last line, then answers.
+    const LINES: usize = 200_000;
+    let pad = "x".repeat(120);
+    let function = bootstrap(
+        &dir,
+        "",
+        &format!(r#"seq -f "burst %.0f {pad}" 1 {LINES}; echo "burst-end $id""#),
+        r#"{"statusCode": 200}"#,
+    );
+    let (template, _) = write_template(&dir, &function, connect_only());
+    let out_path = dir.join("server-output");
+    let out = std::fs::File::create(&out_path).unwrap();
+    let (mut server, addr) = server_writing_to(&template, &[], &[], Stdio::from(out)).await;
+    assert_eq!(upgrade_status(addr).await, 101);
+    // The server stops right after the answer: what the function printed before it still
+    // reaches the file.
+    let pid = i32::try_from(server.id().unwrap()).unwrap();
+    // SAFETY: kill(2) signals the server process this test started.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    let status = tokio::time::timeout(Duration::from_secs(60), server.wait())
+        .await
+        .expect("the server stops within 60 s of SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let text = std::fs::read_to_string(&out_path).unwrap();
+    let mut seen = vec![false; LINES + 1];
+    let mut count = 0;
+    for line in text.lines() {
+        if let Some(rest) = line.split(" | burst ").nth(1) {
+            let n: usize = rest.split(' ').next().unwrap().parse().unwrap();
+            assert!(!seen[n], "line {n} twice");
+            seen[n] = true;
+            count += 1;
+        }
+    }
+    let notices: Vec<&str> = text.lines().filter(|l| l.contains("dropped")).collect();
+    let first = &notices[..notices.len().min(3)];
+    assert_eq!(
+        count,
+        LINES,
+        "lines that reached the file; {} drop notices, the first {first:?}",
+        notices.len()
+    );
+    assert!(notices.is_empty(), "no drop notice: {first:?}");
+    assert!(
+        text.lines().any(|l| l.contains("| burst-end ")),
+        "the function's last line reached the file"
+    );
+}
