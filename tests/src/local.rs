@@ -243,6 +243,22 @@ impl LocalServer {
         push: Option<Arc<dyn streamgate_core::ClientPush>>,
         echo_delay: Duration,
     ) -> LocalServer {
+        LocalServer::chat_settings(
+            config,
+            push,
+            echo_delay,
+            streamgate_core::ChatSettings::default(),
+        )
+        .await
+    }
+
+    /// [`LocalServer::chat_with`], the handlers configured by `settings`.
+    pub async fn chat_settings(
+        config: GatewayConfig,
+        push: Option<Arc<dyn streamgate_core::ClientPush>>,
+        echo_delay: Duration,
+        settings: streamgate_core::ChatSettings,
+    ) -> LocalServer {
         let registry = Arc::new(Registry::new(None));
         let push = push.unwrap_or_else(|| {
             Arc::new(streamgate_server::in_process::LocalPush(registry.clone()))
@@ -255,7 +271,7 @@ impl LocalServer {
             conversations: Arc::new(
                 streamgate_core::conversation::memory::MemoryConversations::new(),
             ),
-            settings: streamgate_core::ChatSettings::default(),
+            settings,
         };
         LocalServer::start(
             config,

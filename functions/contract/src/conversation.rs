@@ -38,6 +38,12 @@ pub const HISTORY_READ_TURNS: u32 = 50;
 /// errs on the side of sending less).
 pub const BYTES_PER_TOKEN: usize = 4;
 
+/// The estimated tokens of `bytes` bytes of text ([`BYTES_PER_TOKEN`], rounded up): what the
+/// history budget, the quota reservation and the echo provider all count.
+pub fn estimated_tokens(bytes: usize) -> u64 {
+    bytes.div_ceil(BYTES_PER_TOKEN) as u64
+}
+
 /// Default history budget, in estimated tokens (`STREAMGATE_HISTORY_TOKENS`).
 pub const DEFAULT_HISTORY_TOKENS: u64 = 4000;
 

@@ -10,6 +10,7 @@
 //! client keeps its reservation (the provider may have billed it). A user's overspend is thus
 //! bounded by the answers already in flight.
 
+use streamgate_contract::conversation::estimated_tokens;
 use streamgate_contract::quota::{
     self as q, ANSWER_PLACE_SECONDS, CONNECTION_PLACE_SECONDS, PLACE_RETRY_AFTER_SECONDS,
 };
@@ -50,7 +51,7 @@ pub enum QuotaError {
 /// The tokens reserved before an answer to a prompt of `input_bytes` (the system prompt,
 /// the replayed history and the message) of at most `max_tokens`.
 pub fn reservation(input_bytes: usize, max_tokens: u32) -> u64 {
-    input_bytes.div_ceil(4) as u64 + u64::from(max_tokens)
+    estimated_tokens(input_bytes) + u64::from(max_tokens)
 }
 
 /// How an answer ended, for its settlement.
@@ -121,7 +122,7 @@ pub async fn begin_answer(
             user: user.to_owned(),
             place: place.to_owned(),
             reserved,
-            input_estimate: input_bytes.div_ceil(4) as u64,
+            input_estimate: estimated_tokens(input_bytes),
             started: now,
         });
     }

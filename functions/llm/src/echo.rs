@@ -1,7 +1,9 @@
 //! The built-in echo provider: streams the input back word by word, with no network and no
 //! key. It is the default, so everything runs on a fresh machine. In a conversation it shows
 //! what it was given: the echo of the new message ends with the previous one
-//! (` (before, you said: "...")`), so a client can see the history reached the model.
+//! (` (before, you said: "...")`), so a client can see the history reached the model. Its
+//! tokens are the estimate the quotas reserve (bytes divided by four, rounded up), and it
+//! stops at `max_tokens` as a model does.
 
 use std::time::Duration;
 
@@ -9,6 +11,7 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream;
 use streamgate_contract::Usage;
+use streamgate_contract::conversation::{BYTES_PER_TOKEN, estimated_tokens};
 use streamgate_core::ports::Role;
 use streamgate_core::{LlmError, LlmEvent, LlmProvider, LlmRequest, LlmStream};
 
@@ -55,6 +58,16 @@ pub fn words(text: &str) -> Vec<String> {
     out
 }
 
+/// The longest start of `text` whose estimated tokens are at most `max_tokens`, cut at a
+/// character boundary.
+fn within_tokens(text: &str, max_tokens: u32) -> &str {
+    let mut end = text.len().min(max_tokens as usize * BYTES_PER_TOKEN);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 #[async_trait]
 impl LlmProvider for EchoProvider {
     fn name(&self) -> &'static str {
@@ -73,15 +86,12 @@ impl LlmProvider for EchoProvider {
             let shown: String = previous.text.chars().take(PREVIOUS_SHOWN_CHARS).collect();
             text.push_str(&format!(" (before, you said: {shown:?})"));
         }
-        let prompt_words = request.system.iter().map(|s| words(s).len()).sum::<usize>()
-            + request
-                .messages
-                .iter()
-                .map(|m| words(&m.text).len())
-                .sum::<usize>();
-        let pieces = words(&text);
-        let count = pieces.len() as u64;
-        let input_tokens = prompt_words as u64;
+        // Counted as the quota's reservation estimates tokens, and cut at `max_tokens` as a
+        // model stops there: what a budget measured with the echo spends is what it reserved.
+        let input_tokens = estimated_tokens(request.prompt_bytes());
+        let text = within_tokens(&text, request.max_tokens);
+        let output_tokens = estimated_tokens(text.len());
+        let pieces = words(text);
         let delay = self.delay;
         let deltas = stream::iter(pieces).then(move |w| async move {
             if !delay.is_zero() {
@@ -92,7 +102,7 @@ impl LlmProvider for EchoProvider {
         let usage = stream::once(async move {
             Ok(LlmEvent::Usage(Usage {
                 input_tokens,
-                output_tokens: count,
+                output_tokens,
             }))
         });
         Ok(deltas.chain(usage).boxed())
@@ -140,8 +150,44 @@ mod tests {
             Some(&Ok(LlmEvent::Usage(Usage {
                 input_tokens: 5,
                 output_tokens: 5
-            })))
+            }))),
+            "19 bytes each way, four to a token"
         );
+    }
+
+    #[tokio::test]
+    async fn stops_at_max_tokens_and_counts_as_the_reservation_does() {
+        let p = EchoProvider::new(Duration::ZERO);
+        let input = "héllo wörld and everything after it, which is long enough";
+        for max_tokens in [0, 1, 2, 3, 5, 100] {
+            let request = LlmRequest::ask(Some("be brief".into()), input, max_tokens);
+            let events: Vec<_> = p.stream(&request).await.unwrap().collect().await;
+            let text: String = events
+                .iter()
+                .filter_map(|e| match e {
+                    Ok(LlmEvent::Delta(d)) => Some(d.as_str()),
+                    _ => None,
+                })
+                .collect();
+            assert!(input.starts_with(&text), "{text:?}");
+            let Some(Ok(LlmEvent::Usage(u))) = events.last() else {
+                panic!("no usage")
+            };
+            assert!(
+                u.output_tokens <= u64::from(max_tokens),
+                "{u:?} for {max_tokens}"
+            );
+            assert_eq!(u.output_tokens, estimated_tokens(text.len()));
+            assert_eq!(u.input_tokens, estimated_tokens(request.prompt_bytes()));
+            // What the quota reserved covers what the answer spent, and the echo uses all of
+            // its allowance unless the input is shorter.
+            assert!(
+                u.input_tokens + u.output_tokens
+                    <= streamgate_core::quota::reservation(request.prompt_bytes(), max_tokens)
+            );
+            let whole = estimated_tokens(input.len());
+            assert_eq!(u.output_tokens, u64::from(max_tokens).min(whole));
+        }
     }
 
     #[tokio::test]
@@ -159,7 +205,7 @@ mod tests {
                 said(Role::Assistant, "first answer"),
                 said(Role::User, "second"),
             ],
-            max_tokens: 10,
+            max_tokens: 100,
         };
         let events: Vec<_> = p.stream(&request).await.unwrap().collect().await;
         let text: String = events
@@ -173,6 +219,9 @@ mod tests {
         let Some(Ok(LlmEvent::Usage(u))) = events.last() else {
             panic!("no usage")
         };
-        assert_eq!(u.input_tokens, 7, "every word of the prompt counts");
+        assert_eq!(
+            u.input_tokens, 10,
+            "every byte of the prompt counts: 40 bytes, four to a token"
+        );
     }
 }

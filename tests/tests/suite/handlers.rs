@@ -257,6 +257,7 @@ async fn message_streams_the_echo_answer() {
         _ => false,
     }));
     assert!(
-        matches!(frames.last(), Some(ServerFrame::Done { usage: Some(u), .. }) if u.output_tokens == 6)
+        matches!(frames.last(), Some(ServerFrame::Done { usage: Some(u), .. }) if u.output_tokens == 7),
+        "25 bytes of answer, four to a token"
     );
 }

@@ -1,19 +1,19 @@
 //! The messages sent to the model: the earlier turns that fit the history budget, then the
 //! new message.
 //!
-//! Turns are taken newest first while their estimated tokens (bytes of the message and the
-//! answer divided by [`BYTES_PER_TOKEN`], rounded up) fit the budget; the first turn that does
+//! Turns are taken newest first while their estimated tokens
+//! ([`estimated_tokens`] of the message and the answer) fit the budget; the first turn that does
 //! not fit ends the history, so the oldest go first and no turn is split. A turn whose answer
 //! is empty (nothing was delivered) is left out: every provider requires alternating,
 //! non-empty messages.
 
-use streamgate_contract::conversation::{BYTES_PER_TOKEN, Turn};
+use streamgate_contract::conversation::{Turn, estimated_tokens};
 
 use crate::ports::{ChatMessage, Role};
 
 /// Estimated tokens of a turn.
 pub fn turn_tokens(turn: &Turn) -> u64 {
-    (turn.user.len() + turn.answer.len()).div_ceil(BYTES_PER_TOKEN) as u64
+    estimated_tokens(turn.user.len() + turn.answer.len())
 }
 
 /// The messages for `input` after `newest_first` (turns as the store returns them), within

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use streamgate_contract::Route;
+use streamgate_emulator::GatewayConfig;
 use streamgate_tests::local::{Client, LocalServer, connect, next_json, send};
 
 /// About 12 KB of text that takes about 28 KB once escaped: under the 32 KB frame a client
@@ -44,7 +45,13 @@ async fn history(ws: &mut Client, id: &str, limit: Option<u32>, cursor: Option<&
 
 #[tokio::test]
 async fn escape_heavy_turns_are_paged_by_their_encoded_size_and_read_back_whole() {
-    let server = LocalServer::chat(None, Duration::ZERO).await;
+    // Answers as long as the messages: the echo stops at `max_tokens`, four bytes to a token.
+    let settings = streamgate_core::ChatSettings {
+        max_tokens: 8192,
+        ..streamgate_core::ChatSettings::default()
+    };
+    let server =
+        LocalServer::chat_settings(GatewayConfig::default(), None, Duration::ZERO, settings).await;
     let mut ws = connect(&server.ws_url()).await;
     let first = escape_heavy(1);
     let done = answer(
