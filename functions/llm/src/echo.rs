@@ -128,51 +128,46 @@ mod tests {
         assert_eq!(words("hello big world"), vec!["hello", " big", " world"]);
     }
 
-    #[tokio::test]
-    async fn echoes_the_input_with_usage() {
-        let p = EchoProvider::new(Duration::ZERO);
-        let events: Vec<_> = p
-            .stream(&LlmRequest::ask(None, "what is on the menu", 10))
+    /// The echo's answer to `request` and the usage it reported last.
+    async fn echo(request: &LlmRequest) -> (String, Usage) {
+        let events: Vec<_> = EchoProvider::new(Duration::ZERO)
+            .stream(request)
             .await
             .unwrap()
             .collect()
             .await;
-        let text: String = events
-            .iter()
-            .filter_map(|e| match e {
-                Ok(LlmEvent::Delta(d)) => Some(d.as_str()),
-                _ => None,
-            })
-            .collect();
+        let mut text = String::new();
+        let mut usage = None;
+        for e in events {
+            match e.unwrap() {
+                LlmEvent::Delta(d) => text.push_str(&d),
+                LlmEvent::Usage(u) => usage = Some(u),
+            }
+        }
+        (text, usage.expect("a usage event"))
+    }
+
+    #[tokio::test]
+    async fn echoes_the_input_with_usage() {
+        let (text, usage) = echo(&LlmRequest::ask(None, "what is on the menu", 10)).await;
         assert_eq!(text, "what is on the menu");
         assert_eq!(
-            events.last(),
-            Some(&Ok(LlmEvent::Usage(Usage {
+            usage,
+            Usage {
                 input_tokens: 5,
                 output_tokens: 5
-            }))),
+            },
             "19 bytes each way, four to a token"
         );
     }
 
     #[tokio::test]
     async fn stops_at_max_tokens_and_counts_as_the_reservation_does() {
-        let p = EchoProvider::new(Duration::ZERO);
         let input = "héllo wörld and everything after it, which is long enough";
         for max_tokens in [0, 1, 2, 3, 5, 100] {
             let request = LlmRequest::ask(Some("be brief".into()), input, max_tokens);
-            let events: Vec<_> = p.stream(&request).await.unwrap().collect().await;
-            let text: String = events
-                .iter()
-                .filter_map(|e| match e {
-                    Ok(LlmEvent::Delta(d)) => Some(d.as_str()),
-                    _ => None,
-                })
-                .collect();
+            let (text, u) = echo(&request).await;
             assert!(input.starts_with(&text), "{text:?}");
-            let Some(Ok(LlmEvent::Usage(u))) = events.last() else {
-                panic!("no usage")
-            };
             assert!(
                 u.output_tokens <= u64::from(max_tokens),
                 "{u:?} for {max_tokens}"
@@ -193,7 +188,6 @@ mod tests {
     #[tokio::test]
     async fn in_a_conversation_the_echo_shows_the_previous_message() {
         use streamgate_core::ports::ChatMessage;
-        let p = EchoProvider::new(Duration::ZERO);
         let said = |role, text: &str| ChatMessage {
             role,
             text: text.into(),
@@ -207,18 +201,8 @@ mod tests {
             ],
             max_tokens: 100,
         };
-        let events: Vec<_> = p.stream(&request).await.unwrap().collect().await;
-        let text: String = events
-            .iter()
-            .filter_map(|e| match e {
-                Ok(LlmEvent::Delta(d)) => Some(d.as_str()),
-                _ => None,
-            })
-            .collect();
+        let (text, u) = echo(&request).await;
         assert_eq!(text, r#"second (before, you said: "first question")"#);
-        let Some(Ok(LlmEvent::Usage(u))) = events.last() else {
-            panic!("no usage")
-        };
         assert_eq!(
             u.input_tokens, 10,
             "every byte of the prompt counts: 40 bytes, four to a token"
