@@ -291,8 +291,14 @@ async fn pings_and_a_close_never_wait_behind_busy_integrations() {
 #[tokio::test]
 async fn a_client_too_slow_to_read_never_loses_an_answer_silently() {
     const REQUESTS: usize = 300;
-    // The real chat handlers (echo provider, no delay) and the in-process push.
-    let server = LocalServer::chat(None, Duration::ZERO).await;
+    // The real chat handlers (echo provider, no delay, answers as long as the 30 KB
+    // messages: it stops at `max_tokens`, four bytes to a token) and the in-process push.
+    let settings = streamgate_core::ChatSettings {
+        max_tokens: 8192,
+        ..streamgate_core::ChatSettings::default()
+    };
+    let server =
+        LocalServer::chat_settings(GatewayConfig::default(), None, Duration::ZERO, settings).await;
     let url = server.ws_url();
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
