@@ -24,6 +24,9 @@ pub enum StartError {
     /// It did not listen in time.
     #[error("DynamoDB Local did not listen on port {0} within 60 s")]
     NotListening(u16),
+    /// Another program took its port before it could listen, at every try.
+    #[error("another program took DynamoDB Local's port ({0}) at each of three tries")]
+    PortTaken(u16),
 }
 
 /// A running DynamoDB Local.
@@ -50,8 +53,26 @@ impl DynamoDbLocal {
             .max()
     }
 
-    /// Starts it from `jar_dir` and waits (up to 60 s) until it listens.
+    /// Starts it from `jar_dir` and waits (up to 60 s) until it answers as DynamoDB. A free
+    /// port is only free until something else takes it (another server starting at the same
+    /// moment): a start that finds another program on its port tries a new one, three times.
     pub async fn start(jar_dir: &Path) -> Result<DynamoDbLocal, StartError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match DynamoDbLocal::start_once(jar_dir).await {
+                Err(StartError::PortTaken(port)) if attempt < 3 => {
+                    tracing::debug!(
+                        port,
+                        "another program took DynamoDB Local's port; trying another"
+                    );
+                }
+                started => return started,
+            }
+        }
+    }
+
+    async fn start_once(jar_dir: &Path) -> Result<DynamoDbLocal, StartError> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
@@ -91,14 +112,21 @@ impl DynamoDbLocal {
         // It dies with the server, however the server ends.
         crate::reaper::watch(child.id().unwrap_or_default());
         for _ in 0..600 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
+            if answers_as_dynamodb(port).await {
                 return Ok(DynamoDbLocal { child, port });
             }
             if let Ok(Some(status)) = child.try_wait() {
-                return Err(StartError::Exited(status));
+                // It could not listen: on a port another program holds, or for its own reason.
+                return Err(
+                    if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                        .await
+                        .is_ok()
+                    {
+                        StartError::PortTaken(port)
+                    } else {
+                        StartError::Exited(status)
+                    },
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -109,6 +137,31 @@ impl DynamoDbLocal {
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+}
+
+/// Whether what listens on `port` is DynamoDB: an unsigned `ListTables` is refused with
+/// DynamoDB's own error type (another program on the port answers something else, or not).
+async fn answers_as_dynamodb(port: u16) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let probe = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()?;
+        stream
+            .write_all(
+                b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\n\
+                  Content-Type: application/x-amz-json-1.0\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+            )
+            .await
+            .ok()?;
+        let mut answer = Vec::new();
+        stream.take(16 * 1024).read_to_end(&mut answer).await.ok()?;
+        Some(String::from_utf8_lossy(&answer).contains("com.amazonaws.dynamodb."))
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), probe).await,
+        Ok(Some(true))
+    )
 }
 
 /// The launcher that binds DynamoDB Local to 127.0.0.1 (`LoopbackDynamoDb.java`).
@@ -185,5 +238,46 @@ impl Drop for DynamoDbLocal {
             crate::reaper::forget(pid);
         }
         let _ = self.child.start_kill();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server on `127.0.0.1:0` answering every connection with `answer`: its port.
+    async fn answering(answer: &'static str) -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let _ = s.write_all(answer.as_bytes()).await;
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn another_program_on_the_port_is_not_taken_for_dynamodb() {
+        let other = answering(
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 23\r\nConnection: close\r\n\r\n{\"message\":\"Not Found\"}",
+        )
+        .await;
+        assert!(!answers_as_dynamodb(other).await);
+        let dynamodb = answering(
+            "HTTP/1.1 400 Bad Request\r\nContent-Length: 70\r\nConnection: close\r\n\r\n{\"__type\":\"com.amazonaws.dynamodb.v20120810#MissingAuthenticationToken\"}",
+        )
+        .await;
+        assert!(answers_as_dynamodb(dynamodb).await);
+        // Nobody listening.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        assert!(!answers_as_dynamodb(closed).await);
     }
 }
