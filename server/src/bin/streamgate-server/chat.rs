@@ -1,7 +1,7 @@
 //! The built-in chat API: the contract's routes served by the handlers in this process, with
 //! the chosen store, push and provider, and the voice relay beside it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use streamgate_core::memory::{MemoryQuotas, MemoryStore};
 use streamgate_core::{
     ApiKey, ChatApp, ChatSettings, ClientPush, ConnectionStore, ConversationStore,
 };
-use streamgate_emulator::process::{StopSignal, serve_until_stopped};
+use streamgate_emulator::process::{StopSignal, serve_until};
 use streamgate_emulator::{Gateway, GatewayConfig, Registry};
 use streamgate_llm::{ProviderConfig, Timeouts};
 use streamgate_server::ChatIntegration;
@@ -20,8 +20,9 @@ use streamgate_server::in_process::LocalPush;
 use streamgate_voice_relay::{Catalog, RealtimeService};
 
 use crate::{
-    Cli, PushKind, SHUTDOWN_WITHIN, StoreKind, access, access_lines, gateway_config, listen,
-    metrics, metrics_line, shown_host, shutting_down, still_open,
+    Cli, PushKind, SHUTDOWN_WITHIN, StoreKind, access, access_lines, dev_token, finish,
+    gateway_config, listen, listening, metrics, metrics_line, run_command, shown_host,
+    shutting_down,
 };
 
 /// The connection records and conversations of `--store`.
@@ -55,7 +56,7 @@ fn push(cli: &Cli, registry: &Arc<Registry>) -> Arc<dyn ClientPush> {
 
 /// The listening socket of `--host`/`--port`.
 /// The built-in chat API (and the voice relay beside it), with the handlers in process.
-pub(super) async fn run(cli: Cli) -> Result<(), String> {
+pub(super) async fn run(cli: Cli) -> Result<Option<u8>, String> {
     let mut stop = StopSignal::install();
     // Flags win over the environment; both feed the same lookups the Lambda functions use.
     let mut overrides: HashMap<&str, String> = HashMap::new();
@@ -150,7 +151,10 @@ pub(super) async fn run(cli: Cli) -> Result<(), String> {
     .build();
     let shown = shown_host(&cli.serve.host);
     let (port, stage) = (cli.serve.port, &cli.stage);
-    say!("streamgate: chat API (API Gateway WebSocket emulation)");
+    say!(
+        "streamgate {}: chat API (API Gateway WebSocket emulation)",
+        env!("CARGO_PKG_VERSION")
+    );
     say!("  WebSocket:       ws://{shown}:{port}/{stage}   (or ws://{shown}:{port})");
     say!("  @connections:    http://{shown}:{port}/{stage}/@connections/{{connectionId}}");
     say!("  test page:       http://{shown}:{port}/");
@@ -175,7 +179,19 @@ pub(super) async fn run(cli: Cli) -> Result<(), String> {
         cli.store,
         cli.push
     );
-    serve_until_stopped(gateway, listener, &mut stop, SHUTDOWN_WITHIN, shutting_down)
-        .await
-        .map_err(still_open)
+    let beside = run_command::environment(run_command::Reach {
+        listening: listening(&listener)?,
+        stage,
+        token: dev_token(&access),
+        extra: BTreeMap::new(),
+    });
+    let (ended, closed) = serve_until(
+        gateway,
+        listener,
+        run_command::until_stopped_or_done(cli.run.as_deref(), beside, &mut stop),
+        SHUTDOWN_WITHIN,
+        shutting_down,
+    )
+    .await;
+    finish(ended, closed)
 }

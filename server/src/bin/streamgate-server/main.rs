@@ -23,6 +23,7 @@ macro_rules! say {
 }
 
 mod chat;
+mod run_command;
 mod template;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -128,6 +129,13 @@ struct Cli {
     voice: VoiceArgs,
     #[command(flatten)]
     template: TemplateArgs,
+    /// Runs CMD with `sh -c` once the server listens (a CI step: your own tests against the
+    /// API), with STREAMGATE_WS_URL, STREAMGATE_HTTP_URL, STREAMGATE_MANAGEMENT_URL and
+    /// STREAMGATE_TOKEN (with the development issuer) in its environment, and with --template
+    /// the local AWS credentials and endpoints the functions get. The server stops when CMD
+    /// ends and exits with its status.
+    #[arg(long, value_name = "CMD")]
+    run: Option<String>,
 }
 
 /// API Gateway's integration timeout, in ms.
@@ -142,10 +150,7 @@ async fn listen(cli: &Cli) -> Result<tokio::net::TcpListener, String> {
 
 /// Who may connect to the server listening at `listener`, as the flags ask.
 fn access(cli: &Cli, listener: &tokio::net::TcpListener) -> Result<Access, String> {
-    let port = listener
-        .local_addr()
-        .map_err(|e| format!("the listening socket has no address: {e}"))?
-        .port();
+    let port = listening(listener)?.port();
     cli.access
         .resolve(&format!("http://127.0.0.1:{port}"), rand::random())
 }
@@ -155,8 +160,7 @@ fn access(cli: &Cli, listener: &tokio::net::TcpListener) -> Result<Access, Strin
 /// send to a server).
 fn access_lines(access: &Access, page: &str) -> Vec<String> {
     let mut lines = vec![format!("  {}", access.describe())];
-    if let Some(dev) = access.dev_issuer() {
-        let token = dev.token("local-user", streamgate_emulator::access::DEV_TOKEN_TTL);
+    if let Some(token) = dev_token(access) {
         lines.push(format!("  token:           {token}"));
         lines.push(format!("  signed-in page:  {page}#token={token}"));
         lines.push(
@@ -165,6 +169,20 @@ fn access_lines(access: &Access, page: &str) -> Vec<String> {
         );
     }
     lines
+}
+
+/// A development token for the local user, with the development issuer.
+fn dev_token(access: &Access) -> Option<String> {
+    access
+        .dev_issuer()
+        .map(|dev| dev.token("local-user", streamgate_emulator::access::DEV_TOKEN_TTL))
+}
+
+/// The listening address `listener` has.
+fn listening(listener: &tokio::net::TcpListener) -> Result<std::net::SocketAddr, String> {
+    listener
+        .local_addr()
+        .map_err(|e| format!("the listening socket has no address: {e}"))
 }
 
 /// The metrics registry, unless `--metrics off`.
@@ -205,8 +223,23 @@ fn still_open(within: Duration) -> String {
     )
 }
 
-/// The mode the flags ask for.
-async fn run(cli: Cli) -> Result<(), String> {
+/// How the server ends: with the `--run` command's code when it ran to its end (sockets
+/// still open then are only logged), else with the shutdown's outcome.
+fn finish(
+    ended: Result<Option<u8>, String>,
+    closed: Result<(), Duration>,
+) -> Result<Option<u8>, String> {
+    match (ended?, closed) {
+        (Some(code), Err(within)) => {
+            tracing::warn!("{}", still_open(within));
+            Ok(Some(code))
+        }
+        (code, closed) => closed.map(|()| code).map_err(still_open),
+    }
+}
+
+/// The mode the flags ask for; `Some` exit code with `--run` (the command's).
+async fn run(cli: Cli) -> Result<Option<u8>, String> {
     match cli.template.options().map_err(|e| e.to_string())? {
         Some(options) => template::run(cli, options).await,
         None => chat::run(cli).await,
@@ -235,7 +268,8 @@ async fn main() -> ExitCode {
     // What is still queued for standard output, written before the process ends.
     streamgate_emulator::stdout::flush(Duration::from_secs(1));
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(None) => ExitCode::SUCCESS,
+        Ok(Some(code)) => ExitCode::from(code),
         Err(e) => {
             eprintln!("streamgate-server: {e}");
             ExitCode::FAILURE

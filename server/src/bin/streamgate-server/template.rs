@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use streamgate_emulator::access::Access;
-use streamgate_emulator::process::{StopSignal, serve_until_stopped};
+use streamgate_emulator::process::{StopSignal, serve_until};
 use streamgate_template_host::host::{TemplateHost, TemplateOptions};
 
 use crate::{
-    Cli, SHUTDOWN_WITHIN, access, access_lines, gateway_config, listen, metrics, metrics_line,
-    shown_host, shutting_down, still_open,
+    Cli, SHUTDOWN_WITHIN, access, access_lines, dev_token, finish, gateway_config, listen,
+    listening, metrics, metrics_line, run_command, shown_host, shutting_down,
 };
 
 /// The parameters of a streamgate stack that name who may connect; the template host fills
@@ -17,7 +17,7 @@ use crate::{
 const AUTH_PARAMETERS: [&str; 2] = ["AuthIssuer", "AuthAudience"];
 
 /// A template's WebSocket API, its functions' bootstraps under the Lambda Runtime API.
-pub(super) async fn run(cli: Cli, mut options: TemplateOptions) -> Result<(), String> {
+pub(super) async fn run(cli: Cli, mut options: TemplateOptions) -> Result<Option<u8>, String> {
     let template = options.template.clone();
     options.dynamodb_endpoint = cli.dynamodb_endpoint.clone();
     options.progress = std::sync::Arc::new(|line: &str| say!("  {line}"));
@@ -58,13 +58,17 @@ pub(super) async fn run(cli: Cli, mut options: TemplateOptions) -> Result<(), St
         })?,
         () = stop.wait() => {
             tracing::info!("stopped during start-up");
-            return Ok(());
+            return match cli.run {
+                Some(_) => Err("stopped before the --run command started".to_owned()),
+                None => Ok(None),
+            };
         }
     };
     let (port, stage) = (cli.serve.port, &server.api.stage);
     let shown = shown_host(&cli.serve.host);
     say!(
-        "streamgate: {} from {} (API Gateway WebSocket emulation, functions under a local Lambda Runtime API)",
+        "streamgate {}: {} from {} (API Gateway WebSocket emulation, functions under a local Lambda Runtime API)",
+        env!("CARGO_PKG_VERSION"),
         server.api.logical_id,
         template.display()
     );
@@ -103,10 +107,16 @@ pub(super) async fn run(cli: Cli, mut options: TemplateOptions) -> Result<(), St
         "{}   (from the functions' EMF lines)",
         metrics_line(options_metrics, &format!("http://{shown}:{port}/"))
     );
-    let outcome = serve_until_stopped(
+    let beside = run_command::environment(run_command::Reach {
+        listening: listening(&listener)?,
+        stage,
+        token: dev_token(&access),
+        extra: server.client_environment.clone(),
+    });
+    let (ended, outcome) = serve_until(
         server.gateway.clone(),
         listener,
-        &mut stop,
+        run_command::until_stopped_or_done(cli.run.as_deref(), beside, &mut stop),
         SHUTDOWN_WITHIN,
         shutting_down,
     )
@@ -115,5 +125,5 @@ pub(super) async fn run(cli: Cli, mut options: TemplateOptions) -> Result<(), St
     // last is read before standard output's queue is flushed.
     drop(server);
     streamgate_template_host::runtime::output::all_read(Duration::from_secs(2)).await;
-    outcome.map_err(still_open)
+    finish(ended, outcome)
 }
