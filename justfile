@@ -50,13 +50,13 @@ lambda_arch := env_var_or_default("STREAMGATE_LAMBDA_ARCH", if arch() == "aarch6
 # Serve the chat API locally (ws://localhost:3000, test page at http://localhost:3000/).
 # Extra flags go to the server, e.g. `just local --provider openai --model gpt-4o-mini`.
 local *ARGS:
-    cargo run --quiet -p streamgate-server --bin streamgate-server -- {{ARGS}}
+    cargo run --quiet -p streamgate-server --bin streamgate -- local {{ARGS}}
 
 # Serve generated/template.yaml the way Lambda runs it: the functions packaged for this
 # machine, each `bootstrap` under a local Lambda Runtime API, the table in DynamoDB Local.
 # Extra flags go to the server, e.g. `just local-lambda --parameter LlmProvider=openai`.
 local-lambda *ARGS: setup-node (package lambda_arch)
-    cargo run --quiet -p streamgate-server --bin streamgate-server -- --template generated/template.yaml --artifacts target/lambda --parameter Architecture={{lambda_arch}} {{ARGS}}
+    cargo run --quiet -p streamgate-server --bin streamgate -- local --template generated/template.yaml --artifacts target/lambda --parameter Architecture={{lambda_arch}} {{ARGS}}
 
 # Debian's packages the tests use: Chromium for the browser tests (playwright-core never
 # downloads a browser), espeak-ng, which speaks the voice test's fake microphone input,

@@ -32,6 +32,21 @@ pub fn init_logs(json: bool) {
     tracing_subscriber::registry().with(layer).init();
 }
 
+/// How a server binary ends once `outcome` is known: what is still queued for standard output
+/// written (for at most a second), then `Some` code as given, success for `None`, or the
+/// error printed after `binary` with a failure.
+pub fn finish(binary: &str, outcome: Result<Option<u8>, String>) -> std::process::ExitCode {
+    crate::stdout::flush(std::time::Duration::from_secs(1));
+    match outcome {
+        Ok(None) => std::process::ExitCode::SUCCESS,
+        Ok(Some(code)) => std::process::ExitCode::from(code),
+        Err(e) => {
+            eprintln!("{binary}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Resolves on Ctrl-C or SIGTERM (what ECS sends before SIGKILL).
 pub async fn stop_signal() {
     StopSignal::install().wait().await;

@@ -14,6 +14,7 @@ pub mod session;
 pub mod session_loop;
 pub mod settings;
 pub mod source;
+pub mod standalone;
 mod upstream;
 
 pub use catalog::Catalog;

@@ -48,21 +48,30 @@ print("user test:", status, management, flush=True)
 sys.exit(0 if ok else 3)
 "#;
 
-/// The server with `--run command` on the stack in `dir`, sent SIGTERM once `stop_when`
-/// exists: its exit code and output.
-async fn run_beside(dir: &Path, command: &str, stop_when: Option<&Path>) -> (i32, String) {
+/// `streamgate-server`, or the same as `streamgate local`.
+const SERVER: &[&str] = &["streamgate-server"];
+const TOOL: &[&str] = &["streamgate", "local"];
+
+/// The server (`via`: the binary and its subcommand) with `--run command` on the stack in
+/// `dir`, sent SIGTERM once `stop_when` exists: its exit code and output.
+async fn run_beside(
+    via: &[&str],
+    dir: &Path,
+    command: &str,
+    stop_when: Option<&Path>,
+) -> (i32, String) {
     let template = stack(dir);
     let port = streamgate_tests::free_port();
-    let server =
-        tokio::process::Command::new(streamgate_tests::workspace_binary("streamgate-server"))
-            .arg("--template")
-            .arg(&template)
-            .args(["--port", &port.to_string(), "--run", command])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the server starts");
+    let server = tokio::process::Command::new(streamgate_tests::workspace_binary(via[0]))
+        .args(&via[1..])
+        .arg("--template")
+        .arg(&template)
+        .args(["--port", &port.to_string(), "--run", command])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the server starts");
     if let Some(file) = stop_when {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         while !file.exists() {
@@ -92,7 +101,8 @@ async fn the_command_reaches_the_stack_and_its_status_is_the_servers() {
     let dir = scratch_dir("run-mode-pass");
     let script = dir.join("user_test.py");
     std::fs::write(&script, USER_TEST).unwrap();
-    let (code, out) = run_beside(&dir, &format!("python3 {}", script.display()), None).await;
+    let (code, out) =
+        run_beside(SERVER, &dir, &format!("python3 {}", script.display()), None).await;
     assert_eq!(code, 0, "the user's test passed, so does the server: {out}");
     assert!(out.contains("user test: HTTP/1.1 101"), "{out}");
     // The banner names the version (the workspace's, as `--version` prints it).
@@ -100,10 +110,13 @@ async fn the_command_reaches_the_stack_and_its_status_is_the_servers() {
         out.contains(&format!("streamgate {}: ", env!("CARGO_PKG_VERSION"))),
         "{out}"
     );
-    let (code, out) = run_beside(&dir, "exit 7", None).await;
+    let (code, out) = run_beside(SERVER, &dir, "exit 7", None).await;
     assert_eq!(code, 7, "a failing command's status: {out}");
+    // The same through the one tool.
+    let (code, out) = run_beside(TOOL, &dir, "exit 5", None).await;
+    assert_eq!(code, 5, "streamgate local: {out}");
     // A command killed by a signal: 128 + the signal, as a shell reports it.
-    let (code, out) = run_beside(&dir, "kill -9 $$", None).await;
+    let (code, out) = run_beside(SERVER, &dir, "kill -9 $$", None).await;
     assert_eq!(code, 137, "{out}");
 }
 
@@ -115,7 +128,7 @@ async fn a_stop_signal_ends_the_command_with_the_server_and_fails() {
         "sleep 1000 & echo $! > {0}.part; mv {0}.part {0}; wait",
         pid_file.display()
     );
-    let (code, out) = run_beside(&dir, &command, Some(&pid_file)).await;
+    let (code, out) = run_beside(TOOL, &dir, &command, Some(&pid_file)).await;
     assert_ne!(code, 0, "stopped before the command ended: {out}");
     assert!(out.contains("stopped before the --run command"), "{out}");
     let pid: u32 = std::fs::read_to_string(&pid_file)
@@ -150,8 +163,8 @@ async fn the_ci_example_passes() {
         .args(["--port", &streamgate_tests::free_port().to_string()])
         .env("PATH", path)
         .env(
-            "STREAMGATE_SERVER",
-            streamgate_tests::workspace_binary("streamgate-server"),
+            "STREAMGATE",
+            streamgate_tests::workspace_binary("streamgate"),
         )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -7,8 +7,8 @@ use streamgate_emulator::access::Access;
 use streamgate_emulator::process::{StopSignal, serve_until};
 use streamgate_template_host::host::{TemplateHost, TemplateOptions};
 
-use crate::{
-    Cli, SHUTDOWN_WITHIN, access, access_lines, dev_token, finish, gateway_config, listen,
+use super::{
+    LocalArgs, SHUTDOWN_WITHIN, access, access_lines, dev_token, finish, gateway_config, listen,
     listening, metrics, metrics_line, run_command, shown_host, shutting_down,
 };
 
@@ -17,7 +17,10 @@ use crate::{
 const AUTH_PARAMETERS: [&str; 2] = ["AuthIssuer", "AuthAudience"];
 
 /// A template's WebSocket API, its functions' bootstraps under the Lambda Runtime API.
-pub(super) async fn run(cli: Cli, mut options: TemplateOptions) -> Result<Option<u8>, String> {
+pub(super) async fn run(
+    cli: LocalArgs,
+    mut options: TemplateOptions,
+) -> Result<Option<u8>, String> {
     let template = options.template.clone();
     options.dynamodb_endpoint = cli.dynamodb_endpoint.clone();
     options.progress = std::sync::Arc::new(|line: &str| say!("  {line}"));

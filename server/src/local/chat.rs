@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::ChatIntegration;
+use crate::in_process::LocalPush;
 use streamgate_aws::{DynamoConversations, DynamoStore};
 use streamgate_contract::config as env;
 use streamgate_core::conversation::memory::MemoryConversations;
@@ -15,18 +17,16 @@ use streamgate_core::{
 use streamgate_emulator::process::{StopSignal, serve_until};
 use streamgate_emulator::{Gateway, GatewayConfig, Registry};
 use streamgate_llm::{ProviderConfig, Timeouts};
-use streamgate_server::ChatIntegration;
-use streamgate_server::in_process::LocalPush;
 use streamgate_voice_relay::{Catalog, RealtimeService};
 
-use crate::{
-    Cli, PushKind, SHUTDOWN_WITHIN, StoreKind, access, access_lines, dev_token, finish,
+use super::{
+    LocalArgs, PushKind, SHUTDOWN_WITHIN, StoreKind, access, access_lines, dev_token, finish,
     gateway_config, listen, listening, metrics, metrics_line, run_command, shown_host,
     shutting_down,
 };
 
 /// The connection records and conversations of `--store`.
-async fn stores(cli: &Cli) -> (Arc<dyn ConnectionStore>, Arc<dyn ConversationStore>) {
+async fn stores(cli: &LocalArgs) -> (Arc<dyn ConnectionStore>, Arc<dyn ConversationStore>) {
     match cli.store {
         StoreKind::Memory => (
             Arc::new(MemoryStore::new()),
@@ -47,16 +47,16 @@ async fn stores(cli: &Cli) -> (Arc<dyn ConnectionStore>, Arc<dyn ConversationSto
     }
 }
 
-fn push(cli: &Cli, registry: &Arc<Registry>) -> Arc<dyn ClientPush> {
+fn push(cli: &LocalArgs, registry: &Arc<Registry>) -> Arc<dyn ClientPush> {
     match cli.push {
         PushKind::InProcess => Arc::new(LocalPush(registry.clone())),
-        PushKind::Sdk => streamgate_server::in_process::sdk_push_to_self(),
+        PushKind::Sdk => crate::in_process::sdk_push_to_self(),
     }
 }
 
 /// The listening socket of `--host`/`--port`.
 /// The built-in chat API (and the voice relay beside it), with the handlers in process.
-pub(super) async fn run(cli: Cli) -> Result<Option<u8>, String> {
+pub(super) async fn run(cli: LocalArgs) -> Result<Option<u8>, String> {
     let mut stop = StopSignal::install();
     // Flags win over the environment; both feed the same lookups the Lambda functions use.
     let mut overrides: HashMap<&str, String> = HashMap::new();
