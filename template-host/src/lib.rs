@@ -6,10 +6,12 @@
 //! * [`runtime`]: Lambda: the Runtime API, the process pool, the managed runtimes, the
 //!   functions' code and output.
 //! * [`tables`]: the template's tables, created in DynamoDB Local.
+//! * [`doctor`]: what serving a template takes on this machine, and fetching it.
 //! * [`host`]: all of it put together behind the emulator ([`host::TemplateHost`]), and the
 //!   API Gateway side: the routes' integrations and the authorizer.
 
 pub mod cli;
+pub mod doctor;
 pub mod host;
 pub mod runtime;
 pub mod tables;

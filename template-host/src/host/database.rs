@@ -2,11 +2,12 @@
 //! Local started when the template declares tables), the template's tables created there,
 //! and the client that creates them ([`dynamodb_client`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::environment::{LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY};
 use super::error::StartError;
 use super::options::TemplateOptions;
+use crate::runtime::managed;
 use crate::tables;
 use crate::template::LocalApi;
 use streamgate_local_services::DynamoDbLocal;
@@ -36,9 +37,9 @@ pub(super) async fn start(
             endpoint: None,
         },
         (None, false) => {
-            let dir = jar_dir(options).ok_or_else(|| {
+            let dir = jar_dir(options).await.map_err(|e| {
                 StartError::one(format!(
-                    "the template declares {} table(s): pass --dynamodb-endpoint URL, or install DynamoDB Local (`just setup` puts it under tests/node)",
+                    "the template declares {} table(s) and DynamoDB Local is not installed: {e}; `streamgate doctor --fetch` fetches it into the cache, or pass --dynamodb-endpoint URL or --dynamodb-local-dir DIR",
                     api.tables.len()
                 ))
             })?;
@@ -66,20 +67,34 @@ pub(super) async fn start(
     Ok(database)
 }
 
-/// Where `DynamoDBLocal.jar` is: the folder given, else under the working directory, else
-/// under this server's own checkout (a stack in a folder of its own, served by `cargo run`
-/// from anywhere: the checkout's `just setup` install).
-fn jar_dir(options: &TemplateOptions) -> Option<PathBuf> {
+/// Where `DynamoDBLocal.jar` is: the folder given, else an install found on this machine
+/// ([`installed_jar_dir`]), else the cache's, fetched there on first use.
+async fn jar_dir(options: &TemplateOptions) -> Result<PathBuf, String> {
+    if let Some(dir) = &options.dynamodb_local_dir {
+        return Ok(dir.clone());
+    }
+    if let Some(dir) = installed_jar_dir(&options.cache_dir) {
+        return Ok(dir);
+    }
+    let cached = managed::dynamodb_local(&options.cache_dir, &*options.progress).await?;
+    DynamoDbLocal::find_jar_dir(&cached)
+        .ok_or_else(|| format!("{} holds no DynamoDBLocal.jar", cached.display()))
+}
+
+/// DynamoDB Local already on this machine: under the working directory's `node_modules`,
+/// under this server's own checkout (`just setup` installs it there), or in `cache`.
+pub fn installed_jar_dir(cache: &Path) -> Option<PathBuf> {
     let cwd = std::env::current_dir().unwrap_or_default();
-    options
-        .dynamodb_local_dir
-        .clone()
-        .or_else(|| DynamoDbLocal::find_jar_dir(&cwd))
+    DynamoDbLocal::find_jar_dir(&cwd)
         .or_else(|| {
             std::env::current_exe()
                 .ok()?
                 .ancestors()
                 .find_map(DynamoDbLocal::find_jar_dir)
+        })
+        .or_else(|| {
+            managed::cached(&managed::DYNAMODB_LOCAL, cache)
+                .and_then(|dir| DynamoDbLocal::find_jar_dir(&dir))
         })
 }
 

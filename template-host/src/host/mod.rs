@@ -15,6 +15,7 @@
 pub mod authorizer;
 mod code;
 mod database;
+pub use database::installed_jar_dir;
 mod environment;
 mod error;
 mod files;

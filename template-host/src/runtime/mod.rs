@@ -8,7 +8,7 @@
 pub mod artifact;
 pub mod cargo_lambda;
 pub mod config;
-mod executable;
+pub(crate) mod executable;
 pub mod managed;
 pub mod mirror;
 pub mod output;

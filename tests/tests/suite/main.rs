@@ -18,6 +18,7 @@ mod contract;
 mod conversations;
 mod crates;
 mod deploy_relay;
+mod doctor;
 mod dynamodb;
 mod handlers;
 mod host_managed;

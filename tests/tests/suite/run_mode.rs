@@ -28,7 +28,7 @@ fn stack(dir: &Path) -> std::path::PathBuf {
 /// A user's test in Python: a WebSocket upgrade to `STREAMGATE_WS_URL` answered 101 (its
 /// `$connect` ran), and the management endpoint and this run's credentials in its
 /// environment, as the functions get them. Exits 0 when all hold, else 3.
-const USER_TEST: &str = r#"
+pub(crate) const USER_TEST: &str = r#"
 import os, socket, sys, urllib.parse
 url = urllib.parse.urlparse(os.environ["STREAMGATE_WS_URL"])
 s = socket.create_connection((url.hostname, url.port), timeout=10)

