@@ -167,18 +167,21 @@ fn scan() {
             found.insert(child);
             found.extend(table.descendants(child.pid));
         }
-        // Members that have gone (reaped, or a zombie of ours to reap).
+        // Members that have gone (reaped, or a zombie of ours to reap). Asked of each process
+        // itself, not of the walk: a process being re-parented (its parent just killed) can be
+        // missing from every `children` list for a moment, and taking that for its end would
+        // forget it, here and in the watcher, and leave it running.
         members.processes.retain(|p| {
-            let alive = table.started(p.pid) == Some(p.started);
-            if alive && table.zombie(p.pid) && table.parent(p.pid) == Some(me) {
+            let Some(stat) = stat_of(p.pid).filter(|s| s.started == p.started) else {
+                crate::reaper::forget_pid(p.pid);
+                return false;
+            };
+            if stat.state == b'Z' && stat.parent == me {
                 reap(p.pid);
                 crate::reaper::forget_pid(p.pid);
                 return false;
             }
-            if !alive {
-                crate::reaper::forget_pid(p.pid);
-            }
-            alive
+            true
         });
         for p in found {
             if members.processes.insert(p) {
@@ -361,10 +364,12 @@ impl ProcessTable {
         out
     }
 
+    #[cfg(test)]
     fn started(&self, pid: u32) -> Option<u64> {
         self.stats.get(&pid).map(|s| s.started)
     }
 
+    #[cfg(test)]
     fn parent(&self, pid: u32) -> Option<u32> {
         self.stats.get(&pid).map(|s| s.parent)
     }
@@ -373,9 +378,6 @@ impl ProcessTable {
         self.stats.get(&pid).map(|s| s.pgid)
     }
 
-    fn zombie(&self, pid: u32) -> bool {
-        self.stats.get(&pid).is_some_and(|s| s.state == b'Z')
-    }
 }
 
 #[cfg(test)]
