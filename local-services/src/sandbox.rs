@@ -377,7 +377,6 @@ impl ProcessTable {
     fn pgid(&self, pid: u32) -> Option<u32> {
         self.stats.get(&pid).map(|s| s.pgid)
     }
-
 }
 
 #[cfg(test)]
