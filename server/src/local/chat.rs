@@ -20,8 +20,8 @@ use streamgate_llm::{ProviderConfig, Timeouts};
 use streamgate_voice_relay::{Catalog, RealtimeService};
 
 use super::{
-    LocalArgs, PushKind, SHUTDOWN_WITHIN, StoreKind, access, access_lines, dev_token, finish,
-    gateway_config, listen, listening, metrics, metrics_line, run_command, shown_host,
+    LocalArgs, PushKind, SHUTDOWN_WITHIN, StoreKind, access, access_lines, dev_token,
+    gateway_config, listen, listening, metrics, metrics_line, outcome_of, run_command, shown_host,
     shutting_down,
 };
 
@@ -193,5 +193,5 @@ pub(super) async fn run(cli: LocalArgs) -> Result<Option<u8>, String> {
         shutting_down,
     )
     .await;
-    finish(ended, closed)
+    outcome_of(ended, closed)
 }

@@ -228,7 +228,7 @@ fn still_open(within: Duration) -> String {
 
 /// How the server ends: with the `--run` command's code when it ran to its end (sockets
 /// still open then are only logged), else with the shutdown's outcome.
-fn finish(
+fn outcome_of(
     ended: Result<Option<u8>, String>,
     closed: Result<(), Duration>,
 ) -> Result<Option<u8>, String> {

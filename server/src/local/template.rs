@@ -8,8 +8,8 @@ use streamgate_emulator::process::{StopSignal, serve_until};
 use streamgate_template_host::host::{TemplateHost, TemplateOptions};
 
 use super::{
-    LocalArgs, SHUTDOWN_WITHIN, access, access_lines, dev_token, finish, gateway_config, listen,
-    listening, metrics, metrics_line, run_command, shown_host, shutting_down,
+    LocalArgs, SHUTDOWN_WITHIN, access, access_lines, dev_token, gateway_config, listen, listening,
+    metrics, metrics_line, outcome_of, run_command, shown_host, shutting_down,
 };
 
 /// The parameters of a streamgate stack that name who may connect; the template host fills
@@ -128,5 +128,5 @@ pub(super) async fn run(
     // last is read before standard output's queue is flushed.
     drop(server);
     streamgate_template_host::runtime::output::all_read(Duration::from_secs(2)).await;
-    finish(ended, outcome)
+    outcome_of(ended, outcome)
 }
